@@ -1,0 +1,1 @@
+"""Host side: the ``systolic`` command line, reports and the cost model."""

@@ -1,0 +1,224 @@
+"""The one description of a systolic array design that every layer reads.
+
+This module deliberately imports nothing but the standard library, so that the numpy reference
+model, the cost model and the host tools can use it without pulling in Amaranth.
+"""
+
+from dataclasses import dataclass, fields, asdict
+
+__all__ = [
+    "ConfigError", "ArrayConfig",
+    "DATAFLOWS", "OVERFLOW_MODES", "WIDTH_RANGE", "ACC_WIDTH_MAX", "DIM_MAX", "MAX_K_MAX",
+]
+
+
+#: Dataflows the gateware implements. ``weight-stationary`` is the planned second entry; the
+#: config keeps the field so that designs and files written today stay valid when it lands.
+DATAFLOWS = ("output-stationary",)
+#: What an accumulator does when a sum leaves its range.
+OVERFLOW_MODES = ("wrap", "saturate")
+#: Allowed operand widths, in bits (inclusive).
+WIDTH_RANGE = (2, 32)
+#: Widest accumulator we generate; the product of two 32-bit operands and a deep K fit.
+ACC_WIDTH_MAX = 128
+#: Largest array side we accept; beyond this nothing we target could place it.
+DIM_MAX = 256
+#: Largest K the derived accumulator width may be asked to cover.
+MAX_K_MAX = 1 << 24
+
+
+class ConfigError(ValueError):
+    """A design parameter is out of its allowed range.
+
+    The message names the parameter, the value given and what is allowed.
+    """
+
+    def __init__(self, parameter, value, allowed):
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{parameter}={value!r} is invalid: {allowed}")
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(name, value, f"must be an integer from {lo} to {hi}")
+    if not lo <= value <= hi:
+        raise ConfigError(name, value, f"must be from {lo} to {hi}")
+
+
+def operand_range(width, signed):
+    """Return the inclusive ``(min, max)`` of a ``width``-bit integer."""
+    if signed:
+        return -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return 0, (1 << width) - 1
+
+
+def bits_for_range(lo, hi, signed):
+    """Return the fewest bits whose two's complement (or unsigned) range holds ``[lo, hi]``."""
+    if signed:
+        return max((lo).bit_length() if lo >= 0 else (~lo).bit_length(), hi.bit_length()) + 1
+    return max(1, hi.bit_length())
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """Parameters of a systolic multiply-accumulate array.
+
+    The object is immutable and validated on construction: any value out of range raises
+    :class:`ConfigError` naming the parameter.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array shape R x C: R rows of A and C columns of B are processed at once, producing an
+        R x C tile of the result. From 1 to :data:`DIM_MAX`.
+    a_width, b_width : int
+        Operand widths in bits, from 2 to 32. ``a_width`` is for the A (left) operand,
+        ``b_width`` for the B (top) operand.
+    signed : bool
+        Whether operands (and so products and accumulators) are two's complement.
+    max_k : int
+        Deepest dot product the derived accumulator width must hold without overflow.
+    acc_width : int or None
+        Accumulator width in bits. ``None`` derives the narrowest width that holds any K-deep
+        dot product of extreme operand values for ``K <= max_k``. It may not be narrower than
+        one product (:attr:`product_width`).
+    overflow : str
+        ``"wrap"`` (two's complement wrap-around at ``acc_width`` bits) or ``"saturate"``
+        (each accumulation step clamps to the accumulator range).
+    dataflow : str
+        ``"output-stationary"``: each processing element owns one result and operands flow
+        through the array.
+    """
+
+    rows: int = 4
+    cols: int = 4
+    a_width: int = 8
+    b_width: int = 8
+    signed: bool = True
+    max_k: int = 4096
+    acc_width: int | None = None
+    overflow: str = "wrap"
+    dataflow: str = "output-stationary"
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, DIM_MAX)
+        _check_int("cols", self.cols, 1, DIM_MAX)
+        _check_int("a_width", self.a_width, *WIDTH_RANGE)
+        _check_int("b_width", self.b_width, *WIDTH_RANGE)
+        if not isinstance(self.signed, bool):
+            raise ConfigError("signed", self.signed, "must be True or False")
+        _check_int("max_k", self.max_k, 1, MAX_K_MAX)
+        if self.overflow not in OVERFLOW_MODES:
+            raise ConfigError("overflow", self.overflow, f"must be one of {', '.join(OVERFLOW_MODES)}")
+        if self.dataflow not in DATAFLOWS:
+            raise ConfigError("dataflow", self.dataflow, f"must be one of {', '.join(DATAFLOWS)}")
+        if self.acc_width is None:
+            derived = self.required_acc_width(self.max_k)
+            if derived > ACC_WIDTH_MAX:
+                raise ConfigError("max_k", self.max_k,
+                                  f"needs a {derived}-bit accumulator, more than {ACC_WIDTH_MAX}; "
+                                  f"lower max_k or set acc_width with overflow handling")
+            object.__setattr__(self, "acc_width", derived)
+        else:
+            _check_int("acc_width", self.acc_width, self.product_width, ACC_WIDTH_MAX)
+
+    # Operands and products -------------------------------------------------------------------
+
+    @property
+    def a_range(self):
+        """Inclusive ``(min, max)`` of an A operand."""
+        return operand_range(self.a_width, self.signed)
+
+    @property
+    def b_range(self):
+        """Inclusive ``(min, max)`` of a B operand."""
+        return operand_range(self.b_width, self.signed)
+
+    @property
+    def product_range(self):
+        """Inclusive ``(min, max)`` of one product ``a * b``."""
+        corners = [a * b for a in self.a_range for b in self.b_range]
+        return min(corners), max(corners)
+
+    @property
+    def product_width(self):
+        """Bits of one full-precision product."""
+        return bits_for_range(*self.product_range, self.signed)
+
+    def required_acc_width(self, k):
+        """Return the accumulator width that holds any ``k``-deep dot product exactly."""
+        lo, hi = self.product_range
+        return bits_for_range(lo * k, hi * k, self.signed)
+
+    @property
+    def acc_range(self):
+        """Inclusive ``(min, max)`` of the accumulator."""
+        return operand_range(self.acc_width, self.signed)
+
+    @property
+    def exact_k(self):
+        """Deepest K for which no overflow can occur with this accumulator width."""
+        lo, hi = self.product_range
+        acc_lo, acc_hi = self.acc_range
+        limits = []
+        if hi > 0:
+            limits.append(acc_hi // hi)
+        if lo < 0:
+            limits.append(acc_lo // lo)
+        return min(limits) if limits else MAX_K_MAX
+
+    # Array shape and timing ------------------------------------------------------------------
+
+    @property
+    def macs(self):
+        """Multiply-accumulate units in the array (``rows * cols``)."""
+        return self.rows * self.cols
+
+    @property
+    def min_pass_spacing(self):
+        """Fewest cycles between the last beats of two consecutive passes.
+
+        Results leave the array one row per cycle (``rows`` cycles a pass), and a PE's result
+        register may only be overwritten once its row has left (``cols`` cycles after the
+        first PE of a row finishes). A shorter pass is held at its last beat until this many
+        cycles have passed since the previous last beat.
+        """
+        return max(self.rows, self.cols)
+
+    @property
+    def result_latency(self):
+        """Cycles from the last input beat of a pass to the first result row of that pass.
+
+        Row ``i`` of the pass appears ``i`` cycles later. The figure is the sum of the pipeline:
+        the operand skew and the horizontal walk (``cols - 1`` register stages to reach the
+        last column), the PE input register, the product register, the accumulator, the
+        result row register and the output register.
+        """
+        return self.cols + 3
+
+    # Conversion ------------------------------------------------------------------------------
+
+    def to_dict(self):
+        """Return the parameters as a JSON-serializable dict (round-trips through ``from_dict``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a config from a dict; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in names:
+                raise ConfigError(key, data[key], f"is not a parameter; known: {', '.join(sorted(names))}")
+        return cls(**data)
+
+    def describe(self):
+        """Return a short human-readable summary, e.g. ``4x4 int8 signed, acc 28 b, wrap``."""
+        sign = "signed" if self.signed else "unsigned"
+        if self.a_width == self.b_width:
+            widths = f"{self.a_width}-bit"
+        else:
+            widths = f"{self.a_width}x{self.b_width}-bit"
+        return (f"{self.rows}x{self.cols} {widths} {sign}, acc {self.acc_width} b, "
+                f"{self.overflow}, {self.dataflow}")
