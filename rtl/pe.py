@@ -1,0 +1,97 @@
+"""The processing element: one multiply-accumulate cell of an output-stationary array."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .shapes import a_shape, b_shape, product_shape, acc_shape
+
+__all__ = ["ProcessingElement"]
+
+
+class ProcessingElement(wiring.Component):
+    """One cell of an output-stationary systolic array.
+
+    Operands arrive from the left (``a_in`` with the control flags) and from the top (``b_in``),
+    are registered, and leave registered to the right and to the bottom, so neighbouring cells
+    see them one cycle later. Each valid step multiplies the registered operands into a product
+    register (which lets Yosys map the multiplier onto a hard DSP and keeps the adder's carry
+    chain apart from the multiplier) and adds the product to the accumulator. On the last step
+    of a pass the final sum goes to ``result`` and the accumulator restarts from zero, so the
+    next pass can follow without a gap.
+
+    Parameters
+    ----------
+    config : ArrayConfig
+        Operand, product and accumulator widths, signedness and overflow mode.
+
+    Members
+    -------
+    a_in, b_in : In
+        Operands from the left and top neighbours (or the array edge).
+    valid_in, last_in : In(1)
+        The step carries operands; it is the last step of a pass.
+    a_out, b_out, valid_out, last_out : Out
+        The registered inputs, for the right and bottom neighbours.
+    result : Out
+        The finished dot product of the most recent pass.
+    done : Out(1)
+        ``result`` was written by the previous clock edge.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "a_in":      In(a_shape(config)),
+            "b_in":      In(b_shape(config)),
+            "valid_in":  In(1),
+            "last_in":   In(1),
+            "a_out":     Out(a_shape(config)),
+            "b_out":     Out(b_shape(config)),
+            "valid_out": Out(1),
+            "last_out":  Out(1),
+            "result":    Out(acc_shape(config)),
+            "done":      Out(1),
+        })
+
+    def accumulate(self, acc, product):
+        """Return the expression of ``acc + product`` after the configured overflow rule."""
+        total = acc + product
+        if self._config.overflow == "saturate":
+            lo, hi = self._config.acc_range
+            return Mux(total > hi, hi, Mux(total < lo, lo, total))
+        return total
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+
+        m.d.sync += [
+            self.a_out.eq(self.a_in),
+            self.b_out.eq(self.b_in),
+            self.valid_out.eq(self.valid_in),
+            self.last_out.eq(self.last_in),
+        ]
+
+        product = Signal(product_shape(config))
+        product_valid = Signal()
+        product_last = Signal()
+        m.d.sync += [
+            product.eq(self.a_out * self.b_out),
+            product_valid.eq(self.valid_out),
+            product_last.eq(self.last_out),
+        ]
+
+        acc = Signal(acc_shape(config))
+        total = self.accumulate(acc, product)
+        m.d.sync += self.done.eq(product_valid & product_last)
+        with m.If(product_valid):
+            with m.If(product_last):
+                m.d.sync += [
+                    self.result.eq(total),
+                    acc.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += acc.eq(total)
+
+        return m
