@@ -1,0 +1,36 @@
+"""``systolic generate``: write the array as Verilog."""
+
+from .errors import UsageError
+from .options import add_array_options, config_from_args
+from .output import print_json, progress, write_atomic
+
+DEFAULT_MODULE = "systolic_array"
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "generate", help="write the systolic array as Verilog",
+        description="Generate the R x C systolic array as a Verilog module. The README lists its "
+                    "ports and the cycle-level protocol.")
+    add_array_options(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.v", help="Verilog file to write")
+    parser.add_argument("--name", default=DEFAULT_MODULE, help=f"module name (default {DEFAULT_MODULE})")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    config = config_from_args(args)
+    if not args.name.isidentifier():
+        raise UsageError(f"--name={args.name!r} is not a valid Verilog identifier")
+    progress(f"generating {config.describe()}", quiet=args.json)
+    from ..rtl.array import SystolicArray
+    from ..rtl.verilog import to_verilog
+    text = to_verilog(SystolicArray(config), args.name)
+    write_atomic(args.output, text)
+    if args.json:
+        print_json({"output": args.output, "module": args.name, "config": config.to_dict(),
+                    "lines": text.count("\n")})
+    else:
+        progress(f"wrote {args.output} (module {args.name})")
+    return 0

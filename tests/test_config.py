@@ -1,0 +1,66 @@
+"""ArrayConfig: validation, derived widths and serialisation."""
+
+import pytest
+
+from systolic.rtl.config import ArrayConfig, ConfigError
+
+
+def test_defaults_are_int8_with_exact_accumulator():
+    config = ArrayConfig()
+    assert (config.rows, config.cols, config.a_width, config.b_width) == (4, 4, 8, 8)
+    # (-128) * (-128) = 16384 per step; 4096 steps = 2**26, which needs 27 bits + sign.
+    assert config.acc_width == 28
+    assert config.exact_k >= config.max_k
+
+
+@pytest.mark.parametrize("a_width, b_width, signed, max_k, expected", [
+    (8, 8, False, 4096, 28),   # 255 * 255 * 4096 = 266,342,400 < 2**28
+    (8, 8, True, 1, 16),       # one product: 16384 needs 16 signed bits
+    (4, 4, True, 64, 14),      # 64 * 64 = 4096 = 2**12 -> 13 bits + sign
+    (2, 2, True, 1, 4),        # (-2) * (-2) = 4 -> 4 signed bits
+    (16, 8, False, 1, 24),
+    (32, 32, True, 1 << 20, 84),
+])
+def test_derived_acc_width(a_width, b_width, signed, max_k, expected):
+    config = ArrayConfig(a_width=a_width, b_width=b_width, signed=signed, max_k=max_k)
+    assert config.acc_width == expected
+    # Independent check: the width holds max_k extreme products and one more bit would be spare.
+    lo, hi = config.product_range
+    acc_lo, acc_hi = config.acc_range
+    assert acc_lo <= lo * max_k and hi * max_k <= acc_hi
+
+
+@pytest.mark.parametrize("kwargs, parameter", [
+    ({"rows": 0}, "rows"),
+    ({"cols": -3}, "cols"),
+    ({"rows": 2.5}, "rows"),
+    ({"a_width": 1}, "a_width"),
+    ({"b_width": 33}, "b_width"),
+    ({"acc_width": 15}, "acc_width"),     # narrower than one 8x8 product (16 bits)
+    ({"overflow": "clip"}, "overflow"),
+    ({"dataflow": "row-stationary"}, "dataflow"),
+    ({"signed": "yes"}, "signed"),
+    ({"max_k": 0}, "max_k"),
+])
+def test_bad_values_name_the_parameter(kwargs, parameter):
+    with pytest.raises(ConfigError) as info:
+        ArrayConfig(**kwargs)
+    assert info.value.parameter == parameter
+    assert parameter in str(info.value) and "must be" in str(info.value)
+
+
+def test_frozen_and_round_trips():
+    config = ArrayConfig(rows=3, cols=5, a_width=4, b_width=6, signed=False, overflow="saturate",
+                         acc_width=12)
+    with pytest.raises(AttributeError):
+        config.rows = 9
+    assert ArrayConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="colour"):
+        ArrayConfig.from_dict({"colour": "red"})
+
+
+def test_timing_figures():
+    config = ArrayConfig(rows=3, cols=5)
+    assert config.min_pass_spacing == 5
+    assert config.result_latency == 8
+    assert config.macs == 15
