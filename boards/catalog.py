@@ -7,9 +7,13 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["devices", "device", "DATA_FILE"]
+__all__ = ["devices", "device", "family_devices", "fits", "smallest_fitting", "DATA_FILE",
+           "RESOURCES"]
 
 DATA_FILE = "devices.json"
+
+#: The resource kinds a design uses and a device offers, as the build report counts them.
+RESOURCES = ("lut", "ff", "dsp", "bram")
 
 
 @lru_cache(maxsize=1)
@@ -29,3 +33,34 @@ def device(name):
     if name not in catalog:
         raise KeyError(f"unknown device {name!r}; known: {', '.join(sorted(catalog))}")
     return json.loads(json.dumps(catalog[name]))
+
+
+def family_devices(family):
+    """Return the names of the devices of ``family``, smallest first.
+
+    Devices are ordered by LUTs, then hard multipliers, then block RAMs, then name.
+    ``KeyError`` names the known families when ``family`` has no device.
+    """
+    catalog = _load()
+    names = [name for name, facts in catalog.items() if facts["family"] == family]
+    if not names:
+        known = sorted({facts["family"] for facts in catalog.values()})
+        raise KeyError(f"unknown device family {family!r}; known: {', '.join(known)}")
+    return sorted(names, key=lambda n: (*(catalog[n][r] for r in ("lut", "dsp", "bram")), n))
+
+
+def fits(facts, needs):
+    """Return whether a device with resources ``facts`` holds a design needing ``needs``.
+
+    ``needs`` maps resource kinds (see :data:`RESOURCES`) to counts; kinds it leaves out
+    count as zero.
+    """
+    return all(needs.get(kind, 0) <= facts[kind] for kind in RESOURCES)
+
+
+def smallest_fitting(family, needs):
+    """Return the name of the smallest device of ``family`` that holds ``needs``, or ``None``."""
+    for name in family_devices(family):
+        if fits(_load()[name], needs):
+            return name
+    return None

@@ -1,0 +1,178 @@
+"""``systolic report``: peak throughput of a design, per dollar and per watt, beside references.
+
+Peak operations per second are ``2 * MACs * f`` (one multiply-accumulate is two operations).
+The reference rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their sources.
+"""
+
+from ..rtl.config import ArrayConfig
+from . import cost
+from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
+from .errors import UsageError
+from .options import add_array_options, config_from_args
+from .output import print_json
+
+__all__ = ["register", "run", "peak_ops_per_s", "throughput_row", "design_row", "report",
+           "format_ops"]
+
+
+def peak_ops_per_s(macs, clock_mhz):
+    """Return the peak operations per second of ``macs`` MAC units at ``clock_mhz``.
+
+    Examples
+    --------
+    >>> peak_ops_per_s(256 * 256, 700) / 1e12
+    91.7504
+    """
+    return 2 * macs * clock_mhz * 1e6
+
+
+def throughput_row(name, peak, *, price_usd=None, power_w=None, **extra):
+    """Return one comparison row: peak ops/s, ops/s per dollar and per watt (``None`` if unknown)."""
+    row = {"name": name, "peak_ops_per_s": peak, "price_usd": price_usd, "power_w": power_w,
+           "ops_per_s_per_usd": peak / price_usd if price_usd else None,
+           "ops_per_s_per_w": peak / power_w if power_w else None}
+    row.update(extra)
+    return row
+
+
+def design_row(*, macs, clock_mhz, clock_source, price_usd=None, price_source=None,
+               power_w=None, device=None, config=None):
+    """Return the comparison row of this project's design."""
+    name = "this design"
+    if config is not None:
+        kind = "int" if config.signed else "uint"
+        widths = (f"{kind}{config.a_width}" if config.a_width == config.b_width
+                  else f"{kind}{config.a_width}x{config.b_width}")
+        name = f"this design: {config.rows}x{config.cols} {widths}"
+    return throughput_row(
+        name, peak_ops_per_s(macs, clock_mhz), price_usd=price_usd, power_w=power_w,
+        macs=macs, clock_mhz=clock_mhz, clock_source=clock_source, device=device,
+        price_source=price_source,
+        power_source="command line (--power)" if power_w else "not given (--power W)",
+        config=None if config is None else config.to_dict(),
+        source=f"2 x {macs:,} MACs x {clock_mhz:g} MHz")
+
+
+def report(row, data=None):
+    """Return the report: the design row and the reference rows from the data file."""
+    data = data or cost.load_cost_data()
+    references = []
+    for ref in data["accelerators"]:
+        references.append(throughput_row(
+            ref["name"], ref["peak_ops_per_s"], price_usd=ref["price_usd"], power_w=ref["power_w"],
+            precision=ref["precision"], price_date=ref["price_date"], source=ref["source"]))
+    return {"design": row, "reference": references}
+
+
+def register(subparsers):
+    """Add the ``report`` subcommand to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "report", help="peak throughput, per dollar and per watt, beside A100/H100/TPU rows",
+        description="Report the peak operations per second of a design (2 x MACs x clock), per "
+                    "dollar of the FPGA and, given a power figure, per watt, beside reference rows "
+                    "for the NVIDIA A100 and H100 and Google's TPU v4 and v1 (host/cost_data.json). "
+                    "The design comes from --from-build, or from array options with --clock-mhz.")
+    src = parser.add_argument_group("the design")
+    src.add_argument("--from-build", metavar="BUILD.json",
+                     help="the JSON printed by 'systolic build --json' (MACs, clock, device)")
+    src.add_argument("--clock-mhz", type=parse_positive, metavar="F",
+                     help="clock in MHz (required with array options; with --from-build it replaces "
+                          "the build's clock)")
+    add_array_options(parser)
+    money = parser.add_argument_group("per dollar and per watt")
+    money.add_argument("--device", type=parse_device, metavar="NAME",
+                       help="with array options: the FPGA whose catalog price the ops/s per dollar "
+                            "uses (the smallest device of its family that holds the array)")
+    money.add_argument("--price", type=parse_money, metavar="USD",
+                       help="price of the part running the design (replaces the catalog price)")
+    money.add_argument("--power", type=parse_positive, metavar="W",
+                       help="power of the design in watts, for ops/s per watt")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _build_clock(report_, override):
+    if override is not None:
+        return override, "command line (--clock-mhz)"
+    if report_["timing_met"]:
+        return report_["target_mhz"], "the build's target clock (timing met)"
+    if report_["fmax_mhz"]:
+        return report_["fmax_mhz"], "the build's Fmax (the target clock was not met)"
+    raise UsageError("--from-build: the build met no timing and has no fmax_mhz; give --clock-mhz F")
+
+
+def _price(args, design):
+    if args.price is not None:
+        return args.price, "command line (--price)", design["device"] if design else None
+    if design is None:
+        return None, "no device (give --device NAME or --price USD)", None
+    price, source = cost.device_price(design["device"])
+    return price, source, design["device"]
+
+
+def run(args):
+    """Run ``systolic report`` with parsed ``args``; return the exit status."""
+    config = config_from_args(args)
+    design = None
+    if args.from_build:
+        if config != ArrayConfig() or args.device:
+            raise UsageError("--from-build excludes array options and --device: the build report "
+                             "describes the design and its device")
+        build = load_build(args.from_build)
+        config = build_config(build)
+        macs = build["macs"]
+        clock, clock_source = _build_clock(build, args.clock_mhz)
+        try:
+            design = cost.design_from_build(build)
+        except cost.CostInputError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        if args.clock_mhz is None:
+            raise UsageError("--clock-mhz F is required with array options (or give --from-build)")
+        macs, clock, clock_source = config.macs, args.clock_mhz, "command line (--clock-mhz)"
+        if args.device:
+            try:
+                design = cost.design_from_config(config, args.device)
+            except cost.CostInputError:
+                design = None
+    price, price_source, device = _price(args, design)
+    if args.device and design is None and args.price is None:
+        price_source = f"the array does not fit any device of {args.device}'s family"
+    row = design_row(macs=macs, clock_mhz=clock, clock_source=clock_source, price_usd=price,
+                     price_source=price_source, power_w=args.power, device=device, config=config)
+    result = report(row)
+    if args.json:
+        print_json(result)
+    else:
+        print("\n".join(render(result)))
+    return 0
+
+
+def format_ops(value, per=""):
+    """Format operations per second with a prefix: ``91.75 TOPS``, ``830 MOPS/$``."""
+    if value is None:
+        return "-"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}OPS{per}"
+    return f"{value:.4g} OPS{per}"
+
+
+def render(result):
+    """Return the text lines of a :func:`report`."""
+    design = result["design"]
+    lines = [f"{'':28} {'peak':>12} {'per $':>14} {'per W':>14}  price, power"]
+    for row in [design, *result["reference"]]:
+        price = "-" if row["price_usd"] is None else f"${row['price_usd']:,.2f}"
+        power = "-" if row["power_w"] is None else f"{row['power_w']:g} W"
+        lines.append(f"{row['name'][:28]:28} {format_ops(row['peak_ops_per_s']):>12} "
+                     f"{format_ops(row['ops_per_s_per_usd'], '/$'):>14} "
+                     f"{format_ops(row['ops_per_s_per_w'], '/W'):>14}  {price}, {power}")
+    lines += ["", "Sources:",
+              f"  this design: {design['source']}; clock: {design['clock_source']}; "
+              f"device: {design['device'] or 'none'}; price: {design['price_source']}; "
+              f"power: {design['power_source']}"]
+    for row in result["reference"]:
+        lines.append(f"  {row['name']} ({row['precision']}): {row['source']}")
+    return lines
