@@ -7,6 +7,7 @@ inside the commands, so ``systolic --help`` and the pure-Python commands start f
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..rtl.config import ConfigError
@@ -19,6 +20,8 @@ COMMAND_MODULES = [
     "cmd_demo",
     "cmd_generate",
     "cmd_simulate",
+    "cmd_cost",
+    "cmd_report",
 ]
 
 
@@ -53,6 +56,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"systolic {args.command}: interrupted", file=sys.stderr)
         status = 130
+    except BrokenPipeError:
+        # The reader (`| head`, say) went away: not an error of ours. Point stdout at devnull
+        # so that the interpreter's final flush does not complain a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
     return status
 
 
