@@ -10,9 +10,10 @@ DEFAULT_DIR = "build/demo"
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "demo", help="generate a default array, run a GEMM in simulation and check it",
+        "demo", help="generate a default array, run a GEMM in simulation, check it, and cost it",
         description="Generate the default 4x4 int8 array as Verilog, run a random GEMM on it in "
-                    "simulation, and compare the result and the cycle count with the numpy model.")
+                    "simulation, compare the result and the cycle count with the numpy model, "
+                    "and weigh the design on an iCE40 UP5K against an ASIC (writes a plot).")
     parser.add_argument("--out", default=DEFAULT_DIR, metavar="DIR",
                         help=f"directory for the files the demo writes (default {DEFAULT_DIR})")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the operands (default 1)")
@@ -22,19 +23,20 @@ def register(subparsers):
 def run(args):
     from ..rtl.array import SystolicArray
     from ..rtl.verilog import to_verilog
+    from .cmd_cost import summarize
     from .cmd_simulate import simulate_and_check
     from .operands import random_operands
 
     out = Path(args.out)
     config = ArrayConfig()
-    print(f"[1/2] design: {config.describe()}")
+    print(f"[1/3] design: {config.describe()}")
     verilog_path = out / "systolic_array.v"
     write_atomic(verilog_path, to_verilog(SystolicArray(config), "systolic_array"))
     print(f"      Verilog written to {verilog_path}")
 
     m, k, n = 12, 32, 10
     a, b = random_operands(m, k, n, config, seed=args.seed)
-    print(f"[2/2] GEMM {m}x{k} @ {k}x{n} on the Amaranth simulator ...")
+    print(f"[2/3] GEMM {m}x{k} @ {k}x{n} on the Amaranth simulator ...")
     _run, report = simulate_and_check(config, a, b)
     verdict = "MATCH" if report["match"] else "MISMATCH"
     print(f"      result vs numpy: {verdict}")
@@ -42,6 +44,13 @@ def run(args):
           f"model, {report['ideal_cycles']:.0f} ideal (efficiency {report['efficiency']:.2f}: "
           f"{m}x{n} needs {-(-m // config.rows) * -(-n // config.cols)} tile passes, "
           f"plus the pipeline fill and drain)")
+
+    device = "iCE40UP5K"
+    plot_path = out / "cost.png"
+    print(f"[3/3] cost: this design on an {device} against an ASIC")
+    for line in summarize(config=config, device=device, plot_path=plot_path):
+        print(f"      {line}")
+
     ok = report["match"] and report["cycles_match"]
     print("demo: OK" if ok else "demo: FAILED")
     return 0 if ok else 1

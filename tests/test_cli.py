@@ -118,4 +118,6 @@ def test_demo(tmp_path, capsys):
     status, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path))
     assert status == 0
     assert "result vs numpy: MATCH" in out
+    assert "Breakeven at" in out
     assert (tmp_path / "systolic_array.v").exists()
+    assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
