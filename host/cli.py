@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "cmd_simulate",
     "cmd_cost",
     "cmd_report",
+    "cmd_boards",
 ]
 
 

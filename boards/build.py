@@ -1,0 +1,325 @@
+"""Build a board top through the open toolchain and report on it.
+
+:func:`build` wraps a top in the board's clock generator, has Amaranth write the build plan
+(``platform.build(..., do_build=False)``: the same files and commands its own build script
+runs), then runs the commands one at a time with the YoWASP tools, so each stage can be shown
+and timed, and finally parses the tools' reports (:mod:`systolic.boards.report`).
+"""
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.hdl import ClockDomain, Elaboratable, Module
+
+from . import toolchain
+from .platforms import board as get_board
+from .report import make_report
+
+__all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "STAGES"]
+
+#: Stages in order; nextpnr covers placement (with its own cell packing) and routing, the
+#: last stage packs the routed design into a bitstream.
+STAGES = ("synthesis", "placement", "routing", "packing")
+
+# nextpnr announces routing with one of these (router1 / router2).
+_ROUTING_START = re.compile(r"^Info: (Routing\.\.|Running router2|Router2|Setting up routing)")
+_WASM_NOTICE = re.compile(r"^Preparing to run (yowasp-\S+)")
+_TOOL_STAGE = {"yosys": "synthesis", "nextpnr-ice40": "placement", "nextpnr-ecp5": "placement",
+               "icepack": "packing", "ecppack": "packing"}
+_BITSTREAM = {"ice40": "bin", "ecp5": "bit"}
+
+
+class BuildError(RuntimeError):
+    """A toolchain stage failed; the message names it and quotes the tool's last words."""
+
+    def __init__(self, stage, message, log=None):
+        self.stage = stage
+        self.log = log
+        super().__init__(message)
+
+
+@dataclass
+class BuildResult:
+    """The outcome of :func:`build`.
+
+    Attributes
+    ----------
+    board : str
+        Board name.
+    name : str
+        Design name (file stem of every product).
+    build_dir : Path
+        Where the products are.
+    bitstream : Path
+        ``<name>.bin`` (iCE40) or ``<name>.bit`` (ECP5).
+    clock : ClockPlan
+        How the main clock is made, and its achieved frequency.
+    stage_seconds : dict
+        Wall time of each of :data:`STAGES`.
+    seconds : float
+        Wall time of the whole build.
+    report : dict
+        Utilisation and timing; see :func:`build`.
+    """
+
+    board: str
+    name: str
+    build_dir: Path
+    bitstream: Path
+    clock: object
+    stage_seconds: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    report: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"board": self.board, "name": self.name, "build_dir": str(self.build_dir),
+                "bitstream": str(self.bitstream), "clock": self.clock.to_dict(),
+                "stage_seconds": self.stage_seconds, "seconds": self.seconds,
+                "report": self.report}
+
+
+class Harness(Elaboratable):
+    """A board top with the board's clock generator, which drives its ``sync`` domain.
+
+    Parameters
+    ----------
+    board : Board
+        The board.
+    top : Elaboratable
+        The design; it runs in ``sync`` and requests its own pins.
+    plan : ClockPlan
+        The main clock.
+    pll_primitive : str or None
+        iCE40 PLL primitive (default ``SB_PLL40_PAD``).
+    """
+
+    def __init__(self, board, top, plan, *, pll_primitive=None):
+        self.board = board
+        self.top = top
+        self.plan = plan
+        self.clockgen = board.clock_generator(plan, primitive=pll_primitive)
+
+    def elaborate(self, platform):
+        m = Module()
+        # The domain is defined here, above every user, and driven by the generator.
+        m.domains.sync = cd_sync = ClockDomain()
+        m.submodules.clockgen = self.clockgen
+        m.d.comb += [cd_sync.clk.eq(self.clockgen.clk), cd_sync.rst.eq(self.clockgen.rst)]
+        m.submodules.top = self.top
+        return m
+
+
+def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None, timeout=None):
+    """Run one tool, streaming its output into ``log_file``; return the stage it ended in."""
+    tail = deque(maxlen=30)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace")
+    # A watchdog rather than a check per output line: a tool may go quiet for minutes.
+    timed_out = threading.Event()
+
+    def expire():
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout, expire) if timeout is not None else None
+    if watchdog:
+        watchdog.start()
+    try:
+        for line in proc.stdout:
+            log_file.write(line)
+            tail.append(line.rstrip())
+            notice = _WASM_NOTICE.match(line)
+            if notice:
+                progress(f"{stage}: {notice.group(1)} is compiling its WebAssembly "
+                         f"(first run only, ~30 s)")
+            if on_line:
+                stage = on_line(line.rstrip(), stage)
+        status = proc.wait()
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if timed_out.is_set():
+        raise BuildError(stage, f"{stage} ({tool}) took over {timeout:g} s and was stopped",
+                         log=log_file.name)
+    if status != 0:
+        errors = [line for line in tail if "ERROR" in line or "Error" in line] or list(tail)[-8:]
+        raise BuildError(stage, f"{stage} failed ({tool} exited with status {status}): "
+                         + " | ".join(errors[-8:]), log=log_file.name)
+    return stage
+
+
+def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None, seed=None,
+          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None):
+    """Synthesize, place, route and pack ``top`` for ``board``; return a :class:`BuildResult`.
+
+    Parameters
+    ----------
+    top : Elaboratable or callable
+        The design, running in the ``sync`` domain, which the build creates with the board's
+        clock generator (so the top must not define ``sync`` itself). A callable is called
+        with the achieved clock frequency in Hz and must return the design; use it when the
+        design needs the frequency (a UART divisor, a timer).
+    board : Board or str
+        Target board.
+    build_dir : path
+        Directory for the build products; created if needed, reused files are overwritten.
+    name : str
+        Design name: the stem of every product (``top.bin``, ``top.tim``, ...).
+    clk_hz : float or None
+        Main clock target; default the board's :attr:`~Board.default_clk_hz`.
+    pll_primitive : str or None
+        iCE40 only: ``"SB_PLL40_PAD"`` (default) or ``"SB_PLL40_2F_PAD"``.
+    seed : int or None
+        nextpnr placer seed.
+    timing_allow_fail : bool
+        Produce a bitstream even when timing fails (the report says so). With ``False``
+        nextpnr stops with an error instead.
+    nextpnr_opts : sequence of str
+        More nextpnr options.
+    progress : callable or None
+        Called with a one-line message as each stage starts and ends.
+    timeout : float or None
+        Seconds any one stage may take.
+
+    Returns
+    -------
+    BuildResult
+        Its ``report`` dict (also written to ``<name>.summary.json``) holds:
+
+        - ``board``, ``device`` (the devices.json key), ``family``;
+        - ``lut``, ``ff``, ``dsp``, ``bram``: ``{"used", "available"}`` as nextpnr counts them
+          (``lut`` is logic cells: ICESTORM_LC / TRELLIS_COMB), and ``fits``;
+        - ``resources``: the same four plus ``spram`` (iCE40), ``io``, ``pll``, ``global``,
+          each ``{"cell", "used", "available", "percent", "catalog"}`` (``catalog``: the
+          devices.json figure, where it has one);
+        - ``cells``: nextpnr's whole utilisation table; ``netlist``: Yosys' cell counts;
+        - ``clock``: the main clock's ``net``, ``fmax_mhz``, ``constraint_mhz``, ``target_mhz``,
+          ``met``, ``critical_path`` (``from``, ``to``, ``delay_ns``, ``logic_ns``,
+          ``routing_ns``) and ``pll`` (the dividers); ``clocks``: every clock nextpnr timed;
+        - ``fmax_mhz``, ``target_mhz``, ``timing_met`` (every clock met, the main one at
+          least its target);
+        - ``stage_seconds``, ``seconds``, ``toolchain`` (YoWASP package versions),
+          ``bitstream``, ``files`` (logs and reports), ``warnings`` (e.g. a disagreement
+          between nextpnr's available count and devices.json).
+
+    Raises
+    ------
+    ToolchainError
+        If a tool is missing.
+    BuildError
+        If a stage fails.
+    PLLError
+        If the board cannot make ``clk_hz``.
+    """
+    board = get_board(board)
+    say = progress or (lambda message: None)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    env_tools = toolchain.tool_env(board.family)
+    plan = board.clock_plan(clk_hz)
+    design = top if isinstance(top, Elaboratable) else top(plan.f_out)
+    if not isinstance(design, Elaboratable):
+        raise TypeError(f"top must be an Elaboratable or return one, not {design!r}")
+    # No explicit constraint on the main clock: nextpnr derives it from the oscillator pin's
+    # (which the board resource carries) through the PLL's dividers, and so times against the
+    # achieved frequency. An Amaranth add_clock_constraint() would name the net after one of
+    # the modules using it, a name flattening may not keep, and nextpnr would ignore it.
+    clock_net = "clk"
+    pll = "no PLL" if plan.pll is None else board.pll_primitive
+    say(f"building {name} for {board.name} ({board.device}) at {plan.f_out / 1e6:g} MHz "
+        f"({pll}) in {build_dir}")
+
+    opts = ["--report", f"{name}.report.json"]
+    if timing_allow_fail:
+        opts.append("--timing-allow-fail")
+    if seed is not None:
+        opts += ["--seed", str(int(seed))]
+    opts += list(nextpnr_opts)
+
+    started = time.monotonic()
+    platform = board.platform()
+    harness = Harness(board, design, plan, pll_primitive=pll_primitive)
+    build_plan = platform.build(
+        harness, name=name, build_dir=str(build_dir), do_build=False, do_program=False,
+        # Verbose: nextpnr prints its progress (which tells placement from routing) instead
+        # of only writing it to its log file.
+        verbose=True, nextpnr_opts=" ".join(opts))
+    # Products of an earlier build in the same directory must not pass for this one's.
+    for suffix in (".report.json", ".tim", ".rpt", ".json", ".asc", ".config", ".bin", ".bit",
+                   ".svf", ".summary.json", ".build.log"):
+        (build_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    build_plan.extract(str(build_dir))
+    commands = json.loads(build_plan.files[f"build_{name}.json"])["commands"]
+
+    env = dict(os.environ)
+    env.update(env_tools)
+    stage_seconds = {}
+    log_path = build_dir / f"{name}.build.log"
+
+    def nextpnr_line(line, stage):
+        if stage == "placement" and _ROUTING_START.match(line):
+            stage_seconds["placement"] = round(time.monotonic() - stage_started[0], 2)
+            say(f"placement done in {stage_seconds['placement']:.1f} s; routing")
+            stage_started[0] = time.monotonic()
+            return "routing"
+        return stage
+
+    stage_started = [0.0]
+    with open(log_path, "w") as log_file:
+        for argv in commands:
+            tool = argv[0]
+            stage = _TOOL_STAGE.get(tool)
+            if stage is None:
+                raise BuildError("setup", f"unexpected command in the build plan: {tool}")
+            argv = [env_tools[toolchain.tool_env_var(tool)], *argv[1:]]
+            log_file.write(f"$ {' '.join(argv)}\n")
+            log_file.flush()
+            say(f"{stage} ({tool})")
+            stage_started[0] = time.monotonic()
+            stage = _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
+                               progress=say, timeout=timeout,
+                               on_line=nextpnr_line if tool.startswith("nextpnr") else None)
+            stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
+            say(f"{stage} done in {stage_seconds[stage]:.1f} s")
+    seconds = round(time.monotonic() - started, 2)
+
+    bitstream = build_dir / f"{name}.{_BITSTREAM[board.family]}"
+    if not bitstream.is_file() or bitstream.stat().st_size == 0:
+        raise BuildError("packing", f"no bitstream at {bitstream}", log=str(log_path))
+    report = {"board": board.name,
+              **make_report(build_dir, name, board.device, clock_net=clock_net,
+                            target_hz=plan.f_out)}
+    report["clock"]["pll"] = None if plan.pll is None else plan.pll.to_dict()
+    report["stage_seconds"] = stage_seconds
+    report["seconds"] = seconds
+    report["toolchain"] = toolchain.tool_versions(board.family)
+    report["files"]["bitstream"] = report["bitstream"] = str(bitstream)
+    report["files"]["build_log"] = str(log_path)
+    summary = build_dir / f"{name}.summary.json"
+    partial = summary.with_name(summary.name + ".tmp")
+    partial.write_text(json.dumps(report, indent=2, sort_keys=True))
+    os.replace(partial, summary)    # readers never see half a file
+    say(f"done in {seconds:.1f} s: {report['resources']['lut']['used']} "
+        f"{report['resources']['lut']['cell']}, Fmax {report['fmax_mhz']} MHz "
+        f"(target {report['target_mhz']:g}, timing {'met' if report['timing_met'] else 'NOT met'})")
+    return BuildResult(board=board.name, name=name, build_dir=build_dir, bitstream=bitstream,
+                       clock=plan, stage_seconds=stage_seconds, seconds=seconds, report=report)
+
+
+def build_loopback(board, build_dir, *, clk_hz=None, baud=None, **kwargs):
+    """Build the UART echo top (:class:`~systolic.boards.loopback.UARTLoopback`) for ``board``."""
+    from .loopback import UARTLoopback
+    from ..rtl.uart import DEFAULT_BAUD
+    board = get_board(board)
+    return build(lambda f: UARTLoopback(board, f, baud=baud or DEFAULT_BAUD), board, build_dir,
+                 clk_hz=clk_hz, **kwargs)

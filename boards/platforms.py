@@ -1,0 +1,206 @@
+"""The boards systolic builds for, on top of the amaranth-boards platform classes.
+
+A :class:`Board` records what a build and the reports need beyond the platform class: the
+device's entry in ``devices.json``, the oscillator, the default clock target, the USB-serial
+link and the LEDs. The platform class is imported only when a platform is made, so listing
+boards (``systolic boards``) does not load Amaranth.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+from . import catalog
+
+__all__ = ["Board", "BOARDS", "board", "boards", "BoardError"]
+
+
+class BoardError(KeyError):
+    """An unknown board name; the message lists the known ones."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One development board.
+
+    Attributes
+    ----------
+    name : str
+        Short name used on the command line, e.g. ``"icebreaker"``.
+    title : str
+        Human-readable name.
+    platform_class : str
+        ``"module:Class"`` of the amaranth-boards platform.
+    device : str
+        Key of the FPGA in ``devices.json``.
+    package : str
+        FPGA package, as the platform class has it.
+    oscillator : str
+        Name of the platform's oscillator resource (number 0).
+    osc_hz : float
+        Oscillator frequency in Hz.
+    default_clk_hz : float
+        Main clock a build targets unless told otherwise, in Hz.
+    uart : str
+        Name of the UART resource (number 0) wired to the USB-serial bridge.
+    usb_serial : str
+        What sits between that UART and the host.
+    leds : tuple of str
+        Single-bit LED outputs as ``"resource.number"`` or ``"resource.number.subsignal"``.
+    programmer : str
+        Tool that loads a bitstream onto the board (not run by systolic).
+    """
+
+    name: str
+    title: str
+    platform_class: str
+    device: str
+    package: str
+    oscillator: str
+    osc_hz: float
+    default_clk_hz: float
+    uart: str
+    usb_serial: str
+    leds: tuple = ()
+    programmer: str = ""
+    notes: str = field(default="", compare=False)
+
+    # Catalog facts --------------------------------------------------------------------------
+
+    def facts(self):
+        """Return the device's entry in ``devices.json``."""
+        return catalog.device(self.device)
+
+    @property
+    def family(self):
+        """FPGA family, ``"ice40"`` or ``"ecp5"``."""
+        return self.facts()["family"]
+
+    @property
+    def pll_primitive(self):
+        """The PLL primitive a clock other than the oscillator's goes through."""
+        return "SB_PLL40_PAD" if self.family == "ice40" else "EHXPLLL"
+
+    def to_dict(self):
+        """Return a JSON-serializable summary with the device's resources."""
+        facts = self.facts()
+        return {
+            "name": self.name, "title": self.title, "device": self.device,
+            "family": facts["family"], "package": self.package,
+            "osc_hz": self.osc_hz, "default_clk_hz": self.default_clk_hz,
+            "pll": self.pll_primitive, "uart": self.uart, "usb_serial": self.usb_serial,
+            "leds": list(self.leds), "programmer": self.programmer,
+            "resources": {key: facts[key] for key in
+                          ("lut", "ff", "dsp", "dsp_kind", "bram", "bram_kbit", "spram",
+                           "spram_kbit")},
+        }
+
+    # Gateware -------------------------------------------------------------------------------
+
+    def platform(self):
+        """Return a new amaranth-boards platform for the board (one per build)."""
+        module_name, class_name = self.platform_class.split(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls()
+
+    def clock_plan(self, clk_hz=None, *, max_error=0.01):
+        """Return the :class:`~systolic.boards.pll.ClockPlan` for a main clock of ``clk_hz``
+        (default :attr:`default_clk_hz`)."""
+        from .pll import plan_clock
+        return plan_clock(self.family, self.osc_hz,
+                          self.default_clk_hz if clk_hz is None else clk_hz,
+                          max_error=max_error)
+
+    def clock_generator(self, plan=None, *, primitive=None):
+        """Return a :class:`~systolic.boards.pll.ClockGenerator` that makes a clock from the
+        oscillator at ``plan`` (a ClockPlan, a frequency in Hz, or the default).
+        ``primitive`` picks the iCE40 PLL primitive (default ``SB_PLL40_PAD``)."""
+        from .pll import ClockGenerator, ClockPlan
+        if not isinstance(plan, ClockPlan):
+            plan = self.clock_plan(plan)
+        return ClockGenerator(plan, self.oscillator, primitive=primitive)
+
+    def request_uart(self, m, platform):
+        """Request the USB-serial UART's pins, add their buffers to ``m`` and return
+        ``(rx, tx)``: the received line (an input to the design) and the line to send."""
+        from amaranth.lib import io
+        pins = platform.request(self.uart, 0, dir="-")
+        m.submodules.uart_rx_buf = rx = io.Buffer("i", pins.rx)
+        m.submodules.uart_tx_buf = tx = io.Buffer("o", pins.tx)
+        return rx.i, tx.o
+
+    def request_leds(self, m, platform):
+        """Request every LED, add their buffers to ``m`` and return their drive signals
+        (1 = lit; the platform handles active-low pins), in :attr:`leds` order."""
+        from amaranth.lib import io
+        outputs = []
+        for index, spec in enumerate(self.leds):
+            name, number, *sub = spec.split(".")
+            port = platform.request(name, int(number), dir="-")
+            for part in sub:
+                port = getattr(port, part)
+            m.submodules[f"led_buf_{index}"] = buf = io.Buffer("o", port)
+            outputs.append(buf.o)
+        return outputs
+
+
+_ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 module when "
+                "one is fitted.")
+
+BOARDS = {b.name: b for b in [
+    Board(
+        name="icebreaker", title="1BitSquared iCEBreaker",
+        platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
+        device="iCE40UP5K", package="SG48",
+        oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
+        uart="uart", usb_serial="FTDI FT2232H (channel B)",
+        leds=("led.0", "led.1"), programmer="iceprog",
+        notes="LED 0 red, LED 1 green; the 12 MHz clock is on pin 35, the PLL's pad input."),
+    Board(
+        name="icesugar", title="MuseLab iCESugar v1.5",
+        platform_class="amaranth_boards.icesugar:ICESugarPlatform",
+        device="iCE40UP5K", package="SG48",
+        oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
+        uart="uart", usb_serial="iCELink (STM32 USB CDC serial)",
+        leds=("led.0", "led.1", "led.2"), programmer="icesprog",
+        notes="RGB LED as led 0-2 (red, green, blue)."),
+    *[Board(
+        name=f"ulx3s-{size}f", title=f"Radiona ULX3S ({size}F)",
+        platform_class=f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
+        device=f"LFE5U-{size}F", package="BG381",
+        oscillator="clk25", osc_hz=25e6, default_clk_hz=150e6,
+        uart="uart", usb_serial="FTDI FT231X",
+        leds=tuple(f"led.{i}" for i in range(8)), programmer="openFPGALoader -b ulx3s",
+        notes=_ULX3S_NOTES) for size in (12, 25, 45, 85)],
+    Board(
+        name="ecpix5-85", title="LambdaConcept ECPIX-5 (85F)",
+        platform_class="amaranth_boards.ecpix5:ECPIX585Platform",
+        device="LFE5UM5G-85F", package="BG554",
+        oscillator="clk100", osc_hz=100e6, default_clk_hz=150e6,
+        uart="uart", usb_serial="FTDI FT2232H (channel B)",
+        leds=tuple(f"rgb_led.{i}.g" for i in range(4)), programmer="openFPGALoader -c ft2232",
+        notes="Four RGB LEDs; the green channels are used as plain LEDs."),
+]}
+
+
+def boards():
+    """Return every :class:`Board`, in listing order."""
+    return list(BOARDS.values())
+
+
+def board(name):
+    """Return the :class:`Board` called ``name``.
+
+    Raises
+    ------
+    BoardError
+        (a ``KeyError``) naming the known boards, if there is no such board.
+    """
+    if isinstance(name, Board):
+        return name
+    try:
+        return BOARDS[name]
+    except (KeyError, TypeError):
+        raise BoardError(f"unknown board {name!r}; known: {', '.join(BOARDS)}") from None

