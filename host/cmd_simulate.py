@@ -61,6 +61,9 @@ def run(args):
     a, b = operands_from_args(args, config)
     progress(f"simulating {a.shape[0]}x{a.shape[1]} @ {b.shape[0]}x{b.shape[1]} on "
              f"{config.describe()} ({args.backend})", quiet=args.json)
+    if args.backend != "amaranth":
+        progress(f"compiling the Verilog with {args.backend} (a minute for big arrays the first "
+                 f"time; reused while the design does not change)", quiet=args.json)
     run_, report = simulate_and_check(config, a, b, backend=args.backend, vcd=args.vcd, fst=args.fst)
     if args.out:
         with atomic_path(args.out) as tmp:
