@@ -9,20 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from systolic.host.cli import main
 from systolic.rtl.config import ArrayConfig
 from systolic.sim.model import matmul
 
 
-def run_cli(capsys, *argv):
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def test_generate_writes_a_verilog_module(tmp_path, capsys):
+def test_generate_writes_a_verilog_module(run_cli, tmp_path):
     target = tmp_path / "out" / "array.v"
-    status, out, _ = run_cli(capsys, "generate", "--rows", "2", "--cols", "3", "--width", "4",
+    status, out, _ = run_cli("generate", "--rows", "2", "--cols", "3", "--width", "4",
                              "--unsigned", "-o", str(target), "--json")
     assert status == 0
     summary = json.loads(out)
@@ -36,8 +29,8 @@ def test_generate_writes_a_verilog_module(tmp_path, capsys):
     assert [p.name for p in target.parent.iterdir()] == ["array.v"]   # no temporary left over
 
 
-def test_simulate_random_json(capsys):
-    status, out, _ = run_cli(capsys, "simulate", "--rows", "3", "--cols", "5", "--m", "7",
+def test_simulate_random_json(run_cli):
+    status, out, _ = run_cli("simulate", "--rows", "3", "--cols", "5", "--m", "7",
                              "--k", "9", "--n", "11", "--seed", "4", "--json")
     assert status == 0
     report = json.loads(out)
@@ -49,14 +42,14 @@ def test_simulate_random_json(capsys):
     assert report["backend"] == "amaranth"
 
 
-def test_simulate_from_npy_files_writes_the_result(tmp_path, capsys):
+def test_simulate_from_npy_files_writes_the_result(run_cli, tmp_path):
     rng = np.random.default_rng(8)
     a = rng.integers(0, 16, size=(5, 6), dtype=np.uint8)
     b = rng.integers(0, 16, size=(6, 4), dtype=np.int16)
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
     out_path = tmp_path / "c.npy"
-    status, out, _ = run_cli(capsys, "simulate", "--rows", "2", "--cols", "2", "--width", "4",
+    status, out, _ = run_cli("simulate", "--rows", "2", "--cols", "2", "--width", "4",
                              "--unsigned", "--a", str(tmp_path / "a.npy"), "--b",
                              str(tmp_path / "b.npy"), "--out", str(out_path))
     assert status == 0
@@ -91,10 +84,10 @@ def _bad_inputs(tmp_path):
 @pytest.mark.parametrize("case", [
     "missing file", "unreadable file", "float dtype", "out of range", "inner dimensions",
     "empty matrix", "only one file", "bad rows", "bad acc width", "bad m"])
-def test_bad_input_is_one_line_and_status_2(case, tmp_path, monkeypatch, capsys):
+def test_bad_input_is_one_line_and_status_2(run_cli, case, tmp_path, monkeypatch):
     args, message = _bad_inputs(tmp_path)[case]
     monkeypatch.chdir(tmp_path)
-    status, out, err = run_cli(capsys, "simulate", *args, "--out", "c.npy")
+    status, out, err = run_cli("simulate", *args, "--out", "c.npy")
     assert status == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -114,8 +107,8 @@ def test_console_script_exit_status_and_help():
     assert done.returncode == 2 and "invalid choice" in done.stderr
 
 
-def test_demo(tmp_path, capsys):
-    status, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path))
+def test_demo(run_cli, tmp_path):
+    status, out, _ = run_cli("demo", "--out", str(tmp_path))
     assert status == 0
     assert "result vs numpy: MATCH" in out
     assert "Breakeven at" in out

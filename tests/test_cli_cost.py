@@ -4,22 +4,11 @@ import json
 
 import pytest
 
-from systolic.host import cli
 from systolic.host.cmd_cost import summarize
 from systolic.rtl.config import ArrayConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-def run_cli(monkeypatch, capsys, *argv):
-    """Run the CLI with only the cost commands registered; return (status, stdout, stderr)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["cmd_cost", "cmd_report"])
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _constructed_build(tmp_path, **changes):
@@ -37,8 +26,8 @@ def _constructed_build(tmp_path, **changes):
     return str(path)
 
 
-def test_no_options_is_the_reference_case(monkeypatch, capsys):
-    status, out, err = run_cli(monkeypatch, capsys, "cost", "--json")
+def test_no_options_is_the_reference_case(run_cli):
+    status, out, err = run_cli("cost", "--json")
     assert status == 0 and err == ""
     assert len(out.strip().splitlines()) == 1
     result = json.loads(out)
@@ -50,16 +39,16 @@ def test_no_options_is_the_reference_case(monkeypatch, capsys):
     assert all(a["source"] for a in result["assumptions"])
 
 
-def test_text_output_names_breakeven_and_sources(monkeypatch, capsys):
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--units", "375k", "1e6")
+def test_text_output_names_breakeven_and_sources(run_cli):
+    status, out, _ = run_cli("cost", "--units", "375k", "1e6")
     assert status == 0
     assert "Breakeven at 375,000 units" in out
     assert "equal" in out  # both options cost $3M at 375,000 units
     assert "shared/REFERENCE.md" in out and "Sensitivity" in out
 
 
-def test_money_in_several_spellings(monkeypatch, capsys):
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--asic-nre", "$2,000,000", "--asic-unit",
+def test_money_in_several_spellings(run_cli):
+    status, out, _ = run_cli("cost", "--asic-nre", "$2,000,000", "--asic-unit",
                              "3", "--fpga-nre", "0.5M", "--fpga-unit", "13", "--json")
     assert status == 0
     result = json.loads(out)
@@ -68,34 +57,34 @@ def test_money_in_several_spellings(monkeypatch, capsys):
     assert "--asic-nre" in sources["asic_nre"]
 
 
-def test_no_breakeven_is_reported_as_such(monkeypatch, capsys):
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--fpga-unit", "4", "--json")
+def test_no_breakeven_is_reported_as_such(run_cli):
+    status, out, _ = run_cli("cost", "--fpga-unit", "4", "--json")
     assert status == 0
     result = json.loads(out)
     assert result["breakeven_units"] is None and result["breakeven_exists"] is False
     assert result["verdict"].startswith("No breakeven")
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--asic-unit", "9")
+    status, out, _ = run_cli("cost", "--asic-unit", "9")
     assert "No breakeven" in out and "Breakeven at" not in out
 
 
-def test_plot_is_written_as_png(monkeypatch, capsys, tmp_path):
+def test_plot_is_written_as_png(run_cli, tmp_path):
     plot = tmp_path / "out" / "cost.png"
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--plot", str(plot), "--json")
+    status, out, _ = run_cli("cost", "--plot", str(plot), "--json")
     assert status == 0
     assert plot.read_bytes()[:8] == PNG_MAGIC
     assert json.loads(out)["plot"] == str(plot)
     assert [p.name for p in plot.parent.iterdir()] == ["cost.png"]  # no temporary left over
 
 
-def test_plot_without_breakeven(monkeypatch, capsys, tmp_path):
+def test_plot_without_breakeven(run_cli, tmp_path):
     plot = tmp_path / "none.png"
-    status, _, _ = run_cli(monkeypatch, capsys, "cost", "--fpga-unit", "3", "--plot", str(plot))
+    status, _, _ = run_cli("cost", "--fpga-unit", "3", "--plot", str(plot))
     assert status == 0 and plot.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_derived_from_a_constructed_build(monkeypatch, capsys, tmp_path):
+def test_derived_from_a_constructed_build(run_cli, tmp_path):
     plot = tmp_path / "derived.png"
-    status, out, err = run_cli(monkeypatch, capsys, "cost", "--from-build", _constructed_build(tmp_path),
+    status, out, err = run_cli("cost", "--from-build", _constructed_build(tmp_path),
                                "--plot", str(plot), "--json")
     assert status == 0, err
     result = json.loads(out)
@@ -105,8 +94,8 @@ def test_derived_from_a_constructed_build(monkeypatch, capsys, tmp_path):
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_derived_from_array_options_and_device(monkeypatch, capsys):
-    status, out, err = run_cli(monkeypatch, capsys, "cost", "--device", "LFE5U-85F",
+def test_derived_from_array_options_and_device(run_cli):
+    status, out, err = run_cli("cost", "--device", "LFE5U-85F",
                                "--device-price", "LFE5U-12F=10", "--node", "28nm", "--json")
     assert status == 0, err
     result = json.loads(out)
@@ -116,8 +105,8 @@ def test_derived_from_array_options_and_device(monkeypatch, capsys):
     assert names["node"]["value"] == "28nm" and "--node" in names["node"]["source"]
 
 
-def test_help_explains_the_options(monkeypatch, capsys):
-    status, out, _ = run_cli(monkeypatch, capsys, "cost", "--help")
+def test_help_explains_the_options(run_cli):
+    status, out, _ = run_cli("cost", "--help")
     assert status == 0
     for option in ("--units", "--asic-nre", "--asic-unit", "--fpga-nre", "--fpga-unit", "--plot",
                    "--json", "--from-build", "--device", "--node", "--wafer-price", "--package"):
@@ -140,9 +129,9 @@ def test_help_explains_the_options(monkeypatch, capsys):
     (["--sensitivity", "1.5"], "--sensitivity"),
     (["--device", "iCE40UP5K", "--final-test-yield", "0"], "--final-test-yield"),
 ])
-def test_bad_input_is_one_line_and_status_2(monkeypatch, capsys, tmp_path, argv, needle):
+def test_bad_input_is_one_line_and_status_2(run_cli, tmp_path, argv, needle):
     plot = tmp_path / "never.png"
-    status, out, err = run_cli(monkeypatch, capsys, "cost", *argv, "--plot", str(plot))
+    status, out, err = run_cli("cost", *argv, "--plot", str(plot))
     assert status == 2 and out == ""
     first = err.splitlines()[0]
     assert first.startswith("systolic cost: error:") and needle in first
@@ -150,16 +139,16 @@ def test_bad_input_is_one_line_and_status_2(monkeypatch, capsys, tmp_path, argv,
     assert not plot.exists()
 
 
-def test_from_build_with_device_is_refused(monkeypatch, capsys, tmp_path):
-    status, _, err = run_cli(monkeypatch, capsys, "cost", "--from-build", _constructed_build(tmp_path),
+def test_from_build_with_device_is_refused(run_cli, tmp_path):
+    status, _, err = run_cli("cost", "--from-build", _constructed_build(tmp_path),
                              "--device", "iCE40UP5K")
     assert status == 2 and "exclude each other" in err
 
 
-def test_unwritable_plot_is_a_usage_error(monkeypatch, capsys, tmp_path):
+def test_unwritable_plot_is_a_usage_error(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    status, out, err = run_cli(monkeypatch, capsys, "cost", "--plot", str(blocker / "x.png"))
+    status, out, err = run_cli("cost", "--plot", str(blocker / "x.png"))
     assert status == 2 and out == ""
     assert err.startswith("systolic cost: error: --plot") and len(err.splitlines()) == 1
 

@@ -4,19 +4,8 @@ import json
 
 import pytest
 
-from systolic.host import cli
 from systolic.host.cmd_report import format_ops, peak_ops_per_s, report, design_row
 
-
-def run_cli(monkeypatch, capsys, *argv):
-    """Run the CLI with only the cost commands registered; return (status, stdout, stderr)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["cmd_cost", "cmd_report"])
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_tpu_v1_shape_at_700_mhz_is_91_75_tops():
@@ -48,8 +37,8 @@ def test_reference_rows():
     assert all(r["source"] for r in rows.values())
 
 
-def test_cli_report_256x256_at_700mhz(monkeypatch, capsys):
-    status, out, err = run_cli(monkeypatch, capsys, "report", "--rows", "256", "--cols", "256",
+def test_cli_report_256x256_at_700mhz(run_cli):
+    status, out, err = run_cli("report", "--rows", "256", "--cols", "256",
                                "--clock-mhz", "700")
     assert status == 0 and err == ""
     assert "91.75 TOPS" in out
@@ -57,8 +46,8 @@ def test_cli_report_256x256_at_700mhz(monkeypatch, capsys):
         assert name in out
 
 
-def test_cli_report_json_with_price_and_power(monkeypatch, capsys):
-    status, out, _ = run_cli(monkeypatch, capsys, "report", "--clock-mhz", "100", "--price", "20",
+def test_cli_report_json_with_price_and_power(run_cli):
+    status, out, _ = run_cli("report", "--clock-mhz", "100", "--price", "20",
                              "--power", "2", "--json")
     assert status == 0
     result = json.loads(out)
@@ -87,8 +76,8 @@ def _constructed_build(tmp_path, **changes):
     return str(path)
 
 
-def test_cli_report_from_a_constructed_build(monkeypatch, capsys, tmp_path):
-    status, out, _ = run_cli(monkeypatch, capsys, "report", "--from-build",
+def test_cli_report_from_a_constructed_build(run_cli, tmp_path):
+    status, out, _ = run_cli("report", "--from-build",
                              _constructed_build(tmp_path), "--json")
     assert status == 0
     design = json.loads(out)["design"]
@@ -99,9 +88,9 @@ def test_cli_report_from_a_constructed_build(monkeypatch, capsys, tmp_path):
     assert design["config"]["rows"] == 4
 
 
-def test_cli_report_uses_fmax_when_timing_failed(monkeypatch, capsys, tmp_path):
+def test_cli_report_uses_fmax_when_timing_failed(run_cli, tmp_path):
     build = _constructed_build(tmp_path, timing_met=False, fmax_mhz=20.0)
-    status, out, _ = run_cli(monkeypatch, capsys, "report", "--from-build", build, "--json")
+    status, out, _ = run_cli("report", "--from-build", build, "--json")
     assert status == 0
     design = json.loads(out)["design"]
     assert design["clock_mhz"] == 20.0 and "Fmax" in design["clock_source"]
@@ -114,8 +103,8 @@ def test_cli_report_uses_fmax_when_timing_failed(monkeypatch, capsys, tmp_path):
     (["report", "--clock-mhz", "100", "--price", "abc"], "--price"),
     (["report", "--clock-mhz", "100", "--device", "XC7"], "--device"),
 ])
-def test_cli_report_bad_input(monkeypatch, capsys, argv, needle):
-    status, out, err = run_cli(monkeypatch, capsys, *argv)
+def test_cli_report_bad_input(run_cli, argv, needle):
+    status, out, err = run_cli(*argv)
     assert status == 2 and out == ""
     first = err.splitlines()[0]
     assert first.startswith("systolic report: error:") and needle in first
