@@ -7,7 +7,7 @@ model, the cost model and the host tools can use it without pulling in Amaranth.
 from dataclasses import dataclass, fields, asdict
 
 __all__ = [
-    "ConfigError", "ArrayConfig",
+    "ConfigError", "ArrayConfig", "check_int", "check_known_fields",
     "DATAFLOWS", "OVERFLOW_MODES", "WIDTH_RANGE", "ACC_WIDTH_MAX", "DIM_MAX", "MAX_K_MAX",
 ]
 
@@ -40,11 +40,20 @@ class ConfigError(ValueError):
         super().__init__(f"{parameter}={value!r} is invalid: {allowed}")
 
 
-def _check_int(name, value, lo, hi):
+def check_int(name, value, lo, hi):
+    """Raise :class:`ConfigError` unless ``value`` is an integer (not a bool) in ``[lo, hi]``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(name, value, f"must be an integer from {lo} to {hi}")
     if not lo <= value <= hi:
         raise ConfigError(name, value, f"must be from {lo} to {hi}")
+
+
+def check_known_fields(cls, data):
+    """Raise :class:`ConfigError` for a key of ``data`` that is not a field of dataclass ``cls``."""
+    names = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(key, data[key], f"is not a parameter; known: {', '.join(sorted(names))}")
 
 
 def operand_range(width, signed):
@@ -103,13 +112,13 @@ class ArrayConfig:
     dataflow: str = "output-stationary"
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, DIM_MAX)
-        _check_int("cols", self.cols, 1, DIM_MAX)
-        _check_int("a_width", self.a_width, *WIDTH_RANGE)
-        _check_int("b_width", self.b_width, *WIDTH_RANGE)
+        check_int("rows", self.rows, 1, DIM_MAX)
+        check_int("cols", self.cols, 1, DIM_MAX)
+        check_int("a_width", self.a_width, *WIDTH_RANGE)
+        check_int("b_width", self.b_width, *WIDTH_RANGE)
         if not isinstance(self.signed, bool):
             raise ConfigError("signed", self.signed, "must be True or False")
-        _check_int("max_k", self.max_k, 1, MAX_K_MAX)
+        check_int("max_k", self.max_k, 1, MAX_K_MAX)
         if self.overflow not in OVERFLOW_MODES:
             raise ConfigError("overflow", self.overflow, f"must be one of {', '.join(OVERFLOW_MODES)}")
         if self.dataflow not in DATAFLOWS:
@@ -122,7 +131,7 @@ class ArrayConfig:
                                   f"lower max_k or set acc_width with overflow handling")
             object.__setattr__(self, "acc_width", derived)
         else:
-            _check_int("acc_width", self.acc_width, self.product_width, ACC_WIDTH_MAX)
+            check_int("acc_width", self.acc_width, self.product_width, ACC_WIDTH_MAX)
 
     # Operands and products -------------------------------------------------------------------
 
@@ -207,10 +216,7 @@ class ArrayConfig:
     @classmethod
     def from_dict(cls, data):
         """Build a config from a dict; unknown keys raise :class:`ConfigError`."""
-        names = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in names:
-                raise ConfigError(key, data[key], f"is not a parameter; known: {', '.join(sorted(names))}")
+        check_known_fields(cls, data)
         return cls(**data)
 
     def describe(self):

@@ -1,0 +1,150 @@
+"""The GEMM engine: a systolic array with operand and result buffers and a command interface."""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring, stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .array import SystolicArray
+from .engine_config import EngineConfig
+from .engine_decoder import CommandDecoder
+from .engine_drain import ResultDrain
+from .engine_feeder import TileFeeder
+from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, result_row_layout,
+                             status_layout, word_shape)
+from .engine_writer import ResultWriter
+
+__all__ = ["GemmEngine"]
+
+
+class GemmEngine(wiring.Component):
+    """Computes ``A @ B`` for matrices held in block RAM, walking output tiles over the array.
+
+    **Operation.** The host loads A (M x K) and B (K x N) into one of two operand banks and
+    starts a job on that bank. The engine runs one array pass per R x C output tile, tiles in
+    row-major order, passes back to back (the array's pass spacing aside), so the array does
+    useful work on every cycle of a job whose K is at least ``max(R, C)``. Result rows go to
+    the result buffer, added to what is there for an accumulating job, and are streamed out
+    while later tiles are computed. While a job runs, the host loads the next job's operands
+    into the other bank (double buffering). A GEMM deeper than ``max_k`` is run as several
+    jobs on the same result block: the first overwrites, the others accumulate, the last
+    emits. :mod:`systolic.sim.engine_tiling` plans that, and blocks of M and N larger than the
+    buffers; :mod:`systolic.sim.engine_model` gives the exact results and cycle counts.
+
+    **Words.** Both streams carry ``config.word_width``-bit words (32 bits for 8-bit operands;
+    wider if an accumulator is), which a byte bridge sends little-endian in
+    ``ceil(word_width / 8)`` bytes. Header and status layouts are in
+    :mod:`~.engine_protocol`: a header is ``0xC5 << 24 | flags << 8 | opcode``; arguments are
+    plain unsigned words.
+
+    ============  =============  ============  ==============================================
+    opcode        flags          arguments     effect
+    ============  =============  ============  ==============================================
+    0x00 NOP      --             --            nothing
+    0x01 LOAD_A   BANK (bit 8)   M, K          then ``ceil(M*K / (W // a_width))`` data words:
+                                               A row-major, operands packed low first, the
+                                               last word padded
+    0x02 LOAD_B   BANK           K, N          then the K x N operands of B, row-major, packed
+                                               ``W // b_width`` a word
+    0x03 START    BANK, ACC      M, K, N       run the job on the bank; ACC (bit 9) adds to
+                  (bit 9), EMIT                the result buffer; EMIT (bit 10) streams the
+                  (bit 10)                     M*N results
+    0x04 READ     --             --            stream the M*N results of the last job again
+    0x05 STATUS   --             --            send one status word (after any results owed)
+    0x06 CLEAR    --             --            clear the error flag and code
+    ============  =============  ============  ==============================================
+
+    Results leave in tile order: for ``ti`` in M-tiles, ``tj`` in N-tiles, the tile's rows
+    inside M, each row's columns inside N; one element a word, sign-extended.
+
+    **Ordering and waiting.** Commands run in order. A LOAD into the bank the running job is
+    reading waits until the array has taken its last beat; START waits until the previous job
+    has written its rows and sent its results; READ likewise; STATUS waits for the results
+    owed. Waiting only delays ``i_stream.ready``; every wait ends on its own as long as the
+    host takes the words of ``o_stream``.
+
+    **Refusals.** A malformed header, a zero dimension or one beyond the buffers
+    (``M > max_m``, ``K > max_k``, ``N > max_n``) is refused: the error flag and code are set
+    (:class:`~.engine_protocol.ErrorCode`), nothing runs, no data words are consumed and no
+    results are sent. The decoder is then idle. A host that lost its place in a command sends
+    ``config.resync_words`` NOPs, then CLEAR.
+
+    Parameters
+    ----------
+    config : EngineConfig
+
+    Members
+    -------
+    i_stream : In(stream.Signature(unsigned(word_width)))
+        Command, argument and operand words.
+    o_stream : Out(stream.Signature(unsigned(word_width)))
+        Result and status words.
+    status : Out(StructLayout({"busy": 1, "error": 1, "code": 4}))
+        The status fields as pins (for LEDs).
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, EngineConfig):
+            raise TypeError(f"GemmEngine needs an EngineConfig, got {type(config).__name__}")
+        self._config = config
+        super().__init__({
+            "i_stream": In(stream.Signature(word_shape(config))),
+            "o_stream": Out(stream.Signature(word_shape(config))),
+            "status":   Out(status_layout()),
+        })
+
+    @property
+    def config(self):
+        """The :class:`EngineConfig` this engine was built from."""
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+
+        m.submodules.decoder = decoder = CommandDecoder(config)
+        m.submodules.feeder = feeder = TileFeeder(config)
+        m.submodules.array = array = SystolicArray(config.array)
+        m.submodules.writer = writer = ResultWriter(config)
+        m.submodules.drain = drain = ResultDrain(config)
+
+        m.submodules.a_mem = a_mem = Memory(shape=a_word_layout(config), depth=a_depth(config),
+                                             init=[])
+        m.submodules.b_mem = b_mem = Memory(shape=b_word_layout(config), depth=b_depth(config),
+                                             init=[])
+        m.submodules.c_mem = c_mem = Memory(shape=result_row_layout(config),
+                                             depth=config.result_rows, init=[])
+
+        wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
+        wiring.connect(m, decoder.a_write, a_mem.write_port(granularity=1))
+        wiring.connect(m, decoder.b_write, b_mem.write_port(granularity=1))
+        wiring.connect(m, feeder.a_read, a_mem.read_port())
+        wiring.connect(m, feeder.b_read, b_mem.read_port())
+        wiring.connect(m, feeder.o_stream, array.i_stream)
+        wiring.connect(m, array.o_stream, writer.i_stream)
+        wiring.connect(m, writer.c_write, c_mem.write_port())
+        wiring.connect(m, writer.acc_read, c_mem.read_port())
+        wiring.connect(m, drain.drain_read, c_mem.read_port())
+        wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
+
+        busy = decoder.launch | feeder.busy | writer.rows_pending
+        m.d.comb += [
+            feeder.job.eq(decoder.job),
+            feeder.start.eq(decoder.launch),
+            writer.job.eq(decoder.job),
+            writer.start.eq(decoder.launch),
+            writer.pass_done.eq(feeder.pass_done),
+            drain.job.eq(decoder.job),
+            drain.start.eq(decoder.launch),
+            drain.read.eq(decoder.read),
+            drain.written.eq(writer.written),
+            drain.status_req.eq(decoder.status_req),
+            drain.status_word.eq(decoder.status_word),
+            decoder.feeder_busy.eq(feeder.busy),
+            decoder.busy.eq(busy),
+            decoder.out_busy.eq(drain.out_busy),
+            self.status.busy.eq(busy),
+            self.status.error.eq(decoder.error),
+            self.status.code.eq(decoder.code),
+        ]
+        return m

@@ -1,0 +1,216 @@
+"""Parameters of the GEMM engine: the array plus the sizes of its on-chip buffers.
+
+Standard library only, like :mod:`.config`: the numpy models, the host tiler and the cost
+reports read it without Amaranth.
+"""
+
+import math
+from dataclasses import dataclass, field, fields
+
+from .config import ArrayConfig, ConfigError, check_int, check_known_fields
+
+__all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
+           "BLOCK_RAM_MODES"]
+
+#: Deepest operand buffer (K steps per bank) we accept.
+K_DEPTH_MAX = 1 << 16
+#: Most row (column) blocks of A (B) a bank may hold.
+BLOCKS_MAX = 4096
+#: Most result-buffer rows; beyond this no device we target has the block RAM.
+RESULT_ROWS_MAX = 1 << 20
+#: Allowed stream word widths, in bits (inclusive).
+WORD_WIDTH_RANGE = (32, 256)
+
+#: ``(depth, width)`` aspect ratios of one block RAM used as a simple dual-port memory:
+#: iCE40 EBR (4 kbit) and ECP5 DP16KD (18 kbit; 512 x 36 in pseudo dual-port mode).
+BLOCK_RAM_MODES = {
+    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+}
+
+
+def _blocks(depth, width, family):
+    """Fewest block RAMs holding a ``depth`` x ``width`` memory in one of the family's modes."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCK_RAM_MODES[family])
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Parameters of a :class:`~.engine.GemmEngine`: the array and its buffer sizes.
+
+    Immutable and validated on construction; a value out of range raises
+    :class:`~.config.ConfigError` naming the parameter. The defaults fit an iCE40 UP5K with the
+    default 4 x 4 int8 array: 22 of its 30 EBR (see :meth:`block_rams`); :meth:`ecp5` is a
+    preset for the larger ECP5 parts.
+
+    A *job* is one ``START``: ``A`` (M x K) times ``B`` (K x N) with both operands in one bank.
+    It fits when ``M <= max_m``, ``K <= max_k`` and ``N <= max_n``; bigger GEMMs are split by
+    the host (:mod:`systolic.sim.engine_tiling`), over K by accumulating jobs in the result
+    buffer.
+
+    Parameters
+    ----------
+    array : ArrayConfig
+        The systolic array.
+    k_depth : int
+        Depth of the operand buffers in K steps: the largest K of one job (:attr:`max_k`).
+    m_blocks : int
+        Blocks of ``array.rows`` rows of A one bank holds: ``max_m = m_blocks * rows``.
+    n_blocks : int
+        Blocks of ``array.cols`` columns of B one bank holds: ``max_n = n_blocks * cols``.
+    word_width : int or None
+        Width of the stream words in bits. ``None`` derives the smallest multiple of 8 that is
+        at least 32 and holds an accumulator and an operand; an explicit value must hold them.
+
+    Notes
+    -----
+    Buffers (two operand banks for double buffering, one result buffer):
+
+    * A: ``2 * m_blocks * k_depth`` words of ``rows`` operands (one beat of A each);
+    * B: ``2 * n_blocks * k_depth`` words of ``cols`` operands;
+    * result: ``m_blocks * n_blocks * rows`` rows of ``cols`` accumulators, with two read
+      ports (K-chunk accumulation and the result stream), which block RAM provides by
+      duplication.
+    """
+
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    k_depth: int = 32
+    m_blocks: int = 8
+    n_blocks: int = 8
+    word_width: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.array, ArrayConfig):
+            raise ConfigError("array", self.array, "must be an ArrayConfig")
+        check_int("k_depth", self.k_depth, 1, K_DEPTH_MAX)
+        check_int("m_blocks", self.m_blocks, 1, BLOCKS_MAX)
+        check_int("n_blocks", self.n_blocks, 1, BLOCKS_MAX)
+        if self.result_rows > RESULT_ROWS_MAX:
+            raise ConfigError("n_blocks", self.n_blocks,
+                              f"m_blocks * n_blocks * rows = {self.result_rows} result rows, more "
+                              f"than {RESULT_ROWS_MAX}; lower m_blocks or n_blocks")
+        needed = max(self.array.acc_width, self.array.a_width, self.array.b_width)
+        if self.word_width is None:
+            object.__setattr__(self, "word_width", max(WORD_WIDTH_RANGE[0], 8 * math.ceil(needed / 8)))
+        else:
+            check_int("word_width", self.word_width, max(needed, WORD_WIDTH_RANGE[0]),
+                       WORD_WIDTH_RANGE[1])
+
+    @classmethod
+    def ecp5(cls, array=None, **overrides):
+        """Preset for an ECP5 (sized for the LFE5U-85F): jobs up to 128 x 256 x 128.
+
+        With an 8 x 8 int8 array this takes about 110 of the 85F's 208 EBR
+        (see :meth:`block_rams`).
+        """
+        array = ArrayConfig() if array is None else array
+        params = dict(array=array, k_depth=256, m_blocks=math.ceil(128 / array.rows),
+                      n_blocks=math.ceil(128 / array.cols))
+        params.update(overrides)
+        return cls(**params)
+
+    # Job limits ------------------------------------------------------------------------------
+
+    @property
+    def max_m(self):
+        """Most rows of A (and of the result) one job takes."""
+        return self.m_blocks * self.array.rows
+
+    @property
+    def max_n(self):
+        """Most columns of B (and of the result) one job takes."""
+        return self.n_blocks * self.array.cols
+
+    @property
+    def max_k(self):
+        """Deepest K one job takes (deeper GEMMs accumulate several jobs)."""
+        return self.k_depth
+
+    def fits(self, m, k, n):
+        """Whether an ``m x k x n`` job fits the buffers (all dimensions >= 1)."""
+        return 1 <= m <= self.max_m and 1 <= k <= self.max_k and 1 <= n <= self.max_n
+
+    # Buffers -------------------------------------------------------------------------------
+
+    @property
+    def a_bank_words(self):
+        """Words (beats of ``rows`` operands) in one A bank."""
+        return self.m_blocks * self.k_depth
+
+    @property
+    def b_bank_words(self):
+        """Words (beats of ``cols`` operands) in one B bank."""
+        return self.n_blocks * self.k_depth
+
+    @property
+    def result_rows(self):
+        """Rows of ``cols`` accumulators in the result buffer."""
+        return self.m_blocks * self.n_blocks * self.array.rows
+
+    @property
+    def a_per_word(self):
+        """A operands packed in one stream word."""
+        return self.word_width // self.array.a_width
+
+    @property
+    def b_per_word(self):
+        """B operands packed in one stream word."""
+        return self.word_width // self.array.b_width
+
+    @property
+    def buffer_bits(self):
+        """``{"a": bits, "b": bits, "result": bits}`` of the buffers (result counted once)."""
+        array = self.array
+        return {
+            "a": 2 * self.a_bank_words * array.rows * array.a_width,
+            "b": 2 * self.b_bank_words * array.cols * array.b_width,
+            "result": self.result_rows * array.cols * array.acc_width,
+        }
+
+    def block_rams(self, family="ice40"):
+        """Estimate the block RAMs of the buffers on ``family`` (``"ice40"`` or ``"ecp5"``).
+
+        Each operand lane (one write-enable group) is mapped on its own onto the cheapest block
+        mode, the result buffer as one memory, counted twice for its two read ports. Yosys may
+        do better by packing; the figure is for sizing presets.
+        """
+        if family not in BLOCK_RAM_MODES:
+            raise ConfigError("family", family, f"must be one of {', '.join(BLOCK_RAM_MODES)}")
+        array = self.array
+        a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, family)
+        b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, family)
+        result = 2 * _blocks(self.result_rows, array.cols * array.acc_width, family)
+        return {"a": a, "b": b, "result": result, "total": a + b + result}
+
+    @property
+    def resync_words(self):
+        """NOP words that bring the command decoder back to its idle state from any state.
+
+        The longest command is a LOAD with the most data words; after this many NOPs every
+        command cut short has run out (a LOAD fills the rest of its bank region with NOP words,
+        so reload that bank).
+        """
+        a_words = math.ceil(self.max_m * self.max_k / self.a_per_word)
+        b_words = math.ceil(self.max_k * self.max_n / self.b_per_word)
+        return 3 + max(a_words, b_words)
+
+    # Conversion ------------------------------------------------------------------------------
+
+    def to_dict(self):
+        """Return the parameters as a JSON-serializable dict (round-trips through ``from_dict``)."""
+        return {f.name: (self.array.to_dict() if f.name == "array" else getattr(self, f.name))
+                for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a config from a dict; unknown keys raise :class:`ConfigError`."""
+        check_known_fields(cls, data)
+        data = dict(data)
+        if isinstance(data.get("array"), dict):
+            data["array"] = ArrayConfig.from_dict(data["array"])
+        return cls(**data)
+
+    def describe(self):
+        """Return a short summary, e.g. ``4x4 ... ; jobs up to 32x32x32, 32-bit words``."""
+        return (f"{self.array.describe()}; jobs up to {self.max_m}x{self.max_k}x{self.max_n} "
+                f"(MxKxN), {self.word_width}-bit words")

@@ -1,0 +1,245 @@
+"""The command decoder of the GEMM engine: parses command words, runs and refuses commands."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from .engine_layouts import a_write_signature, b_write_signature, job_layout, word_shape
+from .engine_loader import OperandLoader
+from .engine_protocol import (ALLOWED_FLAGS, MAGIC, ErrorCode, Opcode, OPCODE_BITS, FLAG_BITS,
+                              RESERVED_BITS, MAGIC_BITS, HEADER_BITS, STATUS_BUSY_BIT,
+                              STATUS_ERROR_BIT, STATUS_CODE_BITS, STATUS_JOBS_BITS)
+
+__all__ = ["CommandDecoder"]
+
+
+def _bits(value, field):
+    offset, width = field
+    return value[offset:offset + width]
+
+
+class CommandDecoder(wiring.Component):
+    """Reads command words from ``i_stream``, one command at a time, in order.
+
+    See :class:`~.engine.GemmEngine` for the command set. A refused command sets ``error`` and
+    ``code`` and consumes only the words read until the refusal (its header, or its arguments),
+    so the decoder is back in its idle state on the next word. The data words of a LOAD go to
+    its :class:`~.engine_loader.OperandLoader`, which writes the operand memories.
+
+    Parameters
+    ----------
+    config : EngineConfig
+
+    Members
+    -------
+    i_stream : In(stream.Signature(word))
+        Command, argument and data words.
+    a_write, b_write : In(WritePort.Signature)
+        Operand memory write ports (both banks; the bank is the top address half).
+    feeder_busy : In(1)
+        The feeder is reading the bank of ``job``: loads into that bank wait.
+    busy : In(1)
+        Array work is in flight (feeding or rows not yet written): START and READ wait.
+    out_busy : In(1)
+        Result or status words are owed on the output: START, READ and STATUS wait.
+    job : Out(job_layout(config))
+        The job last launched (latched at launch, kept until the next).
+    launch : Out(1)
+        High for one cycle after ``job`` was latched: start it.
+    read : Out(1)
+        Stream the result buffer of ``job`` (a pulse).
+    status_req, status_word : Out(1), Out(word)
+        Send ``status_word`` (a pulse with the word).
+    error, code : Out(1), Out(4)
+        Sticky error flag and the code of the latest refusal.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "i_stream":    In(stream.Signature(word_shape(config))),
+            "a_write":     In(a_write_signature(config)),
+            "b_write":     In(b_write_signature(config)),
+            "feeder_busy": In(1),
+            "busy":        In(1),
+            "out_busy":    In(1),
+            "job":         Out(job_layout(config)),
+            "launch":      Out(1),
+            "read":        Out(1),
+            "status_req":  Out(1),
+            "status_word": Out(word_shape(config)),
+            "error":       Out(1),
+            "code":        Out(4),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        width = config.word_width
+        word = self.i_stream.payload
+        accept = Signal()
+        m.d.comb += accept.eq(self.i_stream.valid & self.i_stream.ready)
+
+        header_ok = (_bits(word, RESERVED_BITS) == 0) & (_bits(word, MAGIC_BITS) == MAGIC)
+        if width > HEADER_BITS:
+            header_ok = header_ok & (word[HEADER_BITS:] == 0)
+        opcode = _bits(word, OPCODE_BITS)
+        flags = _bits(word, FLAG_BITS)
+
+        jobs = Signal(8)
+        have_result = Signal()
+        m.d.comb += self.status_word.eq(
+            (self.busy << STATUS_BUSY_BIT) | (self.error << STATUS_ERROR_BIT)
+            | (self.code << STATUS_CODE_BITS[0]) | (jobs << STATUS_JOBS_BITS[0])
+            | (MAGIC << MAGIC_BITS[0]))
+
+        def refuse(code):
+            m.d.sync += [self.error.eq(1), self.code.eq(code)]
+
+        # The command being read: its opcode, flags and arguments so far.
+        op = Signal(range(len(Opcode)))
+        bank = Signal()
+        accumulate = Signal()
+        emit = Signal()
+        index = Signal(range(3))
+        m_arg = Signal(range(config.max_m + 1))
+        k_arg = Signal(range(config.max_k + 1))
+        n_arg = Signal(range(config.max_n + 1))
+        zero_seen = Signal()
+        big_seen = Signal()
+
+        # Which dimension the argument word in hand is (see ARGUMENTS in engine_protocol).
+        is_m = Signal()
+        is_k = Signal()
+        is_n = Signal()
+        last_arg = Signal()
+        m.d.comb += [
+            is_m.eq(((op == Opcode.LOAD_A) | (op == Opcode.START)) & (index == 0)),
+            is_k.eq((((op == Opcode.LOAD_A) | (op == Opcode.START)) & (index == 1))
+                    | ((op == Opcode.LOAD_B) & (index == 0))),
+            is_n.eq(((op == Opcode.LOAD_B) & (index == 1)) | ((op == Opcode.START) & (index == 2))),
+            last_arg.eq(Mux(op == Opcode.START, index == 2, index == 1)),
+        ]
+        limit = Mux(is_m, config.max_m, Mux(is_k, config.max_k, config.max_n))
+        arg_zero = word == 0
+        arg_big = word > limit
+
+        # Data words of a LOAD go to the loader; the decoder waits in LOAD until it is done.
+        m.submodules.loader = loader = OperandLoader(config)
+        wiring.connect(m, loader.a_write, wiring.flipped(self.a_write))
+        wiring.connect(m, loader.b_write, wiring.flipped(self.b_write))
+        m.d.comb += [
+            loader.target_b.eq(op == Opcode.LOAD_B),
+            loader.bank.eq(bank),
+            loader.m.eq(Mux(is_m, word, m_arg)),
+            loader.k.eq(Mux(is_k, word, k_arg)),
+            loader.n.eq(Mux(is_n, word, n_arg)),
+            loader.i_stream.payload.eq(word),
+            loader.bank_busy.eq(self.feeder_busy & (self.job.bank == bank)),
+        ]
+
+        m.d.sync += self.launch.eq(0)
+
+        # Flags each opcode takes; an unknown opcode is refused before its flags matter.
+        known = Signal()
+        allowed = Signal(8)
+        with m.Switch(opcode):
+            for code, mask in ALLOWED_FLAGS.items():
+                with m.Case(code):
+                    m.d.comb += [known.eq(1), allowed.eq(int(mask))]
+        with_args = (opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B) | (opcode == Opcode.START)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i_stream.ready.eq(1)
+                with m.If(accept):
+                    with m.If(~header_ok):
+                        refuse(ErrorCode.BAD_HEADER)
+                    with m.Elif(~known):
+                        refuse(ErrorCode.BAD_OPCODE)
+                    with m.Elif((flags & ~allowed) != 0):
+                        refuse(ErrorCode.BAD_HEADER)
+                    with m.Elif(with_args):
+                        m.d.sync += [
+                            op.eq(opcode),
+                            bank.eq(flags[0]),
+                            accumulate.eq(flags[1]),
+                            emit.eq(flags[2]),
+                            index.eq(0),
+                            zero_seen.eq(0),
+                            big_seen.eq(0),
+                        ]
+                        m.next = "ARGS"
+                    with m.Elif(opcode == Opcode.READ):
+                        with m.If(have_result):
+                            m.next = "READ"
+                        with m.Else():
+                            refuse(ErrorCode.NO_RESULT)
+                    with m.Elif(opcode == Opcode.STATUS):
+                        m.next = "STATUS"
+                    with m.Elif(opcode == Opcode.CLEAR):
+                        m.d.sync += [self.error.eq(0), self.code.eq(0)]
+                    # NOP: nothing to do.
+
+            with m.State("ARGS"):
+                m.d.comb += self.i_stream.ready.eq(1)
+                with m.If(accept):
+                    with m.If(is_m):
+                        m.d.sync += m_arg.eq(word)
+                    with m.If(is_k):
+                        m.d.sync += k_arg.eq(word)
+                    with m.If(is_n):
+                        m.d.sync += n_arg.eq(word)
+                    m.d.sync += [
+                        zero_seen.eq(zero_seen | arg_zero),
+                        big_seen.eq(big_seen | arg_big),
+                        index.eq(index + 1),
+                    ]
+                    with m.If(last_arg):
+                        with m.If(zero_seen | arg_zero):
+                            refuse(ErrorCode.ZERO_SHAPE)
+                            m.next = "IDLE"
+                        with m.Elif(big_seen | arg_big):
+                            refuse(ErrorCode.TOO_BIG)
+                            m.next = "IDLE"
+                        with m.Elif(op == Opcode.START):
+                            m.next = "LAUNCH"
+                        with m.Else():
+                            # The loader reads the shape including the argument in hand.
+                            m.d.comb += loader.setup.eq(1)
+                            m.next = "LOAD"
+
+            with m.State("LOAD"):
+                m.d.comb += [
+                    loader.i_stream.valid.eq(self.i_stream.valid),
+                    self.i_stream.ready.eq(loader.i_stream.ready),
+                ]
+                with m.If(loader.done):
+                    m.next = "IDLE"
+
+            with m.State("LAUNCH"):
+                with m.If(~self.busy & ~self.out_busy):
+                    m.d.sync += [
+                        self.job.m.eq(m_arg),
+                        self.job.k.eq(k_arg),
+                        self.job.n.eq(n_arg),
+                        self.job.bank.eq(bank),
+                        self.job.accumulate.eq(accumulate),
+                        self.job.emit.eq(emit),
+                        self.launch.eq(1),
+                        jobs.eq(jobs + 1),
+                        have_result.eq(1),
+                    ]
+                    m.next = "IDLE"
+
+            with m.State("READ"):
+                with m.If(~self.busy & ~self.out_busy):
+                    m.d.comb += self.read.eq(1)
+                    m.next = "IDLE"
+
+            with m.State("STATUS"):
+                with m.If(~self.out_busy):
+                    m.d.comb += self.status_req.eq(1)
+                    m.next = "IDLE"
+
+        return m

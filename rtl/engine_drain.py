@@ -1,0 +1,147 @@
+"""The output side of the GEMM engine: result words from the result buffer, and status words."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from .engine_layouts import job_layout, result_read_signature, word_shape
+
+__all__ = ["ResultDrain"]
+
+
+class ResultDrain(wiring.Component):
+    """Streams a job's M x N results as words, tile by tile, while later tiles are computed.
+
+    Order: tiles in row-major order (``ti`` outer, ``tj`` inner); in a tile its rows that lie
+    inside M, each row's columns that lie inside N. A row is read from the result buffer as
+    soon as the writer has written it and the previous row's last word is going out, so a row
+    is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
+    computation of the next. The read register of the buffer port holds the row being sent.
+
+    A word is the element sign-extended (zero-extended if unsigned) to the word width.
+    ``status_req`` queues one status word, which the decoder only asks for when no result
+    words are owed, so the two never interleave.
+
+    Parameters
+    ----------
+    config : EngineConfig
+
+    Members
+    -------
+    job : In(job_layout(config))
+        The job whose results are sent (M and N are read on ``start``/``read``).
+    start : In(1)
+        A job begins; its results are sent if ``job.emit``.
+    read : In(1)
+        Send the results of ``job`` from the buffer (all rows are written).
+    written : In(range(result_rows + 1))
+        Rows of the job the writer has written.
+    drain_read : In(ReadPort.Signature)
+        Result buffer read port.
+    status_req, status_word : In(1), In(word)
+        Send this status word.
+    o_stream : Out(stream.Signature(word))
+        Result and status words.
+    out_busy : Out(1)
+        Words are owed: results still to send or a status word not yet taken.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "job":         In(job_layout(config)),
+            "start":       In(1),
+            "read":        In(1),
+            "written":     In(range(config.result_rows + 1)),
+            "drain_read":  In(result_read_signature(config)),
+            "status_req":  In(1),
+            "status_word": In(word_shape(config)),
+            "o_stream":    Out(stream.Signature(word_shape(config))),
+            "out_busy":    Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        rows, cols = config.array.rows, config.array.cols
+        out = self.o_stream
+
+        active = Signal()
+        # The row in the read register: it holds a row; the column being sent; its last column.
+        have = Signal()
+        col = Signal(range(cols))
+        last_col = Signal(range(cols))
+        # The next row to read: its address, its tile's first address, its row in the tile, and
+        # the rows (columns) of the result from its tile's block on.
+        addr = Signal(range(config.result_rows + 1))
+        tile = Signal(range(config.result_rows + 1))
+        row = Signal(range(rows))
+        m_left = Signal(range(config.max_m + 1))
+        n_left = Signal(range(config.max_n + 1))
+        walked = Signal()
+
+        status_pending = Signal()
+        status = Signal(word_shape(config))
+        element = Signal(word_shape(config))
+        # Assigning the (signed) element to the wider word sign-extends it.
+        m.d.comb += element.eq(self.drain_read.data[col])
+
+        take = Signal()
+        row_sent = Signal()
+        fetch = Signal()
+        tile_row_last = (row == rows - 1) | (row == m_left - 1)
+        m.d.comb += [
+            out.valid.eq(status_pending | have),
+            out.payload.eq(Mux(status_pending, status, element)),
+            take.eq(have & ~status_pending & out.ready),
+            row_sent.eq(take & (col == last_col)),
+            fetch.eq(active & ~walked & (~have | row_sent) & (addr < self.written)),
+            self.drain_read.addr.eq(addr),
+            self.drain_read.en.eq(fetch),
+            self.out_busy.eq(active | status_pending),
+        ]
+
+        with m.If(take):
+            m.d.sync += col.eq(col + 1)
+        with m.If(row_sent):
+            m.d.sync += have.eq(0)
+            with m.If(walked):
+                m.d.sync += active.eq(0)
+        with m.If(fetch):
+            m.d.sync += [
+                have.eq(1),
+                col.eq(0),
+                last_col.eq(Mux(n_left >= cols, cols - 1, n_left - 1)),
+            ]
+            with m.If(tile_row_last):
+                # Skip the tile's padding rows: the next row is the next tile's first.
+                m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows)]
+                with m.If(n_left > cols):
+                    m.d.sync += n_left.eq(n_left - cols)
+                with m.Else():
+                    m.d.sync += n_left.eq(self.job.n)
+                    with m.If(m_left > rows):
+                        m.d.sync += m_left.eq(m_left - rows)
+                    with m.Else():
+                        m.d.sync += walked.eq(1)
+            with m.Else():
+                m.d.sync += [row.eq(row + 1), addr.eq(addr + 1)]
+
+        with m.If((self.start & self.job.emit) | self.read):
+            m.d.sync += [
+                active.eq(1),
+                have.eq(0),
+                addr.eq(0),
+                tile.eq(0),
+                row.eq(0),
+                m_left.eq(self.job.m),
+                n_left.eq(self.job.n),
+                walked.eq(0),
+            ]
+
+        with m.If(self.status_req):
+            m.d.sync += [status_pending.eq(1), status.eq(self.status_word)]
+        with m.Elif(status_pending & out.ready):
+            m.d.sync += status_pending.eq(0)
+
+        return m

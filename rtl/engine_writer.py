@@ -1,0 +1,107 @@
+"""The result writer of the GEMM engine: array rows into the result buffer, accumulating."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring, stream
+from amaranth.lib.wiring import In, Out
+
+from .engine_layouts import job_layout, result_read_signature, result_write_signature
+from .shapes import result_layout
+
+__all__ = ["ResultWriter"]
+
+
+class ResultWriter(wiring.Component):
+    """Writes each result row of the array to the next row of the result buffer.
+
+    Rows arrive in pass order, so row ``r`` of a job goes to address ``r`` (tile ``t`` row
+    ``i`` at ``t * rows + i``, padding rows included). For an accumulating job the row is added
+    to the one already there: the old row is read on the cycle the array delivers the new one
+    and the sum is written the cycle after. Non-accumulating jobs take the same path (the old
+    value is ignored) so that every job writes a row exactly one cycle after the array gives it.
+
+    The sum follows the array's overflow rule at ``acc_width``: it wraps, or with
+    ``overflow="saturate"`` it is clamped once, so a K-chunked result is
+    ``sat(... sat(sat(P0 + P1) + P2) ... + Pn)`` of the saturated chunk sums ``Pc``.
+
+    Parameters
+    ----------
+    config : EngineConfig
+
+    Members
+    -------
+    i_stream : In(stream.Signature(result_layout, always_ready=True))
+        Result rows of the array.
+    job : In(job_layout(config))
+        The job; ``accumulate`` is read with every row.
+    start : In(1)
+        A job begins: rows go to address 0 again.
+    pass_done : In(1)
+        The array accepted the last beat of a pass (its rows are on their way).
+    acc_read : In(ReadPort.Signature)
+        Result buffer read port for the old rows.
+    c_write : In(WritePort.Signature)
+        Result buffer write port.
+    written : Out(range(result_rows + 1))
+        Rows of the job written so far (rows below it may be read).
+    rows_pending : Out(1)
+        Some pass of the job has rows not yet written.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "i_stream":     In(stream.Signature(result_layout(config.array), always_ready=True)),
+            "job":          In(job_layout(config)),
+            "start":        In(1),
+            "pass_done":    In(1),
+            "acc_read":     In(result_read_signature(config)),
+            "c_write":      In(result_write_signature(config)),
+            "written":      Out(range(config.result_rows + 1)),
+            "rows_pending": Out(1),
+        })
+
+    def accumulate(self, old, new):
+        """Return ``old + new`` after the configured overflow rule (assigned back to acc width)."""
+        array = self._config.array
+        total = old + new
+        if array.overflow == "saturate":
+            lo, hi = array.acc_range
+            return Mux(total > hi, hi, Mux(total < lo, lo, total))
+        return total
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        array = config.array
+        row = self.i_stream
+
+        requested = Signal(range(config.result_rows + 1))
+        m.d.comb += self.acc_read.addr.eq(requested)
+        with m.If(row.valid):
+            m.d.sync += requested.eq(requested + 1)
+
+        row_d = Signal(result_layout(array))
+        valid_d = Signal()
+        m.d.sync += [row_d.eq(row.payload), valid_d.eq(row.valid)]
+        m.d.comb += [
+            self.c_write.en.eq(valid_d),
+            self.c_write.addr.eq(self.written),
+        ]
+        for j in range(array.cols):
+            old, new = self.acc_read.data[j], row_d.data[j]
+            m.d.comb += self.c_write.data[j].eq(Mux(self.job.accumulate,
+                                                    self.accumulate(old, new), new))
+        with m.If(valid_d):
+            m.d.sync += self.written.eq(self.written + 1)
+
+        # Passes between their last beat and their last row written. A pass spends
+        # result_latency + rows cycles there and passes are at least min_pass_spacing apart.
+        in_flight = (array.result_latency + array.rows) // array.min_pass_spacing + 2
+        pending = Signal(range(in_flight + 1))
+        m.d.sync += pending.eq(pending + self.pass_done - (valid_d & row_d.last))
+        m.d.comb += self.rows_pending.eq(pending != 0)
+
+        with m.If(self.start):
+            m.d.sync += [requested.eq(0), self.written.eq(0)]
+
+        return m

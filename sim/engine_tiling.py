@@ -1,0 +1,254 @@
+"""Host side of the GEMM engine: command words, job planning and result assembly (numpy only).
+
+A GEMM larger than the engine's buffers is split into *jobs* that fit: blocks of at most
+``max_m`` rows of A and ``max_n`` columns of B, and K chunks of at most ``max_k``
+(:func:`~.engine_model.k_chunks`). The chunks of one output block run back to back on the
+result buffer (the first overwrites, the others accumulate, the last emits the block), and
+jobs alternate between the two operand banks so that the next job's operands load while the
+current one computes. A bank that already holds the operands a job needs is not reloaded.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rtl.engine_config import EngineConfig
+from ..rtl.engine_protocol import Flag, Opcode, header
+from .engine_model import k_chunks, tile_extents
+from .model import check_operands, result_dtype
+from .packing import to_bits
+from .tiling import SimulationError
+
+__all__ = [
+    "JobError", "EngineJob", "split_blocks", "plan_jobs", "GemmProgram", "gemm_program",
+    "load_a_words", "load_b_words", "start_words", "command_words", "result_positions",
+    "assemble_results",
+]
+
+
+class JobError(ValueError):
+    """A GEMM the engine cannot take as asked: a zero dimension, or too big without tiling."""
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """One START: the block ``[m0, m1) x [k0, k1) x [n0, n1)`` of the GEMM.
+
+    Attributes
+    ----------
+    bank : int
+        Operand bank the job reads.
+    accumulate, emit : bool
+        The START flags: add to the result buffer; send the results.
+    load_a, load_b : bool
+        Whether the operands must be loaded into the bank first (False if already there).
+    """
+    m0: int
+    m1: int
+    k0: int
+    k1: int
+    n0: int
+    n1: int
+    bank: int
+    accumulate: bool
+    emit: bool
+    load_a: bool = True
+    load_b: bool = True
+
+    @property
+    def shape(self):
+        """``(m, k, n)`` of the job."""
+        return self.m1 - self.m0, self.k1 - self.k0, self.n1 - self.n0
+
+
+def split_blocks(total, limit, multiple=1):
+    """Split ``total`` into the fewest blocks of at most ``limit``, multiples of ``multiple``
+    (except the last), as equal as that allows; return ``(start, stop)`` pairs."""
+    count = math.ceil(total / limit)
+    size = min(limit, multiple * math.ceil(math.ceil(total / count) / multiple))
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def _check_shape(m, k, n):
+    for name, value in (("M", m), ("K", k), ("N", n)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise JobError(f"{name}={value!r}: every dimension of a GEMM must be an integer >= 1")
+
+
+def plan_jobs(m, k, n, config, *, tiling=True):
+    """Return the :class:`EngineJob` list of an ``m x k x n`` GEMM on ``config``.
+
+    Parameters
+    ----------
+    m, k, n : int
+    config : EngineConfig
+    tiling : bool
+        Split a GEMM too big for the buffers; if False, such a GEMM raises :class:`JobError`.
+
+    Raises
+    ------
+    JobError
+        A dimension is zero (or not an integer), or ``tiling`` is off and the GEMM does not fit.
+    """
+    if not isinstance(config, EngineConfig):
+        raise TypeError(f"plan_jobs needs an EngineConfig, got {type(config).__name__}")
+    _check_shape(m, k, n)
+    if not tiling and not config.fits(m, k, n):
+        over = [f"{name}={value} > {limit}" for name, value, limit in
+                (("M", m, config.max_m), ("K", k, config.max_k), ("N", n, config.max_n))
+                if value > limit]
+        raise JobError(f"a {m}x{k}x{n} GEMM does not fit the engine's buffers "
+                       f"({', '.join(over)}) and host tiling was turned off")
+    array = config.array
+    chunks = k_chunks(k, config)
+    jobs = []
+    held = {"a": [None, None], "b": [None, None]}   # what each bank holds
+    for m0, m1 in split_blocks(m, config.max_m, array.rows):
+        for n0, n1 in split_blocks(n, config.max_n, array.cols):
+            for c, (k0, k1) in enumerate(chunks):
+                bank = len(jobs) % 2
+                a_key, b_key = (m0, m1, k0, k1), (k0, k1, n0, n1)
+                jobs.append(EngineJob(m0, m1, k0, k1, n0, n1, bank,
+                                      accumulate=c > 0, emit=c == len(chunks) - 1,
+                                      load_a=held["a"][bank] != a_key,
+                                      load_b=held["b"][bank] != b_key))
+                held["a"][bank], held["b"][bank] = a_key, b_key
+    return jobs
+
+
+# Command words ------------------------------------------------------------------------------
+
+def _pack(values, width, per_word):
+    values = [to_bits(v, width) for v in np.asarray(values).ravel().tolist()]
+    words = []
+    for start in range(0, len(values), per_word):
+        word = 0
+        for i, value in enumerate(values[start:start + per_word]):
+            word |= value << (i * width)
+        words.append(word)
+    return words
+
+
+def load_a_words(a, bank, config):
+    """Words of ``LOAD_A``: header, M, K, then A row-major, packed ``a_per_word`` a word."""
+    a = np.asarray(a)
+    return ([header(Opcode.LOAD_A, Flag.BANK if bank else 0), a.shape[0], a.shape[1]]
+            + _pack(a, config.array.a_width, config.a_per_word))
+
+
+def load_b_words(b, bank, config):
+    """Words of ``LOAD_B``: header, K, N, then B row-major, packed ``b_per_word`` a word."""
+    b = np.asarray(b)
+    return ([header(Opcode.LOAD_B, Flag.BANK if bank else 0), b.shape[0], b.shape[1]]
+            + _pack(b, config.array.b_width, config.b_per_word))
+
+
+def start_words(m, k, n, *, bank=0, accumulate=False, emit=True):
+    """Words of ``START``: header with the flags, then M, K, N."""
+    flags = ((Flag.BANK if bank else 0) | (Flag.ACCUMULATE if accumulate else 0)
+             | (Flag.EMIT if emit else 0))
+    return [header(Opcode.START, flags), m, k, n]
+
+
+def command_words(opcode):
+    """The single word of an argument-less command (NOP, READ, STATUS, CLEAR)."""
+    return [header(opcode)]
+
+
+# Whole GEMMs --------------------------------------------------------------------------------
+
+@dataclass
+class GemmProgram:
+    """The input words of a GEMM and what is needed to read its answer.
+
+    Attributes
+    ----------
+    words : list of int
+        Every input word.
+    jobs : list of EngineJob
+    m, n : int
+        Result shape.
+    first_start : int
+        Index in ``words`` of the first START header (cycles are counted from it).
+    result_words : int
+        Output words the program produces (M * N).
+    """
+    words: list
+    jobs: list
+    m: int
+    n: int
+    first_start: int
+    result_words: int
+
+
+def gemm_program(a, b, config, *, tiling=True):
+    """Return the :class:`GemmProgram` computing ``A @ B`` on an engine of ``config``.
+
+    Raises
+    ------
+    OperandError
+        Operands not 2-D, empty, not integer, of mismatched inner dimension or out of range.
+    JobError
+        Too big for the buffers with ``tiling=False``.
+    """
+    a, b = check_operands(a, b, config.array)
+    m, k = a.shape
+    n = b.shape[1]
+    jobs = plan_jobs(m, k, n, config, tiling=tiling)
+    words, first_start = [], None
+    for job in jobs:
+        if job.load_a:
+            words += load_a_words(a[job.m0:job.m1, job.k0:job.k1], job.bank, config)
+        if job.load_b:
+            words += load_b_words(b[job.k0:job.k1, job.n0:job.n1], job.bank, config)
+        if first_start is None:
+            first_start = len(words)
+        words += start_words(*job.shape, bank=job.bank, accumulate=job.accumulate, emit=job.emit)
+    return GemmProgram(words=words, jobs=jobs, m=m, n=n, first_start=first_start,
+                       result_words=m * n)
+
+
+def result_positions(m, n, config):
+    """``(rows, cols)`` index arrays: where each result word of an M x N job belongs."""
+    array = config.array
+    rows, cols = [], []
+    for ti, rows_here in enumerate(tile_extents(m, array.rows)):
+        for tj, cols_here in enumerate(tile_extents(n, array.cols)):
+            for i in range(rows_here):
+                rows.extend([ti * array.rows + i] * cols_here)
+                cols.extend(range(tj * array.cols, tj * array.cols + cols_here))
+    return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+
+
+def _word_value(word, config):
+    """The accumulator value a result word carries (its low ``acc_width`` bits)."""
+    array = config.array
+    value = word & ((1 << array.acc_width) - 1)
+    if array.signed and value >> (array.acc_width - 1):
+        value -= 1 << array.acc_width
+    return value
+
+
+def assemble_results(words, program, config):
+    """Place the result words of ``program`` into the M x N result.
+
+    Raises
+    ------
+    SimulationError
+        If the number of words is wrong.
+    """
+    if len(words) != program.result_words:
+        raise SimulationError(f"expected {program.result_words} result words, "
+                              f"the engine gave {len(words)}")
+    result = np.zeros((program.m, program.n), dtype=result_dtype(config.array))
+    offset = 0
+    for job in program.jobs:
+        if not job.emit:
+            continue
+        m, _, n = job.shape
+        rows, cols = result_positions(m, n, config)
+        values = [_word_value(w, config) for w in words[offset:offset + m * n]]
+        result[job.m0 + rows, job.n0 + cols] = values
+        offset += m * n
+    return result

@@ -1,0 +1,347 @@
+"""The GEMM engine in Amaranth's simulator against the numpy model: results and cycles, exactly."""
+
+import gc
+import random
+import warnings
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from systolic.rtl.config import ArrayConfig
+from systolic.rtl.engine import GemmEngine
+from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine_protocol import ErrorCode, Flag, Opcode, header, parse_status
+from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles
+from systolic.sim.engine_sim import run_engine_gemm, run_engine_words
+from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_a_words,
+                                        load_b_words, result_positions, start_words)
+from systolic.sim.model import ideal_cycles, matmul
+
+#: Odd sizes on purpose: nothing is a power of two, and K chunks, M and N blocks all occur.
+SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
+
+
+def operands(rng, m, k, n, array):
+    a = rng.integers(array.a_range[0], array.a_range[1] + 1, (m, k))
+    b = rng.integers(array.b_range[0], array.b_range[1] + 1, (k, n))
+    return a, b
+
+
+def job_result(outputs, m, n, config):
+    """The M x N matrix of one job's result words (``(cycle, word)`` pairs, drain order)."""
+    rows, cols = result_positions(m, n, config)
+    acc = config.array.acc_width
+    result = np.zeros((m, n), dtype=np.int64)
+    for r, c, (_, word) in zip(rows, cols, outputs, strict=True):
+        word &= (1 << acc) - 1
+        result[r, c] = word - (1 << acc) if config.array.signed and word >> (acc - 1) else word
+    return result
+
+
+def check_words(config, words, *, tail=30):
+    """Run ``words`` on the RTL and the model; assert the same words taken and given, on the
+    same cycles. Return the model's trace."""
+    trace = EngineModel(config).run(words)
+    budget = (trace.outputs[-1][0] if trace.outputs else 0) + len(words) * 40 + 2000
+    run = run_engine_words(config, words, outputs=len(trace.outputs), budget=budget, tail=tail)
+    assert run.accepted == trace.accepted
+    assert run.outputs == trace.outputs
+    return trace
+
+
+def check_gemm(config, a, b, *, tiling=True):
+    """Run ``A @ B`` on the RTL; assert results and cycles against the model; return the run."""
+    run = run_engine_gemm(config, a, b, tiling=tiling)
+    assert np.array_equal(run.result, engine_matmul(a, b, config))
+    if config.array.overflow == "wrap":
+        assert np.array_equal(run.result, matmul(a, b, config.array))
+    program = gemm_program(a, b, config, tiling=tiling)
+    trace = EngineModel(config).run(program.words)
+    assert run.cycles == trace.outputs[-1][0] - trace.accepted[program.first_start] + 1
+    if len(program.jobs) == 1:
+        assert run.cycles == job_cycles(a.shape[0], a.shape[1], b.shape[1], config)
+    return run
+
+
+# Shapes --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config, jobs", [
+    (EngineConfig.ecp5(ArrayConfig(rows=3, cols=5)), 1),
+    (SMALL, 5 * 3 * 4),             # M in blocks of 9, N of 10, K in chunks of 16
+], ids=["one-job", "tiled"])
+def test_odd_shape_37_53_29(config, jobs):
+    a, b = operands(np.random.default_rng(37), 37, 53, 29, config.array)
+    assert len(gemm_program(a, b, config).jobs) == jobs
+    check_gemm(config, a, b)
+
+
+@pytest.mark.parametrize("m, k, n", [
+    (7, 1, 9),      # K = 1: every pass waits for the pass spacing
+    (1, 20, 11),    # one row
+    (13, 20, 1),    # one column
+    (1, 1, 1),
+    (3, 16, 5),     # exactly one tile, one full K chunk
+    (9, 17, 10),    # K one beyond the buffer: two chunks
+])
+def test_edge_shapes(m, k, n):
+    a, b = operands(np.random.default_rng(m * k * n), m, k, n, SMALL.array)
+    check_gemm(SMALL, a, b)
+
+
+def test_bigger_than_buffers():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=8, m_blocks=2, n_blocks=2)
+    a, b = operands(np.random.default_rng(5), 11, 21, 10, config.array)
+    assert len(gemm_program(a, b, config).jobs) == 3 * 3 * 3
+    check_gemm(config, a, b)
+
+
+def test_one_by_one_array_and_tiny_buffers():
+    config = EngineConfig(ArrayConfig(rows=1, cols=1), k_depth=1, m_blocks=1, n_blocks=1)
+    a, b = operands(np.random.default_rng(1), 2, 3, 2, config.array)
+    check_gemm(config, a, b)
+
+
+def test_saturating_accumulation_across_chunks():
+    array = ArrayConfig(rows=2, cols=3, acc_width=16, overflow="saturate")
+    config = EngineConfig(array, k_depth=4, m_blocks=2, n_blocks=1)
+    rng = np.random.default_rng(7)
+    a, b = operands(rng, 4, 11, 3, array)
+    # Rows of extreme values of one sign, then of the other: chunks saturate both ways.
+    a[0], a[1] = 127, -128
+    a[2, :6], a[2, 6:] = 127, -128
+    b[:] = 127
+    b[:, 2] = -128
+    run = check_gemm(config, a, b)
+    lo, hi = array.acc_range
+    assert (run.result == hi).any() and (run.result == lo).any()
+
+
+@pytest.mark.parametrize("array", [
+    ArrayConfig(rows=2, cols=2, signed=False, a_width=5, b_width=3),
+    ArrayConfig(rows=2, cols=3, a_width=16, b_width=12),        # 40-bit results, 40-bit words
+    ArrayConfig(rows=3, cols=2, acc_width=16),                  # wraps
+], ids=["unsigned", "wide", "wrapping"])
+def test_widths_and_signedness(array):
+    config = EngineConfig(array, k_depth=8, m_blocks=2, n_blocks=2)
+    a, b = operands(np.random.default_rng(3), 5, 13, 6, array)
+    check_gemm(config, a, b)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(1, 14), k=st.integers(1, 40), n=st.integers(1, 14),
+       rows=st.integers(1, 4), cols=st.integers(1, 4), overflow=st.sampled_from(["wrap", "saturate"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_random_shapes(m, k, n, rows, cols, overflow, seed):
+    array = ArrayConfig(rows=rows, cols=cols, acc_width=18, overflow=overflow)
+    config = EngineConfig(array, k_depth=12, m_blocks=2, n_blocks=2)
+    a, b = operands(np.random.default_rng(seed), m, k, n, array)
+    check_gemm(config, a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows, cols", [(8, 8)])
+def test_128_cubed_efficiency(rows, cols):
+    config = EngineConfig.ecp5(ArrayConfig(rows=rows, cols=cols))
+    a, b = operands(np.random.default_rng(128), 128, 128, 128, config.array)
+    run = check_gemm(config, a, b, tiling=False)
+    assert ideal_cycles(128, 128, 128, config.array) / run.cycles >= 0.95
+
+
+# Protocol ------------------------------------------------------------------------------------
+
+FUZZ = EngineConfig(ArrayConfig(rows=2, cols=3, acc_width=17, overflow="saturate"),
+                    k_depth=5, m_blocks=2, n_blocks=2)
+
+
+@st.composite
+def programs(draw, config=FUZZ):
+    """Random command streams: good and refused commands, garbage, all in one."""
+    array = config.array
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    words = []
+
+    def dim(limit):
+        return draw(st.sampled_from([0, limit + 1]) | st.integers(1, limit))
+
+    for _ in range(draw(st.integers(1, 7))):
+        kind = draw(st.sampled_from(["load_a", "load_b", "start", "read", "status", "clear",
+                                     "garbage", "header"]))
+        bank = draw(st.integers(0, 1))
+        if kind in ("load_a", "load_b"):
+            rows, cols = ((dim(config.max_m), dim(config.max_k)) if kind == "load_a"
+                          else (dim(config.max_k), dim(config.max_n)))
+            lo, hi = array.a_range if kind == "load_a" else array.b_range
+            values = rng.integers(lo, hi + 1, (max(rows, 1), max(cols, 1)))
+            encode = load_a_words if kind == "load_a" else load_b_words
+            load = encode(values, bank, config)
+            if rows == 0 or cols == 0 or not config.fits(rows if kind == "load_a" else 1,
+                                                          cols if kind == "load_b" else 1,
+                                                          cols if kind == "load_a" else rows):
+                load = load[:1] + [rows, cols]              # refused: no data follows
+            words += load
+        elif kind == "start":
+            words += start_words(dim(config.max_m), dim(config.max_k), dim(config.max_n),
+                                 bank=bank, accumulate=draw(st.booleans()), emit=draw(st.booleans()))
+        elif kind == "garbage":
+            words.append(draw(st.integers(0, 2**32 - 1)))
+        elif kind == "header":
+            words.append(header(draw(st.integers(0, 255)), draw(st.integers(0, 255))))
+        else:
+            words += command_words({"read": Opcode.READ, "status": Opcode.STATUS,
+                                    "clear": Opcode.CLEAR}[kind])
+    return words + command_words(Opcode.STATUS)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(words=programs())
+def test_random_command_streams(words):
+    """Whatever the words, the engine takes them and answers exactly as the model says."""
+    check_words(FUZZ, words)
+
+
+def test_refused_jobs_and_commands():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=4, m_blocks=1, n_blocks=1)
+    with pytest.raises(JobError, match="tiling was turned off"):
+        run_engine_gemm(config, np.ones((3, 2), dtype=int), np.ones((2, 2), dtype=int),
+                        tiling=False)
+    words = (command_words(Opcode.STATUS)
+             + command_words(Opcode.READ)                   # no result yet
+             + command_words(Opcode.STATUS)
+             + start_words(2, 0, 2)                         # zero K
+             + command_words(Opcode.STATUS)
+             + load_a_words(np.ones((2, 5), dtype=int), 0, config)[:3]   # K = 5 > 4
+             + command_words(Opcode.STATUS)
+             + command_words(Opcode.CLEAR)
+             + command_words(Opcode.STATUS))
+    trace = check_words(config, words)
+    codes = [parse_status(w) for _, w in trace.outputs]
+    assert [(s.error, s.code) for s in codes] == [
+        (False, ErrorCode.NONE), (True, ErrorCode.NO_RESULT), (True, ErrorCode.ZERO_SHAPE),
+        (True, ErrorCode.TOO_BIG), (False, ErrorCode.NONE)]
+
+
+def test_garbage_then_good_job():
+    """Garbage never hangs the engine: status reports it and the next job is right."""
+    config = SMALL
+    rng = random.Random(4)
+    garbage = [0, 0xffffffff, 0x12345678, header(0x42), header(Opcode.READ, Flag.BANK),
+               header(Opcode.START) | (1 << 16), header(Opcode.LOAD_B, Flag.EMIT)]
+    # Random words, minus the few that are well-formed headers (1 in 2**16 or so).
+    garbage += [w for w in (rng.getrandbits(32) for _ in range(200))
+                if (w >> 16) != 0xc500]
+    garbage += start_words(100, 3, 3) + start_words(3, 3, 0) + load_b_words(
+        np.ones((17, 2), dtype=int), 1, config)[:3]
+    a, b = operands(np.random.default_rng(9), 6, 10, 7, config.array)
+    good = (load_a_words(a, 1, config) + load_b_words(b, 1, config)
+            + start_words(6, 10, 7, bank=1) + command_words(Opcode.STATUS))
+    words = (garbage + command_words(Opcode.STATUS) + command_words(Opcode.CLEAR) + good)
+    trace = check_words(config, words)
+    first, last = parse_status(trace.outputs[0][1]), parse_status(trace.outputs[-1][1])
+    assert first.error and first.code == ErrorCode.TOO_BIG and first.jobs == 0
+    assert not last.error and last.jobs == 1
+    assert np.array_equal(job_result(trace.outputs[1:-1], 6, 7, config),
+                          matmul(a, b, config.array))
+
+
+def test_resync_after_a_truncated_load():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=4, m_blocks=1, n_blocks=2)
+    a, b = operands(np.random.default_rng(2), 2, 4, 4, config.array)
+    cut = load_a_words(a, 0, config)[:-1]                   # one data word short
+    resync = command_words(Opcode.NOP) * config.resync_words + command_words(Opcode.CLEAR)
+    good = (load_a_words(a, 0, config) + load_b_words(b, 0, config)
+            + start_words(2, 4, 4) + command_words(Opcode.STATUS))
+    trace = check_words(config, cut + resync + good)
+    assert not parse_status(trace.outputs[-1][1]).error
+    assert np.array_equal(job_result(trace.outputs[:-1], 2, 4, config),
+                          matmul(a, b, config.array))
+
+
+def test_read_accumulate_and_busy_status():
+    """START without EMIT, a second job accumulating, STATUS while busy, then READ."""
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=6, m_blocks=2, n_blocks=2)
+    rng = np.random.default_rng(11)
+    a, b = operands(rng, 3, 12, 4, config.array)
+    words = (load_a_words(a[:, :6], 0, config) + load_b_words(b[:6], 0, config)
+             + load_a_words(a[:, 6:], 1, config) + load_b_words(b[6:], 1, config)
+             + start_words(3, 6, 4, bank=0, emit=False)
+             + command_words(Opcode.STATUS)
+             + start_words(3, 6, 4, bank=1, accumulate=True, emit=False)
+             + command_words(Opcode.READ) + command_words(Opcode.STATUS))
+    trace = check_words(config, words)
+    busy, done = parse_status(trace.outputs[0][1]), parse_status(trace.outputs[-1][1])
+    assert busy.busy and busy.jobs == 1
+    assert not done.busy and done.jobs == 2
+    assert np.array_equal(job_result(trace.outputs[1:-1], 3, 4, config),
+                          matmul(a, b, config.array))
+
+
+def test_load_waits_for_the_bank_in_use():
+    """Loading the bank the running job reads waits; the other bank loads at once."""
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=8, m_blocks=1, n_blocks=1)
+    rng = np.random.default_rng(12)
+    a, b = operands(rng, 2, 8, 2, config.array)
+    a2 = -a
+    job = start_words(2, 8, 2, bank=0)
+    words = (load_a_words(a, 0, config) + load_b_words(b, 0, config) + job
+             + load_a_words(a2, 0, config)                  # waits for the feeder
+             + start_words(2, 8, 2, bank=0))
+    trace = check_words(config, words)
+    launch = trace.jobs[0].launch
+    data_start = len(load_a_words(a, 0, config) + load_b_words(b, 0, config) + job) + 3
+    assert trace.accepted[data_start] == trace.jobs[0].last_beat + 1 > launch + 5
+    assert np.array_equal(job_result(trace.outputs[:4], 2, 2, config), matmul(a, b, config.array))
+    assert np.array_equal(job_result(trace.outputs[4:], 2, 2, config), matmul(a2, b, config.array))
+
+
+def test_output_backpressure_loses_nothing():
+    """A consumer that is ready only now and then gets every word, in order."""
+    config = SMALL
+    a, b = operands(np.random.default_rng(8), 7, 20, 11, config.array)
+    program = gemm_program(a, b, config)
+    words = program.words + command_words(Opcode.STATUS)
+    expected = [w for _, w in EngineModel(config).run(words).outputs]
+    dut = GemmEngine(config)
+    seen = []
+    rng = random.Random(1)
+
+    async def testbench(ctx):
+        index = 0
+        for _ in range(20000):
+            if index < len(words):
+                ctx.set(dut.i_stream.valid, 1)
+                ctx.set(dut.i_stream.payload, words[index])
+                if ctx.get(dut.i_stream.ready):
+                    index += 1
+            else:
+                ctx.set(dut.i_stream.valid, 0)
+            ready = rng.random() < 0.3
+            ctx.set(dut.o_stream.ready, ready)
+            if ready and ctx.get(dut.o_stream.valid):
+                seen.append(ctx.get(dut.o_stream.payload))
+            if len(seen) == len(expected):
+                break
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen == expected
+
+
+def test_engine_needs_engine_config():
+    # The half-built engine warns that it was never elaborated when it is collected.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TypeError, match="EngineConfig"):
+            GemmEngine(ArrayConfig())
+        gc.collect()
+
+
+def test_waveform(tmp_path):
+    config = EngineConfig(ArrayConfig(rows=1, cols=2), k_depth=2, m_blocks=1, n_blocks=1)
+    a, b = operands(np.random.default_rng(0), 1, 2, 2, config.array)
+    run_engine_gemm(config, a, b, vcd=tmp_path / "engine.vcd")
+    assert (tmp_path / "engine.vcd").stat().st_size > 0

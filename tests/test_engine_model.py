@@ -1,0 +1,259 @@
+"""The engine's config, protocol, host tiler and numpy model (no simulation)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from systolic.rtl.config import ArrayConfig, ConfigError
+from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine_protocol import (ErrorCode, Opcode, Flag, header, parse_status,
+                                          status_word)
+from systolic.sim.engine_model import (EngineModel, accumulate, engine_matmul, job_cycles,
+                                       job_timing, k_chunks)
+from systolic.sim.engine_tiling import (JobError, assemble_results, command_words, gemm_program,
+                                        plan_jobs, result_positions, split_blocks, start_words)
+from systolic.sim.model import OperandError, gemm_cycles, ideal_cycles, matmul
+
+
+def operands(rng, m, k, n, array):
+    a = rng.integers(array.a_range[0], array.a_range[1] + 1, (m, k))
+    b = rng.integers(array.b_range[0], array.b_range[1] + 1, (k, n))
+    return a, b
+
+
+def model_gemm(a, b, config, tiling=True):
+    """Run the host program of ``A @ B`` through the word-level model; return result, trace."""
+    program = gemm_program(a, b, config, tiling=tiling)
+    trace = EngineModel(config).run(program.words)
+    words = [w for _, w in trace.outputs]
+    return assemble_results(words, program, config), trace, program
+
+
+# EngineConfig --------------------------------------------------------------------------------
+
+def test_defaults_fit_up5k():
+    config = EngineConfig()
+    assert config.array == ArrayConfig()
+    assert (config.k_depth, config.m_blocks, config.n_blocks) == (32, 8, 8)
+    assert config.word_width == 32
+    assert (config.max_m, config.max_k, config.max_n) == (32, 32, 32)
+    assert config.block_rams("ice40")["total"] <= 30
+
+
+def test_ecp5_preset():
+    config = EngineConfig.ecp5(ArrayConfig(rows=8, cols=8))
+    assert (config.max_m, config.max_k, config.max_n) == (128, 256, 128)
+    assert config.block_rams("ecp5")["total"] <= 208
+    assert EngineConfig.ecp5(k_depth=64).k_depth == 64
+
+
+def test_word_width_derived_and_checked():
+    wide = ArrayConfig(a_width=16, b_width=16)
+    assert EngineConfig(wide).word_width == 8 * math.ceil(wide.acc_width / 8)
+    with pytest.raises(ConfigError) as info:
+        EngineConfig(wide, word_width=32)
+    assert info.value.parameter == "word_width"
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({"k_depth": 0}, "k_depth"),
+    ({"m_blocks": 1.5}, "m_blocks"),
+    ({"n_blocks": True}, "n_blocks"),
+    ({"array": {"rows": 4}}, "array"),
+    ({"word_width": 512}, "word_width"),
+    ({"m_blocks": 4096, "n_blocks": 4096}, "n_blocks"),
+])
+def test_bad_config_names_parameter(params, parameter):
+    with pytest.raises(ConfigError) as info:
+        EngineConfig(**params)
+    assert info.value.parameter == parameter
+    assert parameter in str(info.value)
+
+
+def test_config_round_trip():
+    config = EngineConfig(ArrayConfig(rows=3, cols=5, overflow="saturate"), k_depth=7)
+    assert EngineConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError):
+        EngineConfig.from_dict({"depth": 3})
+
+
+# Protocol ------------------------------------------------------------------------------------
+
+def test_header_and_status_layouts():
+    assert header(Opcode.START, Flag.EMIT | Flag.BANK) == 0xC5000503
+    status = parse_status(status_word(True, True, ErrorCode.TOO_BIG, 258))
+    assert status.busy and status.error and status.code == ErrorCode.TOO_BIG and status.jobs == 2
+    with pytest.raises(ValueError):
+        parse_status(0x12)
+
+
+# K chunks, blocks and the engine-level reference ---------------------------------------------
+
+@given(k=st.integers(1, 5000), depth=st.integers(1, 300))
+def test_k_chunks_cover_k_evenly(k, depth):
+    chunks = k_chunks(k, EngineConfig(k_depth=depth))
+    assert chunks[0][0] == 0 and chunks[-1][1] == k
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    sizes = [hi - lo for lo, hi in chunks]
+    assert max(sizes) <= depth and max(sizes) - min(sizes) <= 1
+    assert len(chunks) == math.ceil(k / depth)
+
+
+@given(total=st.integers(1, 1000), multiple=st.integers(1, 9), blocks=st.integers(1, 20))
+def test_split_blocks(total, multiple, blocks):
+    limit = multiple * blocks
+    parts = split_blocks(total, limit, multiple)
+    assert parts[0][0] == 0 and parts[-1][1] == total
+    assert len(parts) == math.ceil(total / limit)
+    assert all(hi - lo <= limit for lo, hi in parts)
+    assert all((hi - lo) % multiple == 0 for lo, hi in parts[:-1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 9), k=st.integers(1, 40), n=st.integers(1, 9), depth=st.integers(1, 12),
+       seed=st.integers(0, 2**32 - 1))
+def test_wrap_chunking_equals_matmul(m, k, n, depth, seed):
+    config = EngineConfig(ArrayConfig(rows=2, cols=2, acc_width=18), k_depth=depth)
+    a, b = operands(np.random.default_rng(seed), m, k, n, config.array)
+    assert np.array_equal(engine_matmul(a, b, config), matmul(a, b, config.array))
+
+
+def test_saturate_accumulates_chunks_with_one_clamp_each():
+    array = ArrayConfig(rows=1, cols=1, acc_width=16, overflow="saturate")
+    config = EngineConfig(array, k_depth=2)
+    # Products 127*127 = 16129: the first chunk saturates at 32767 and the second brings the
+    # sum back down, where per-step saturation over all of K would do the same here...
+    a = np.array([[127, 127, 127, -128]])
+    b = np.array([[127], [127], [127], [127]])
+    p0 = 127 * 127 * 2                                  # 32258, in range
+    p1 = 127 * 127 - 128 * 127                          # -127
+    assert engine_matmul(a, b, config)[0, 0] == min(p0, 32767) + p1
+    # ...and here chunking differs: chunk 0 = sat(16129*2 + 16129) = 32767, chunk 1 = -32512.
+    a = np.array([[127, 127, 127, -128, -128, 0]])
+    b = np.array([[127]] * 6)
+    config = EngineConfig(array, k_depth=3)
+    expected = max(min(32767 + (-128 * 127 * 2), 32767), -32768)
+    assert engine_matmul(a, b, config)[0, 0] == expected
+    assert accumulate(np.array([32767]), np.array([1]), array)[0] == 32767
+
+
+# Planning ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (3, 0, 3), (3, 3, 0), (-1, 2, 2)])
+def test_zero_shapes_refused(shape):
+    with pytest.raises(JobError, match="dimension"):
+        plan_jobs(*shape, EngineConfig())
+
+
+def test_empty_operands_refused():
+    with pytest.raises(OperandError, match="empty"):
+        gemm_program(np.zeros((0, 3), dtype=int), np.zeros((3, 2), dtype=int), EngineConfig())
+
+
+def test_too_big_without_tiling_refused():
+    config = EngineConfig()
+    with pytest.raises(JobError, match=r"K=33 > 32.*tiling was turned off"):
+        plan_jobs(4, 33, 4, config, tiling=False)
+    assert len(plan_jobs(32, 32, 32, config, tiling=False)) == 1
+
+
+@given(m=st.integers(1, 80), k=st.integers(1, 80), n=st.integers(1, 80))
+def test_plan_covers_the_gemm(m, k, n):
+    config = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
+    jobs = plan_jobs(m, k, n, config)
+    covered = np.zeros((m, n), dtype=int)
+    depth = np.zeros((m, n), dtype=int)
+    for index, job in enumerate(jobs):
+        jm, jk, jn = job.shape
+        assert config.fits(jm, jk, jn)
+        assert job.bank == index % 2
+        depth[job.m0:job.m1, job.n0:job.n1] += jk
+        if job.emit:
+            covered[job.m0:job.m1, job.n0:job.n1] += 1
+        if not job.accumulate:
+            assert job.k0 == 0
+    assert (covered == 1).all() and (depth == k).all()
+
+
+def test_plan_skips_loads_a_bank_holds():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=8, m_blocks=2, n_blocks=1)
+    jobs = plan_jobs(4, 8, 8, config)
+    assert len(jobs) == 4
+    assert [job.load_a for job in jobs] == [True, True, False, False]
+    assert all(job.load_b for job in jobs)
+
+
+def test_result_positions_tile_order():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2))
+    rows, cols = result_positions(3, 3, config)
+    assert list(zip(rows, cols)) == [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (1, 2),
+                                     (2, 0), (2, 1), (2, 2)]
+
+
+# The word-level model ------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 30), k=st.integers(1, 30), n=st.integers(1, 30),
+       rows=st.integers(1, 4), cols=st.integers(1, 4), overflow=st.sampled_from(["wrap", "saturate"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_model_program_computes_engine_matmul(m, k, n, rows, cols, overflow, seed):
+    array = ArrayConfig(rows=rows, cols=cols, acc_width=17, overflow=overflow)
+    config = EngineConfig(array, k_depth=7, m_blocks=2, n_blocks=3)
+    a, b = operands(np.random.default_rng(seed), m, k, n, array)
+    result, trace, program = model_gemm(a, b, config)
+    assert np.array_equal(result, engine_matmul(a, b, config))
+    assert len(trace.accepted) == len(program.words)
+    cycles = [c for c, _ in trace.outputs]
+    assert cycles == sorted(set(cycles))
+
+
+def test_single_job_cycles_match_the_trace():
+    config = EngineConfig(ArrayConfig(rows=3, cols=5))
+    a, b = operands(np.random.default_rng(0), 20, 30, 17, config.array)
+    _, trace, program = model_gemm(a, b, config)
+    start = trace.accepted[program.first_start]
+    assert trace.outputs[-1][0] - start + 1 == job_cycles(20, 30, 17, config)
+
+
+@pytest.mark.parametrize("rows, cols", [(8, 8), (4, 4), (3, 5)])
+def test_large_gemm_keeps_array_busy(rows, cols):
+    config = EngineConfig.ecp5(ArrayConfig(rows=rows, cols=cols))
+    cycles = job_cycles(128, 128, 128, config)
+    assert ideal_cycles(128, 128, 128, config.array) / cycles >= 0.95
+    # On top of the bare array's schedule the engine adds a constant: 7 cycles from START to
+    # the first beat, 2 from a row leaving the array to its fetch, 1 to count the last word,
+    # and the last tile's words leaving one a cycle from its first row on (instead of its R
+    # rows leaving one a cycle).
+    array = config.array
+    array_only = gemm_cycles(128, 128, 128, array)
+    last_tile = (128 - 1) % array.rows + 1, (128 - 1) % array.cols + 1
+    assert cycles == array_only - array.rows + 7 + 2 + 1 + last_tile[0] * last_tile[1]
+
+
+def test_drain_overlaps_compute():
+    """Results of a tile leave while later tiles compute: the last tile's words end the job."""
+    config = EngineConfig.ecp5(ArrayConfig(rows=4, cols=4))
+    timing = job_timing(64, 64, 64, config, 0)
+    tiles = 16 * 16
+    assert len(timing.words) == 64 * 64
+    # Everything but the last tile's 16 words left before the last row was out of the array.
+    assert sum(1 for c in timing.words if c <= timing.last_row) >= 64 * 64 - 2 * 16
+    assert timing.words[-1] - timing.last_row <= 4 * 4 + 3
+    assert timing.last_beat + 1 - 3 == tiles * 64
+
+
+def test_model_refusals_and_status():
+    config = EngineConfig(ArrayConfig(rows=2, cols=2), k_depth=4, m_blocks=1, n_blocks=1)
+    words = (command_words(Opcode.READ)                     # no job yet
+             + [0xdeadbeef]                                 # bad magic
+             + [header(0x7f)]                               # unknown opcode
+             + [header(Opcode.NOP, Flag.EMIT)]              # flag NOP does not take
+             + start_words(0, 1, 1)                         # zero
+             + start_words(3, 1, 1)                         # M > 2
+             + command_words(Opcode.STATUS))
+    trace = EngineModel(config).run(words)
+    assert len(trace.accepted) == len(words) and not trace.jobs
+    status = parse_status(trace.outputs[-1][1])
+    assert status.error and status.code == ErrorCode.TOO_BIG and status.jobs == 0
