@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from ..rtl.config import ArrayConfig
+from ..rtl.engine_config import EngineConfig
 from .output import write_atomic
 
 DEFAULT_DIR = "build/demo"
@@ -11,8 +12,9 @@ DEFAULT_DIR = "build/demo"
 def register(subparsers):
     parser = subparsers.add_parser(
         "demo", help="generate a default array, run a GEMM in simulation, check it, and cost it",
-        description="Generate the default 4x4 int8 array as Verilog, run a random GEMM on it in "
-                    "simulation, compare the result and the cycle count with the numpy model, "
+        description="Generate the default 4x4 int8 array as Verilog, run a random GEMM on the "
+                    "GEMM engine built around it in simulation, compare the result and the cycle "
+                    "count with the numpy model, "
                     "and weigh the design on an iCE40 UP5K against an ASIC (writes a plot).")
     parser.add_argument("--out", default=DEFAULT_DIR, metavar="DIR",
                         help=f"directory for the files the demo writes (default {DEFAULT_DIR})")
@@ -24,7 +26,7 @@ def run(args):
     from ..rtl.array import SystolicArray
     from ..rtl.verilog import to_verilog
     from .cmd_cost import summarize
-    from .cmd_simulate import simulate_and_check
+    from .cmd_simulate import simulate_engine_and_check
     from .operands import random_operands
 
     out = Path(args.out)
@@ -35,15 +37,19 @@ def run(args):
     print(f"      Verilog written to {verilog_path}")
 
     m, k, n = 12, 32, 10
+    engine = EngineConfig(config)
     a, b = random_operands(m, k, n, config, seed=args.seed)
-    print(f"[2/3] GEMM {m}x{k} @ {k}x{n} on the Amaranth simulator ...")
-    _run, report = simulate_and_check(config, a, b)
+    print(f"[2/3] GEMM {m}x{k} @ {k}x{n} on the GEMM engine ({engine.describe()}) "
+          f"in the Amaranth simulator ...")
+    _run, report = simulate_engine_and_check(engine, a, b)
     verdict = "MATCH" if report["match"] else "MISMATCH"
     print(f"      result vs numpy: {verdict}")
+    tiles = -(-m // config.rows) * -(-n // config.cols)
+    jobs = "one job" if report["jobs"] == 1 else f"{report['jobs']} jobs"
     print(f"      cycles: {report['cycles']} measured, {report['model_cycles']} predicted by the "
           f"model, {report['ideal_cycles']:.0f} ideal (efficiency {report['efficiency']:.2f}: "
-          f"{m}x{n} needs {-(-m // config.rows) * -(-n // config.cols)} tile passes, "
-          f"plus the pipeline fill and drain)")
+          f"{tiles} tile passes back to back in {jobs}, plus the START command, "
+          f"the pipeline fill and the result drain)")
 
     device = "iCE40UP5K"
     plot_path = out / "cost.png"

@@ -1,23 +1,35 @@
-"""``systolic simulate``: run a GEMM on the simulated hardware and check it against numpy."""
+"""``systolic simulate``: run a GEMM on the simulated hardware and check it against numpy.
+
+Two targets: the GEMM engine (the default: the array with its operand and result buffers,
+driven by command words, host-tiled when the GEMM is larger than the buffers) and the bare
+array (one pass per output tile, operands streamed straight in).
+"""
 
 import numpy as np
 
-from ..sim.runner import BACKENDS, BackendUnavailable
+from ..sim.runner import BACKENDS, BackendUnavailable, check_backend
 from .errors import UsageError
 from .operands import add_operand_options, operands_from_args
-from .options import add_array_options, config_from_args
+from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, config_from_args,
+                      engine_config_from_args)
 from .output import atomic_path, print_json, progress
+
+#: What ``--target`` may name.
+TARGETS = ("engine", "array")
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "simulate", help="run a GEMM on the simulated RTL and compare with the numpy model",
-        description="Run C = A x B on the simulated array (one pass per R x C output tile) and "
-                    "check the result bit for bit, and the cycle count exactly, against the "
-                    "numpy reference model. Exit status 0 on a match, 1 on a mismatch, 2 on "
-                    "bad input.")
+        description="Run C = A x B on the simulated GEMM engine (or, with --target array, on the "
+                    "bare array, one pass per R x C output tile) and check the result bit for "
+                    "bit, and the cycle count exactly, against the numpy model. Exit status 0 "
+                    "on a match, 1 on a mismatch, 2 on bad input.")
     add_array_options(parser)
+    add_engine_options(parser)
     add_operand_options(parser)
+    parser.add_argument("--target", choices=TARGETS, default="engine",
+                        help="what to simulate: the GEMM engine (default) or the bare array")
     parser.add_argument("--backend", choices=BACKENDS, default="amaranth",
                         help="simulator (default amaranth)")
     parser.add_argument("--out", metavar="C.npy", help="write the hardware's result here")
@@ -27,8 +39,13 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+def _speed(m, k, n, run):
+    return m * n * k / run.wall_s if run.wall_s > 0 else None
+
+
 def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
-    """Run the GEMM on ``backend`` and compare with the model; return ``(run, report dict)``."""
+    """Run the GEMM on the bare array on ``backend`` and compare with the model; return
+    ``(run, report dict)``."""
     from ..sim.model import matmul, gemm_cycles, ideal_cycles
     from ..sim.runner import run_gemm
     m, k = a.shape
@@ -48,7 +65,7 @@ def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
         "backend": run.backend,
         "wall_s": run.wall_s,
         "build_s": run.build_s,
-        "sim_macs_per_s": m * n * k / run.wall_s if run.wall_s > 0 else None,
+        "sim_macs_per_s": _speed(m, k, n, run),
         "m": m, "k": k, "n": n,
         "config": config.to_dict(),
     }
@@ -56,15 +73,108 @@ def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
     return run, report
 
 
+def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None,
+                              tiling=True):
+    """Run the GEMM on the engine on ``backend`` and compare with the engine's numpy model.
+
+    ``match`` compares with :func:`~systolic.sim.engine_model.engine_matmul` (the engine's
+    arithmetic, K-chunk accumulation included); ``matmul_match`` says whether the result is
+    also plain :func:`~systolic.sim.model.matmul` (always, unless a saturating accumulator
+    clamped a K chunk). ``model_cycles`` is :class:`~systolic.sim.engine_model.EngineModel`'s
+    count for the same command words.
+
+    Returns
+    -------
+    run : GemmRun
+    report : dict
+
+    Raises
+    ------
+    UsageError
+        The GEMM does not fit the buffers and ``tiling`` is off, or the backend is missing.
+    """
+    from ..sim.engine_model import EngineModel, engine_matmul
+    from ..sim.engine_tiling import gemm_program
+    from ..sim.model import ideal_cycles, matmul
+    from ..sim.runner import run_engine
+    array = engine_config.array
+    m, k = a.shape
+    n = b.shape[1]
+    if not tiling:
+        _check_fits(engine_config, m, k, n)
+    program = gemm_program(a, b, engine_config, tiling=tiling)
+    try:
+        run = run_engine(engine_config, a, b, backend=backend, vcd=vcd, fst=fst, tiling=tiling)
+    except BackendUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    trace = EngineModel(engine_config).run(program.words)
+    ideal = ideal_cycles(m, k, n, array)
+    report = {
+        "match": bool(np.array_equal(run.result, engine_matmul(a, b, engine_config))),
+        "matmul_match": bool(np.array_equal(run.result, matmul(a, b, array))),
+        "cycles": run.cycles,
+        "model_cycles": trace.outputs[-1][0] - trace.accepted[program.first_start] + 1,
+        "ideal_cycles": ideal,
+        "efficiency": ideal / run.cycles,
+        "backend": run.backend,
+        "wall_s": run.wall_s,
+        "build_s": run.build_s,
+        "sim_macs_per_s": _speed(m, k, n, run),
+        "m": m, "k": k, "n": n,
+        "config": array.to_dict(),
+        "target": "engine",
+        "engine": engine_config.to_dict(),
+        "jobs": len(program.jobs),
+    }
+    report["cycles_match"] = report["cycles"] == report["model_cycles"]
+    return run, report
+
+
+def _check_fits(engine_config, m, k, n):
+    """Refuse (``UsageError``) an ``m x k x n`` GEMM that does not fit the buffers as one job."""
+    from ..sim.engine_tiling import JobError, plan_jobs
+    try:
+        plan_jobs(m, k, n, engine_config, tiling=False)
+    except JobError as exc:
+        raise UsageError(f"{exc}; drop --no-tiling, or raise --k-depth/--m-blocks/--n-blocks") from None
+
+
+def _engine_options_given(args):
+    given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS if getattr(args, name) is not None]
+    return given + (["--no-tiling"] if args.no_tiling else [])
+
+
 def run(args):
     config = config_from_args(args)
+    if args.target == "engine":
+        engine = engine_config_from_args(args, config)
+    else:
+        given = _engine_options_given(args)
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to --target engine")
+        engine = None
     a, b = operands_from_args(args, config)
-    progress(f"simulating {a.shape[0]}x{a.shape[1]} @ {b.shape[0]}x{b.shape[1]} on "
-             f"{config.describe()} ({args.backend})", quiet=args.json)
+    # Everything that makes bad input is found before the progress lines, so that it is
+    # reported in one line.
+    if engine and args.no_tiling:
+        _check_fits(engine, a.shape[0], a.shape[1], b.shape[1])
+    try:
+        check_backend(args.backend, fst=args.fst)
+    except BackendUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    design = engine.describe() if engine else config.describe()
+    progress(f"simulating {a.shape[0]}x{a.shape[1]} @ {b.shape[0]}x{b.shape[1]} on the "
+             f"{args.target}: {design} ({args.backend})", quiet=args.json)
     if args.backend != "amaranth":
-        progress(f"compiling the Verilog with {args.backend} (a minute for big arrays the first "
-                 f"time; reused while the design does not change)", quiet=args.json)
-    run_, report = simulate_and_check(config, a, b, backend=args.backend, vcd=args.vcd, fst=args.fst)
+        progress(f"compiling the {args.target}'s Verilog with {args.backend} (a minute or more "
+                 f"the first time; reused while the design does not change)", quiet=args.json)
+    if engine:
+        run_, report = simulate_engine_and_check(engine, a, b, backend=args.backend, vcd=args.vcd,
+                                                 fst=args.fst, tiling=not args.no_tiling)
+    else:
+        run_, report = simulate_and_check(config, a, b, backend=args.backend, vcd=args.vcd,
+                                          fst=args.fst)
+        report.update(target="array", engine=None, jobs=None)
     if args.out:
         with atomic_path(args.out) as tmp:
             with open(tmp, "wb") as f:
@@ -74,8 +184,14 @@ def run(args):
         print_json(report)
     else:
         print(f"result:  {'matches' if report['match'] else 'DIFFERS FROM'} the numpy model")
+        if engine and report["match"] and not report["matmul_match"]:
+            print("         (a saturating K chunk clamped: the engine's result, as its model "
+                  "says, is not a one-pass matmul)")
         print(f"cycles:  {report['cycles']} (model {report['model_cycles']}, "
               f"ideal {report['ideal_cycles']:.1f}, efficiency {report['efficiency']:.3f})")
+        if engine:
+            print(f"engine:  {report['jobs']} job{'s' if report['jobs'] != 1 else ''}; "
+                  f"{engine.describe()}")
         print(f"backend: {report['backend']}, {report['wall_s']:.2f} s simulated, "
               f"{report['build_s']:.2f} s to build")
     return 0 if ok else 1

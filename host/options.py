@@ -1,12 +1,18 @@
-"""Command-line options shared by the commands that describe an array design."""
+"""Command-line options shared by the commands that describe an array design (and an engine)."""
 
 import argparse
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, WIDTH_RANGE, DIM_MAX
+from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
-__all__ = ["add_array_options", "config_from_args"]
+__all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
+           "ENGINE_OPTIONS"]
 
 _DEFAULT = ArrayConfig()
+_ENGINE_DEFAULT = EngineConfig()
+
+#: Attribute names of the engine's buffer options (``None`` when not given on the command line).
+ENGINE_OPTIONS = ("k_depth", "m_blocks", "n_blocks")
 
 
 def add_array_options(parser):
@@ -44,3 +50,32 @@ def config_from_args(args):
         acc_width=args.acc_width,
         overflow=args.overflow,
     )
+
+
+def add_engine_options(parser):
+    """Add ``--k-depth --m-blocks --n-blocks --no-tiling`` (the GEMM engine's buffers and tiling).
+
+    The buffer options default to ``None`` so that a command can tell whether they were given;
+    :func:`engine_config_from_args` fills in :class:`EngineConfig`'s defaults.
+    """
+    group = parser.add_argument_group("GEMM engine")
+    group.add_argument("--k-depth", type=int, metavar="D",
+                       help=f"operand buffer depth: the deepest K of one job, 1 to {K_DEPTH_MAX} "
+                            f"(default {_ENGINE_DEFAULT.k_depth}); deeper GEMMs accumulate K chunks")
+    group.add_argument("--m-blocks", type=int, metavar="B",
+                       help=f"blocks of R rows of A one operand bank holds, 1 to {BLOCKS_MAX} "
+                            f"(default {_ENGINE_DEFAULT.m_blocks})")
+    group.add_argument("--n-blocks", type=int, metavar="B",
+                       help=f"blocks of C columns of B one operand bank holds, 1 to {BLOCKS_MAX} "
+                            f"(default {_ENGINE_DEFAULT.n_blocks})")
+    group.add_argument("--no-tiling", action="store_true",
+                       help="refuse a GEMM larger than the buffers instead of splitting it into jobs")
+    return group
+
+
+def engine_config_from_args(args, array=None):
+    """Build the :class:`EngineConfig` the options describe around ``array`` (default: the
+    array options' :func:`config_from_args`); raises ``ConfigError``."""
+    array = config_from_args(args) if array is None else array
+    given = {name: getattr(args, name) for name in ENGINE_OPTIONS if getattr(args, name) is not None}
+    return EngineConfig(array, **given)

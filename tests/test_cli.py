@@ -40,6 +40,8 @@ def test_simulate_random_json(run_cli):
     assert report["cycles"] == report["model_cycles"]
     assert report["ideal_cycles"] == pytest.approx(7 * 9 * 11 / 15)
     assert report["backend"] == "amaranth"
+    # The engine is the default target (tests/test_cli_engine.py covers it and --target array).
+    assert report["target"] == "engine" and report["jobs"] == 1
 
 
 def test_simulate_from_npy_files_writes_the_result(run_cli, tmp_path):
@@ -110,6 +112,7 @@ def test_console_script_exit_status_and_help():
 def test_demo(run_cli, tmp_path):
     status, out, _ = run_cli("demo", "--out", str(tmp_path))
     assert status == 0
+    assert "on the GEMM engine" in out
     assert "result vs numpy: MATCH" in out
     assert "Breakeven at" in out
     assert (tmp_path / "systolic_array.v").exists()

@@ -1,0 +1,338 @@
+"""Run the GEMM engine's generated Verilog on Verilator or Icarus Verilog.
+
+The design is ``to_verilog(GemmEngine(config), "gemm_engine")``. Two drivers, both built through
+the cache of :mod:`.verilog_build`:
+
+* ``native``: a compiled Verilator testbench (``harness/engine_harness.cpp``) that reads the
+  input words from a file and writes back the cycle each was taken and every output word with
+  its cycle; no Python runs per cycle;
+* ``cocotb``: the bench :mod:`systolic.sim.engine_cocotb_bench`, on Icarus (or on Verilator).
+
+Both drive the engine's streams exactly as :func:`~.engine_sim.run_engine_words` does in
+Amaranth's simulator, so the cycles they report are :class:`~.engine_model.EngineModel`'s
+figures, word for word.
+
+Stream words may be up to 256 bits wide (``EngineConfig.word_width``): the host packs each
+into ``ceil(word_width / 32)`` little-endian 32-bit words, which the harness copies into
+Verilator's ``VlWide`` ports and back.
+"""
+
+import functools
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..rtl.engine_config import EngineConfig
+from .engine_model import job_cycles
+from .engine_sim import EngineRun
+from .engine_tiling import assemble_results, gemm_program
+from .tiling import GemmRun, SimulationError
+from .verilator_tools import make_overrides
+from .verilog_build import (
+    TIMESCALE, VERILATOR_LINT, cached_build, cocotb_version, digest, icarus_version, make_cocotb,
+    make_verilator_exe, require_verilator, run_cocotb_test, wave_option,
+)
+
+__all__ = [
+    "BACKENDS", "DRIVERS", "TOPLEVEL", "BENCH_MODULE", "engine_verilog", "build_engine_simulator",
+    "pack_words", "run_engine_harness", "run_engine_cocotb", "run_engine_words_verilog",
+    "run_engine_gemm_verilog",
+]
+
+#: Simulators of the engine's Verilog.
+BACKENDS = ("verilator", "icarus")
+#: ``native`` (the compiled Verilator harness) or ``cocotb``.
+DRIVERS = ("native", "cocotb")
+#: Module name of the engine's top level.
+TOPLEVEL = "gemm_engine"
+#: The cocotb test module, by its package name.
+BENCH_MODULE = "systolic.sim.engine_cocotb_bench"
+
+_HARNESS_SOURCE = Path(__file__).parent / "harness" / "engine_harness.cpp"
+#: Prefix of the engine's build directories (the array's have none).
+_PREFIX = "engine-"
+
+
+@functools.lru_cache(maxsize=8)
+def engine_verilog(config):
+    """Return the Verilog text of ``GemmEngine(config)`` with top module ``gemm_engine``."""
+    from ..rtl.engine import GemmEngine
+    from ..rtl.verilog import to_verilog
+    return to_verilog(GemmEngine(config), TOPLEVEL)
+
+
+def _check_config(config):
+    if not isinstance(config, EngineConfig):
+        raise TypeError(f"the engine's simulators need an EngineConfig, got {type(config).__name__}")
+
+
+def build_engine_simulator(config, simulator="verilator", driver="native", *, trace=None,
+                           build_root=None):
+    """Compile (or find already compiled) a simulator of ``GemmEngine(config)``.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    simulator : {"verilator", "icarus"}
+    driver : {"native", "cocotb"}
+        ``native`` is the compiled harness, Verilator only.
+    trace : {None, "vcd", "fst"}
+        Waveform support to build in (Verilator; Icarus builds can always dump).
+    build_root : path-like, optional
+        Cache directory (default :func:`~.verilog_build.default_build_root`).
+
+    Returns
+    -------
+    Build
+
+    Raises
+    ------
+    BackendUnavailable
+        When the simulator or a tool its build needs is not installed.
+    """
+    _check_config(config)
+    if simulator not in BACKENDS:
+        raise ValueError(f"simulator={simulator!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    if driver not in DRIVERS:
+        raise ValueError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)}")
+    if driver == "native" and simulator != "verilator":
+        raise ValueError("the native harness is a Verilator testbench; use driver='cocotb' for icarus")
+    if trace not in (None, "vcd", "fst"):
+        raise ValueError(f"trace={trace!r} must be None, 'vcd' or 'fst'")
+    verilog = engine_verilog(config)
+    key = {"design": TOPLEVEL, "simulator": simulator, "driver": driver,
+           "verilog_sha256": digest(verilog), "python": sys.version.split()[0]}
+    if simulator == "verilator":
+        tool = require_verilator()
+        key.update(tool=tool.version, trace=trace, lint=VERILATOR_LINT, make=make_overrides(tool))
+    else:
+        tool = None
+        key.update(tool=icarus_version(), trace=None)
+    if driver == "native":
+        key["harness_sha256"] = digest(_HARNESS_SOURCE.read_bytes())
+        make = functools.partial(make_verilator_exe, tool=tool, trace=trace, toplevel=TOPLEVEL,
+                                 harness=_HARNESS_SOURCE, output="engine_harness")
+    else:
+        key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
+        make = functools.partial(make_cocotb, simulator=simulator, tool=tool, trace=key["trace"],
+                                 toplevel=TOPLEVEL)
+    return cached_build(build_root, key, config, verilog, TOPLEVEL, make, prefix=_PREFIX)
+
+
+# Words in and out ---------------------------------------------------------------------------
+
+def _width_words(config):
+    return math.ceil(config.word_width / 32)
+
+
+def pack_words(words, config):
+    """Pack stream words into little-endian 32-bit pieces, as the harness reads them.
+
+    Returns
+    -------
+    numpy.ndarray of uint32, shape (len(words), ceil(word_width / 32))
+
+    Raises
+    ------
+    ValueError
+        A word is negative or wider than ``config.word_width``: the engine's port would not
+        see it as the host meant it.
+    """
+    width = _width_words(config)
+    data = bytearray()
+    for index, word in enumerate(words):
+        word = int(word)
+        if not 0 <= word < (1 << config.word_width):
+            raise ValueError(f"word {index} (0x{word:x}) does not fit the engine's "
+                             f"{config.word_width}-bit words")
+        data += word.to_bytes(4 * width, "little")
+    return np.frombuffer(bytes(data), dtype="<u4").reshape(-1, width)
+
+
+def _unpack(pieces):
+    """Stream words (Python ints) from rows of little-endian 32-bit pieces."""
+    if pieces.shape[1] == 1:
+        return [int(w) for w in pieces[:, 0]]
+    return [int.from_bytes(row.astype("<u4").tobytes(), "little") for row in pieces]
+
+
+def run_engine_harness(build, words, *, outputs, budget, tail=0, trace_path=None):
+    """Run a ``native`` engine build on ``words``.
+
+    Parameters
+    ----------
+    build : Build
+        From :func:`build_engine_simulator` with ``driver="native"``.
+    words : list of int
+        Input words.
+    outputs : int
+        Output words to wait for.
+    budget : int
+        Cycles after which an unfinished run raises :class:`SimulationError`.
+    tail : int
+        Cycles to go on after the last expected output word.
+    trace_path : path-like, optional
+        Waveform to write (the build must have been made with that ``trace``).
+
+    Returns
+    -------
+    EngineRun
+        ``build_s`` is 0 (the caller knows what the build cost).
+    """
+    if build.driver != "native" or build.toplevel != TOPLEVEL:
+        raise ValueError("run_engine_harness needs a native build of the engine "
+                         "(build_engine_simulator(..., driver='native'))")
+    if trace_path is not None and build.trace is None:
+        raise ValueError("this build has no waveform support; build it with trace='vcd' or 'fst'")
+    width = _width_words(build.config)
+    packed = pack_words(words, build.config)
+    record = np.dtype([("cycle", "<u8"), ("word", "<u4", (width,))])
+    with tempfile.TemporaryDirectory(prefix="systolic-engine-") as tmp:
+        tmp = Path(tmp)
+        packed.tofile(tmp / "words.bin")
+        command = [str(build.directory / "engine_harness"), str(tmp / "words.bin"), str(len(packed)),
+                   str(width), str(outputs), str(budget), str(tail), str(tmp / "accepted.bin"),
+                   str(tmp / "outputs.bin")]
+        if trace_path is not None:
+            command.append(str(Path(trace_path).resolve()))
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        wall_s = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SimulationError(f"the Verilator engine harness failed (status {done.returncode}): "
+                                  f"{done.stderr.strip() or done.stdout.strip()}")
+        summary = dict(item.split("=") for item in done.stdout.split())
+        accepted = np.fromfile(tmp / "accepted.bin", dtype="<u8").tolist()
+        seen = np.fromfile(tmp / "outputs.bin", dtype=record)
+    outputs_seen = list(zip(seen["cycle"].tolist(), _unpack(seen["word"].reshape(-1, width))))
+    return EngineRun(accepted=accepted, outputs=outputs_seen, cycles=int(summary["cycles"]),
+                     wall_s=wall_s, build_s=0.0)
+
+
+def run_engine_cocotb(build, words, *, outputs, budget, tail=0, vcd=None, fst=None):
+    """Run :mod:`systolic.sim.engine_cocotb_bench` on a ``cocotb`` engine build.
+
+    Parameters and result as :func:`run_engine_harness`; ``vcd`` or ``fst`` writes a waveform.
+    ``wall_s`` is the whole simulator process, start-up included.
+    """
+    if build.driver != "cocotb" or build.toplevel != TOPLEVEL:
+        raise ValueError("run_engine_cocotb needs a cocotb build of the engine "
+                         "(build_engine_simulator(..., driver='cocotb'))")
+    wave_option(build, vcd, fst)
+    pack_words(words, build.config)          # the same refusal of oversized words as the harness
+    job = {"words": [format(int(word), "x") for word in words], "outputs": outputs,
+           "budget": budget, "tail": tail}
+    data, wall_s = run_cocotb_test(build, BENCH_MODULE, job, vcd=vcd, fst=fst)
+    return EngineRun(accepted=data["accepted"],
+                     outputs=[(cycle, int(word, 16)) for cycle, word in data["outputs"]],
+                     cycles=data["cycles"], wall_s=wall_s, build_s=0.0)
+
+
+def _checked_options(backend, driver, vcd, fst):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    if vcd is not None and fst is not None:
+        raise ValueError("give vcd or fst, not both")
+    driver = driver or ("native" if backend == "verilator" else "cocotb")
+    if driver not in DRIVERS:
+        raise ValueError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)}")
+    if driver == "native" and backend != "verilator":
+        raise ValueError("the native harness is a Verilator testbench; use driver='cocotb' for icarus")
+    trace = "vcd" if vcd is not None else "fst" if fst is not None else None
+    return driver, trace
+
+
+def run_engine_words_verilog(config, words, *, outputs, budget, tail=0, backend="verilator",
+                             driver=None, vcd=None, fst=None, build_dir=None):
+    """Offer ``words`` to the engine's Verilog back to back and collect its output words.
+
+    The Verilog counterpart of :func:`~.engine_sim.run_engine_words` (same arguments, same
+    cycle numbering), on ``backend``; ``driver`` ``None`` picks the compiled harness on
+    Verilator and cocotb on Icarus.
+
+    Returns
+    -------
+    EngineRun
+        ``build_s`` is the time spent getting the simulator ready (compiling unless cached).
+    """
+    _check_config(config)
+    driver, trace = _checked_options(backend, driver, vcd, fst)
+    started = time.perf_counter()
+    build = build_engine_simulator(config, backend, driver, trace=trace, build_root=build_dir)
+    build_s = time.perf_counter() - started
+    if driver == "native":
+        run = run_engine_harness(build, words, outputs=outputs, budget=budget, tail=tail,
+                                 trace_path=vcd if vcd is not None else fst)
+    else:
+        run = run_engine_cocotb(build, words, outputs=outputs, budget=budget, tail=tail,
+                                vcd=vcd, fst=fst)
+    run.build_s = build_s
+    return run
+
+
+def _budget(program, config):
+    """A generous bound on a program's cycles, so that a hang ends in an error: every job run
+    alone after its operands were loaded one operand a cycle, twice over."""
+    total = len(program.words)
+    for job in program.jobs:
+        m, k, n = job.shape
+        total += m * k + k * n + job_cycles(m, k, n, config)
+    return 2 * total + 1000
+
+
+def run_engine_gemm_verilog(engine_config, a, b, *, backend="verilator", vcd=None, fst=None,
+                            tiling=True, build_dir=None, driver=None):
+    """Compute ``A @ B`` on the engine's Verilog in Verilator or Icarus, host-tiled if needed.
+
+    The Verilog counterpart of :func:`~.engine_sim.run_engine_gemm`: the same host program
+    (:func:`~.engine_tiling.gemm_program`), and ``cycles`` counted the same way, from the cycle
+    the first START header is taken to the cycle of the last result word, both counted.
+
+    Parameters
+    ----------
+    engine_config : EngineConfig
+    a, b : array_like of int
+        M x K and K x N operands in the configured ranges.
+    backend : {"verilator", "icarus"}
+    vcd, fst : path-like, optional
+        Write a waveform of the run (FST on Verilator; on Icarus where its FST writer is built).
+    tiling : bool
+        Split a GEMM too big for the buffers into jobs; if False such a GEMM raises
+        :class:`~.engine_tiling.JobError` (before anything is compiled).
+    build_dir : path-like, optional
+        Build cache directory (default :func:`~.verilog_build.default_build_root`).
+    driver : {None, "native", "cocotb"}
+        ``None`` picks the compiled harness on Verilator, cocotb on Icarus.
+
+    Returns
+    -------
+    GemmRun
+        ``build_s`` covers planning the program and getting the simulator ready (Verilog
+        generation, hashing, and compilation unless a cached build was reused); ``wall_s`` is
+        the simulator process.
+
+    Raises
+    ------
+    BackendUnavailable
+        When the backend's simulator or build tools are not installed.
+    SimulationError
+        When the engine hung or gave the wrong number of result words.
+    """
+    _check_config(engine_config)
+    _checked_options(backend, driver, vcd, fst)
+    started = time.perf_counter()
+    program = gemm_program(a, b, engine_config, tiling=tiling)
+    planned = time.perf_counter() - started
+    run = run_engine_words_verilog(engine_config, program.words, outputs=program.result_words,
+                                   budget=_budget(program, engine_config), backend=backend,
+                                   driver=driver, vcd=vcd, fst=fst, build_dir=build_dir)
+    words = [word for _, word in run.outputs]
+    result = assemble_results(words, program, engine_config)
+    cycles = run.outputs[-1][0] - run.accepted[program.first_start] + 1
+    return GemmRun(result=result, cycles=cycles, wall_s=run.wall_s,
+                   build_s=run.build_s + planned, backend=backend)

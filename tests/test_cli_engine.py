@@ -1,0 +1,166 @@
+"""``systolic simulate`` on the GEMM engine: ``--target``, the engine options, ``--no-tiling``."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from systolic.rtl.config import ArrayConfig
+from systolic.rtl.engine_config import EngineConfig
+from systolic.sim.engine_model import EngineModel, engine_matmul
+from systolic.sim.engine_tiling import gemm_program
+from systolic.sim.model import gemm_cycles, ideal_cycles, matmul
+from systolic.sim.verilog_build import ICARUS_HINT
+
+#: The builds of tests/test_engine_verilator.py: the same design compiles once for both.
+BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-engine-verilator"
+ICARUS_MISSING = shutil.which("iverilog") is None
+
+#: Every key the report had before the engine, and the ones the engine added.
+ARRAY_KEYS = {"match", "cycles", "model_cycles", "ideal_cycles", "efficiency", "backend", "wall_s",
+              "build_s", "sim_macs_per_s", "m", "k", "n", "config", "cycles_match"}
+ENGINE_KEYS = {"target", "engine", "jobs"}
+
+#: The array and buffers of test_engine_verilator's SMALL config, as options.
+SMALL_OPTIONS = ["--rows", "3", "--cols", "5", "--k-depth", "16", "--m-blocks", "3",
+                 "--n-blocks", "2"]
+SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
+
+
+def simulate_json(run_cli, *args):
+    status, out, err = run_cli("simulate", *args, "--json")
+    assert status == 0, err
+    return json.loads(out)
+
+
+def random_operands(config, m, k, n, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(*config.a_range, size=(m, k), endpoint=True),
+            rng.integers(*config.b_range, size=(k, n), endpoint=True))
+
+
+def test_the_engine_is_the_default_target(run_cli):
+    report = simulate_json(run_cli, *SMALL_OPTIONS, "--m", "11", "--k", "20", "--n", "12",
+                           "--seed", "3")
+    assert ARRAY_KEYS | ENGINE_KEYS <= set(report)
+    assert report["target"] == "engine" and report["backend"] == "amaranth"
+    assert report["engine"] == SMALL.to_dict()
+    assert report["config"] == SMALL.array.to_dict()
+    # 11 x 20 x 12 is over the buffers in every dimension: 2 x 2 blocks, 2 K chunks.
+    assert report["jobs"] == 8
+    a, b = random_operands(SMALL.array, 11, 20, 12, seed=3)
+    program = gemm_program(a, b, SMALL)
+    trace = EngineModel(SMALL).run(program.words)
+    assert report["model_cycles"] == trace.outputs[-1][0] - trace.accepted[program.first_start] + 1
+    assert report["cycles"] == report["model_cycles"] and report["cycles_match"] is True
+    assert report["match"] is True and report["matmul_match"] is True
+    assert report["ideal_cycles"] == pytest.approx(11 * 20 * 12 / 15)
+    assert report["efficiency"] == pytest.approx(report["ideal_cycles"] / report["cycles"])
+
+
+def test_target_array_keeps_the_bare_array_path(run_cli):
+    report = simulate_json(run_cli, "--target", "array", "--rows", "3", "--cols", "5",
+                           "--m", "7", "--k", "9", "--n", "11")
+    assert ARRAY_KEYS | ENGINE_KEYS <= set(report)
+    assert (report["target"], report["engine"], report["jobs"]) == ("array", None, None)
+    config = ArrayConfig(rows=3, cols=5)
+    assert report["cycles"] == report["model_cycles"] == gemm_cycles(7, 9, 11, config)
+    assert report["match"] is True
+
+
+def test_engine_options_shape_the_jobs(run_cli):
+    # One buffer block and K chunks of 2: 7 x 5 x 6 on 2 x 2 is 4 x 3 blocks x 3 chunks.
+    report = simulate_json(run_cli, "--rows", "2", "--cols", "2", "--k-depth", "2",
+                           "--m-blocks", "1", "--n-blocks", "1", "--m", "7", "--k", "5", "--n", "6")
+    assert report["engine"]["k_depth"] == 2 and report["engine"]["m_blocks"] == 1
+    assert report["jobs"] == 4 * 3 * 3
+    assert report["match"] and report["cycles_match"]
+
+
+def test_saturating_chunks_follow_the_engine_model(run_cli, tmp_path):
+    array = ArrayConfig(rows=2, cols=3, acc_width=16, overflow="saturate")
+    config = EngineConfig(array, k_depth=4, m_blocks=2, n_blocks=1)
+    a = np.full((2, 11), 127, dtype=np.int64)
+    a[1, 6:] = -128
+    b = np.full((11, 3), 127, dtype=np.int64)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    out = tmp_path / "c.npy"
+    report = simulate_json(run_cli, "--rows", "2", "--cols", "3", "--acc-width", "16",
+                           "--overflow", "saturate", "--k-depth", "4", "--m-blocks", "2",
+                           "--n-blocks", "1", "--a", tmp_path / "a.npy", "--b", tmp_path / "b.npy",
+                           "--out", out)
+    # Row 1 clamps in its first chunk, then comes back down: not what a one-pass matmul gives.
+    assert report["match"] is True and report["matmul_match"] is False
+    assert np.array_equal(np.load(out), engine_matmul(a, b, config))
+    assert not np.array_equal(np.load(out), matmul(a, b, array))
+
+
+def test_no_tiling_refuses_a_gemm_over_the_buffers(run_cli, tmp_path, monkeypatch):
+    # On Verilator, to show the refusal comes before any compiling: the build root stays empty.
+    monkeypatch.setenv("SYSTOLIC_BUILD_DIR", str(tmp_path / "builds"))
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli("simulate", *SMALL_OPTIONS, "--m", "37", "--k", "53", "--n", "29",
+                               "--no-tiling", "--backend", "verilator", "--out", "c.npy")
+    assert status == 2 and out == ""
+    assert err.strip() == ("systolic simulate: error: a 37x53x29 GEMM does not fit the engine's "
+                           "buffers (M=37 > 9, K=53 > 16, N=29 > 10) and host tiling was turned "
+                           "off; drop --no-tiling, or raise --k-depth/--m-blocks/--n-blocks")
+    assert not (tmp_path / "builds").exists() and not (tmp_path / "c.npy").exists()
+
+
+def test_no_tiling_runs_a_gemm_that_fits(run_cli):
+    report = simulate_json(run_cli, *SMALL_OPTIONS, "--m", "9", "--k", "16", "--n", "10",
+                           "--no-tiling")
+    assert report["jobs"] == 1 and report["match"] and report["cycles_match"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "array", "--k-depth", "8"], "--k-depth only apply to --target engine"),
+    (["--target", "array", "--no-tiling", "--n-blocks", "2"],
+     "--n-blocks, --no-tiling only apply to --target engine"),
+    (["--k-depth", "0"], "k_depth=0"),
+    (["--m-blocks", "5000"], "m_blocks=5000"),
+    (["--fst", "x.fst"], "VCD only"),
+    (["--target", "cpu"], "invalid choice"),
+])
+def test_bad_engine_input_is_one_line_and_status_2(run_cli, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli("simulate", "--m", "2", "--k", "2", "--n", "2", *args)
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == (2 if "invalid choice" in message else 1)
+
+
+@pytest.fixture
+def shared_builds(monkeypatch):
+    """Point the default build cache at test_engine_verilator's builds."""
+    monkeypatch.setenv("SYSTOLIC_BUILD_DIR", str(BUILD_ROOT))
+
+
+def test_engine_on_verilator(run_cli, shared_builds):
+    report = simulate_json(run_cli, *SMALL_OPTIONS, "--m", "37", "--k", "53", "--n", "29",
+                           "--backend", "verilator", "--seed", "5")
+    assert report["backend"] == "verilator" and report["target"] == "engine"
+    assert report["jobs"] == 60
+    assert report["match"] and report["cycles_match"]
+    assert report["efficiency"] == pytest.approx(ideal_cycles(37, 53, 29, SMALL.array)
+                                                 / report["cycles"])
+    assert report["sim_macs_per_s"] > 0
+
+
+def test_engine_on_icarus(run_cli, shared_builds):
+    args = ["simulate", *SMALL_OPTIONS, "--m", "5", "--k", "7", "--n", "6", "--backend", "icarus"]
+    if ICARUS_MISSING:
+        # Found before any work starts: one line, no progress lines before it.
+        status, out, err = run_cli(*args)
+        assert status == 2 and out == ""
+        assert err.strip().splitlines() == [f"systolic simulate: error: {ICARUS_HINT}"]
+    else:
+        status, out, err = run_cli(*args, "--json")
+        report = json.loads(out)
+        assert status == 0 and report["backend"] == "icarus"
+        assert report["match"] and report["cycles_match"]
