@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "cmd_cost",
     "cmd_report",
     "cmd_boards",
+    "cmd_run",
+    "cmd_virtual_board",
 ]
 
 

@@ -1,0 +1,215 @@
+"""``systolic run``: a GEMM through the driver, on a board or a virtual board, checked against numpy."""
+
+import sys
+import time
+
+import numpy as np
+
+from ..rtl.uart import DEFAULT_BAUD
+from .channel import BITS_PER_BYTE
+from .cmd_virtual_board import add_board_options
+from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT
+from .errors import UsageError
+from .options import engine_config_from_args
+from .output import print_json, progress
+
+__all__ = ["register", "throughput_report", "uart_estimate"]
+
+_DIM_MAX = 1 << 16
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "run", help="run a random GEMM on a board (or a virtual one) through the driver",
+        description="Compute C = A x B for random operands on a board over its serial port "
+                    "(--port) or on a virtual board (--virtual: the board core on Verilator "
+                    "behind a pseudo-terminal), check C against numpy and report bytes on the "
+                    "wire and throughput. The design is read from the board (INFO); the array "
+                    "and engine options describe the virtual board only. Exit status 0 on a "
+                    "match, 1 on a mismatch or a board failure, 2 on bad input.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
+    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
+    parser.add_argument("--baud", type=int, metavar="BAUD",
+                        help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
+                             f"the rate to estimate a real UART's time at")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
+                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
+    gemm = parser.add_argument_group("GEMM")
+    gemm.add_argument("--m", type=int, required=True, help="rows of A")
+    gemm.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
+    gemm.add_argument("--n", type=int, required=True, help="columns of B")
+    gemm.add_argument("--seed", type=int, default=0, help="random seed of the operands (default 0)")
+    add_board_options(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.set_defaults(func=run)
+
+
+def _check_args(args, parser_defaults):
+    for name in ("m", "k", "n"):
+        value = getattr(args, name)
+        if not 1 <= value <= _DIM_MAX:
+            raise UsageError(f"--{name}={value} is out of range: must be from 1 to {_DIM_MAX}")
+    if args.baud is not None and args.baud <= 0:
+        raise UsageError(f"--baud={args.baud} must be a positive number of bits a second")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout={args.timeout} must be a positive number of seconds")
+    if args.port is not None:
+        changed = [f"--{name.replace('_', '-')}" for name, default in parser_defaults.items()
+                   if name != "no_tiling" and getattr(args, name) != default]
+        if changed:
+            raise UsageError(f"{', '.join(changed)} describe(s) a virtual board; with --port the "
+                             f"design is read from the board")
+
+
+def _design_defaults():
+    import argparse
+    parser = argparse.ArgumentParser(add_help=False)
+    add_board_options(parser)
+    return vars(parser.parse_args([]))
+
+
+def throughput_report(m, k, n, wall_s, before, after, baud):
+    """Bytes and rates of one GEMM from driver statistics taken before and after it.
+
+    ``line_rate_fraction`` relates the payload bytes a second to what one direction of an
+    8N1 line at ``baud`` carries; the protocol waits for each reply before the next request,
+    so at most one direction is busy at a time and 1.0 is the ceiling. ``None`` without a
+    baud (a virtual board's pseudo-terminal has no line rate).
+    """
+    delta = {key: after[key] - before[key] for key in after if isinstance(after[key], int)}
+    payload = delta["payload_out"] + delta["payload_in"]
+    wire = delta["bytes_out"] + delta["bytes_in"]
+    macs = m * k * n
+    report = {
+        "bytes_to_board": delta["bytes_out"],
+        "bytes_from_board": delta["bytes_in"],
+        "payload_to_board": delta["payload_out"],
+        "payload_from_board": delta["payload_in"],
+        "payload_fraction_of_wire": payload / wire if wire else None,
+        "exchanges": delta["exchanges"],
+        "retries": delta["retries"],
+        "wall_s": wall_s,
+        "macs": macs,
+        "macs_per_s": macs / wall_s if wall_s > 0 else None,
+        "gmac_per_s": macs / wall_s / 1e9 if wall_s > 0 else None,
+        "payload_bytes_per_s": payload / wall_s if wall_s > 0 else None,
+        "baud": baud,
+        "line_rate_fraction": None,
+    }
+    if baud and wall_s > 0:
+        report["line_rate_fraction"] = payload / wall_s / (baud / BITS_PER_BYTE)
+    return report
+
+
+def uart_estimate(report, baud, turnaround_s=0.0):
+    """Seconds the same bytes would take on an 8N1 UART at ``baud``, and the payload fraction.
+
+    Each exchange adds ``turnaround_s`` (the USB-serial adapter's latency, the board's
+    reaction); with 0 this is the protocol's own ceiling.
+    """
+    wire = report["bytes_to_board"] + report["bytes_from_board"]
+    payload = report["payload_to_board"] + report["payload_from_board"]
+    seconds = wire * BITS_PER_BYTE / baud + report["exchanges"] * turnaround_s
+    return {"baud": baud, "turnaround_s": turnaround_s, "seconds": seconds,
+            "line_rate_fraction": payload * BITS_PER_BYTE / baud / seconds if seconds else None,
+            "macs_per_s": report["macs"] / seconds if seconds else None}
+
+
+def _connect(args):
+    from ..sim.verilog_build import BackendUnavailable
+    from .driver import Accelerator, PortError
+    if args.port is not None:
+        try:
+            return Accelerator.open(args.port, baud=args.baud or DEFAULT_BAUD,
+                                    timeout=args.timeout or DEFAULT_TIMEOUT)
+        except PortError as exc:
+            raise UsageError(str(exc)) from None
+    config = engine_config_from_args(args)
+    progress(f"starting a virtual board: {config.describe()} (the first start of a design "
+             f"compiles it with Verilator, about a minute)", quiet=args.json)
+    try:
+        return Accelerator.virtual(config, timeout=args.timeout or VIRTUAL_TIMEOUT,
+                                   max_payload=args.max_payload)
+    except BackendUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:     # the bridge's own parameter checks (max_payload, INFO fields)
+        raise UsageError(str(exc)) from None
+
+
+def run(args):
+    from ..sim.engine_tiling import JobError, plan_jobs
+    from .driver import AcceleratorError
+    _check_args(args, _design_defaults())
+    if args.virtual and args.no_tiling:
+        # The virtual design is known now: refuse before building and starting it.
+        try:
+            plan_jobs(args.m, args.k, args.n, engine_config_from_args(args), tiling=False)
+        except JobError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        report = _run_gemm(args)
+    except JobError as exc:
+        raise UsageError(str(exc)) from None
+    except AcceleratorError as exc:
+        print(f"systolic run: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json(report)
+    else:
+        _print_text(report)
+    return 0 if report["match"] else 1
+
+
+def _run_gemm(args):
+    """Connect, run the GEMM, check it; return the report dict."""
+    from ..sim.engine_model import engine_matmul
+    from .operands import random_operands
+    started = time.perf_counter()
+    with _connect(args) as acc:
+        acc.reset()     # the engine's clean-up, kept out of the measured GEMM
+        setup_s = time.perf_counter() - started
+        config = acc.config
+        a, b = random_operands(args.m, args.k, args.n, config.array, args.seed)
+        progress(f"{args.m}x{args.k} @ {args.k}x{args.n} on {config.describe()}", quiet=args.json)
+        before = acc.stats()
+        started = time.perf_counter()
+        result = acc.matmul(a, b, tiling=not args.no_tiling)
+        wall_s = time.perf_counter() - started
+        after = acc.stats()
+    baud = (args.baud or DEFAULT_BAUD) if args.port is not None else None
+    report = {"match": bool(np.array_equal(result, engine_matmul(a, b, config))),
+              # Equal to `match` unless the design's accumulator overflows on these operands.
+              "numpy_exact": bool(np.array_equal(result, _exact_product(a, b))),
+              "m": args.m, "k": args.k, "n": args.n, "seed": args.seed,
+              "target": args.port or "virtual", "setup_s": setup_s, "config": config.to_dict(),
+              **throughput_report(args.m, args.k, args.n, wall_s, before, after, baud)}
+    if args.port is None:
+        report["uart_estimate"] = uart_estimate(report, args.baud or DEFAULT_BAUD)
+    return report
+
+
+def _exact_product(a, b):
+    """``A @ B`` without overflow: in int64 when no sum can leave it, else in Python ints."""
+    bound = int(np.abs(a).max()) * int(np.abs(b).max()) * a.shape[1]
+    if bound < 1 << 63:
+        return a.astype(np.int64) @ b.astype(np.int64)
+    return a.astype(object) @ b.astype(object)
+
+
+def _print_text(report):
+    print(f"result:     {'matches' if report['match'] else 'DIFFERS FROM'} numpy "
+          f"({report['m']}x{report['k']}x{report['n']}, seed {report['seed']})")
+    print(f"wire:       {report['bytes_to_board']:,} bytes to the board, "
+          f"{report['bytes_from_board']:,} back; {report['exchanges']} exchanges, "
+          f"{report['retries']} retries")
+    print(f"time:       {report['wall_s']:.3f} s, {report['macs_per_s']:,.0f} MAC/s, "
+          f"{report['payload_bytes_per_s']:,.0f} payload bytes/s")
+    if report["line_rate_fraction"] is not None:
+        print(f"line rate:  {report['line_rate_fraction']:.1%} of {report['baud']:,} baud "
+              f"carried payload")
+    if "uart_estimate" in report:
+        estimate = report["uart_estimate"]
+        print(f"on a UART:  {estimate['seconds']:.3f} s at {estimate['baud']:,} baud for these "
+              f"bytes ({estimate['line_rate_fraction']:.1%} payload), not counting adapter latency")
