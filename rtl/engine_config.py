@@ -60,7 +60,9 @@ class EngineConfig:
         Blocks of ``array.cols`` columns of B one bank holds: ``max_n = n_blocks * cols``.
     word_width : int or None
         Width of the stream words in bits. ``None`` derives the smallest multiple of 8 that is
-        at least 32 and holds an accumulator and an operand; an explicit value must hold them.
+        at least 32 and holds an accumulator and an operand; an explicit value must hold them
+        and be a whole number of bytes (the wire protocol carries words as bytes and tells
+        the host only their byte count).
 
     Notes
     -----
@@ -95,6 +97,8 @@ class EngineConfig:
         else:
             check_int("word_width", self.word_width, max(needed, WORD_WIDTH_RANGE[0]),
                        WORD_WIDTH_RANGE[1])
+            if self.word_width % 8:
+                raise ConfigError("word_width", self.word_width, "must be a multiple of 8")
 
     @classmethod
     def ecp5(cls, array=None, **overrides):

@@ -36,6 +36,11 @@ READ      0x04   count (u16, little-endian)        DATA: up to ``count`` engine 
                                                    ``count * word_bytes <= max_payload``
 ========  =====  ================================  =============================================
 
+A WRITE is acknowledged only once the engine has taken every word, and the engine takes a
+START only after the previous job's results have been read: so a host must READ a job's
+results before it WRITEs the next START, or the WRITE never completes (the driver in
+:mod:`systolic.host.driver` keeps that order).
+
 Replies of kind ERROR (0xE0) carry one byte, an :class:`ErrorCode`. A frame whose CRC does
 not match gets ``BAD_CRC`` with the SEQ it arrived with; the board also drops a frame that
 stops arriving for :data:`FRAME_TIMEOUT_BYTES` byte times, so a host that lost bytes can retry

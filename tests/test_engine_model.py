@@ -257,3 +257,8 @@ def test_model_refusals_and_status():
     assert len(trace.accepted) == len(words) and not trace.jobs
     status = parse_status(trace.outputs[-1][1])
     assert status.error and status.code == ErrorCode.TOO_BIG and status.jobs == 0
+
+
+def test_word_width_must_be_whole_bytes():
+    with pytest.raises(ConfigError, match="word_width=36 is invalid: must be a multiple of 8"):
+        EngineConfig(word_width=36)
