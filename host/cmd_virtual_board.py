@@ -69,8 +69,9 @@ def _interrupt(signum, frame):
 def run(args):
     from .virtual_board import VirtualBoardError
     board = start_virtual_board(args, quiet=args.json)
-    # A `kill` stops the board as cleanly as Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # A `kill` stops the board as cleanly as Ctrl-C does; and Ctrl-C works even when we were
+    # started with SIGINT ignored (as shells do for background jobs), or we would never stop.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if args.json:
             print_json({"port": board.port, "pid": board.pid,
@@ -93,5 +94,6 @@ def run(args):
         print(f"systolic virtual-board: error: {exc}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         board.close()
