@@ -16,7 +16,6 @@ drivers in :mod:`.engine_verilog`): a build whose inputs have not changed is reu
 
 import functools
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from .verilator_tools import locate_verilator, make_overrides, missing_build_too
 from .verilog_build import (
     BUILD_ROOT_ENV, JOB_ENV, TIMESCALE, VERILATOR_LINT, BackendUnavailable, Build, cached_build,
     cocotb_version, default_build_root, digest, icarus_version, make_cocotb, make_verilator_exe,
-    require_verilator, run_cocotb_test, wave_option,
+    require_verilator, run_cocotb_test, run_harness_process, wave_option,
 )
 
 __all__ = [
@@ -219,13 +218,7 @@ def run_harness(build, words, n_rows, max_cycles, *, trace_path=None):
                    str(rows_file), str(n_rows), str(max_cycles)]
         if trace_path is not None:
             command.append(str(Path(trace_path).resolve()))
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        wall_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SimulationError(f"the Verilator harness failed (status {done.returncode}): "
-                                  f"{done.stderr.strip() or done.stdout.strip()}")
-        summary = dict(item.split("=") for item in done.stdout.split())
+        summary, wall_s = run_harness_process(command, "harness")
         raw = np.fromfile(rows_file, dtype="<u4").reshape(-1, out_words)
     return _words_to_ints(raw), int(summary["cycles"]), wall_s
 

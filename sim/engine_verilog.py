@@ -19,7 +19,6 @@ Verilator's ``VlWide`` ports and back.
 
 import functools
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from .tiling import GemmRun, SimulationError
 from .verilator_tools import make_overrides
 from .verilog_build import (
     TIMESCALE, VERILATOR_LINT, cached_build, cocotb_version, digest, icarus_version, make_cocotb,
-    make_verilator_exe, require_verilator, run_cocotb_test, wave_option,
+    make_verilator_exe, require_verilator, run_cocotb_test, run_harness_process, wave_option,
 )
 
 __all__ = [
@@ -200,13 +199,7 @@ def run_engine_harness(build, words, *, outputs, budget, tail=0, trace_path=None
                    str(tmp / "outputs.bin")]
         if trace_path is not None:
             command.append(str(Path(trace_path).resolve()))
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        wall_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SimulationError(f"the Verilator engine harness failed (status {done.returncode}): "
-                                  f"{done.stderr.strip() or done.stdout.strip()}")
-        summary = dict(item.split("=") for item in done.stdout.split())
+        summary, wall_s = run_harness_process(command, "engine harness")
         accepted = np.fromfile(tmp / "accepted.bin", dtype="<u8").tolist()
         seen = np.fromfile(tmp / "outputs.bin", dtype=record)
     outputs_seen = list(zip(seen["cycle"].tolist(), _unpack(seen["word"].reshape(-1, width))))

@@ -256,6 +256,22 @@ def trace_flags(directory, tool, trace):
     return ["--trace-fst", *extra]
 
 
+def run_harness_process(command, what):
+    """Run a compiled harness; return ``(summary, wall_s)``.
+
+    ``summary`` is the ``key=value`` pairs the harness prints on stdout; ``wall_s`` the time
+    the process took. A non-zero exit raises :class:`SimulationError` naming ``what``.
+    """
+    started = time.perf_counter()
+    done = subprocess.run([str(part) for part in command], capture_output=True, text=True,
+                          check=False)
+    wall_s = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SimulationError(f"the Verilator {what} failed (status {done.returncode}): "
+                              f"{done.stderr.strip() or done.stdout.strip()}")
+    return dict(item.split("=") for item in done.stdout.split()), wall_s
+
+
 def make_verilator_exe(directory, tool, trace, *, toplevel, harness, output="harness"):
     """Compile ``<toplevel>.v`` in ``directory`` with the C++ testbench ``harness`` into an
     executable ``directory/<output>``; the model's class is ``Vtop``.
