@@ -1,6 +1,5 @@
 """Command-line options shared by the commands that describe an array design (and an engine)."""
 
-import argparse
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, WIDTH_RANGE, DIM_MAX
 from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig

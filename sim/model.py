@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rtl.config import ArrayConfig
 
 __all__ = [
     "OperandError", "check_operands", "matmul", "result_dtype", "wrap", "saturate",
