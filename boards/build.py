@@ -159,7 +159,7 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
 
 
 def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None, seed=None,
-          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None):
+          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None, synth_opts=()):
     """Synthesize, place, route and pack ``top`` for ``board``; return a :class:`BuildResult`.
 
     Parameters
@@ -190,6 +190,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         Called with a one-line message as each stage starts and ends.
     timeout : float or None
         Seconds any one stage may take.
+    synth_opts : sequence of str
+        More options for Yosys' ``synth_<family>`` (e.g. ``-dsp`` on iCE40).
 
     Returns
     -------
@@ -253,7 +255,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         harness, name=name, build_dir=str(build_dir), do_build=False, do_program=False,
         # Verbose: nextpnr prints its progress (which tells placement from routing) instead
         # of only writing it to its log file.
-        verbose=True, nextpnr_opts=" ".join(opts))
+        verbose=True, nextpnr_opts=" ".join(opts),
+        **({"synth_opts": " ".join(synth_opts)} if synth_opts else {}))
     # Products of an earlier build in the same directory must not pass for this one's.
     for suffix in (".report.json", ".tim", ".rpt", ".json", ".asc", ".config", ".bin", ".bit",
                    ".svf", ".summary.json", ".build.log"):

@@ -39,7 +39,8 @@ class ReportError(RuntimeError):
 # Logs ----------------------------------------------------------------------------------------
 
 _UTIL_LINE = re.compile(r"^Info:\s+(\S+):\s+(\d+)/\s*(\d+)\s+\d+%\s*$")
-_FMAX_LINE = re.compile(r"^Info: Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz"
+# nextpnr prints the final line of a failing clock as a warning.
+_FMAX_LINE = re.compile(r"^(?:Info|Warning): Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz"
                         r"\s+\((PASS|FAIL) at ([\d.]+) MHz\)")
 _LC_LINE = re.compile(r"^Info:\s+(\d+) LCs used as (.+?)\s*$")
 _IGNORED = re.compile(r"^Warning: net '([^']+)' does not exist in design, ignoring clock constraint")

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "cmd_boards",
     "cmd_run",
     "cmd_virtual_board",
+    "cmd_build",
 ]
 
 

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .multiplier import make_multiplier
 from .shapes import a_shape, b_shape, product_shape, acc_shape
 
 __all__ = ["ProcessingElement"]
@@ -19,6 +20,11 @@ class ProcessingElement(wiring.Component):
     chain apart from the multiplier) and adds the product to the accumulator. On the last step
     of a pass the final sum goes to ``result`` and the accumulator restarts from zero, so the
     next pass can follow without a gap.
+
+    On an FPGA the operand and product registers on the multiplier's path may be those of a
+    hard multiplier, or the multiplier may be built from logic cells split over the same two
+    stages (:mod:`.multiplier`); the cycle timing is the same for every kind, and in
+    simulation (no platform) the PE is always the plain ``a * b`` between two registers.
 
     Parameters
     ----------
@@ -77,10 +83,20 @@ class ProcessingElement(wiring.Component):
         product_valid = Signal()
         product_last = Signal()
         m.d.sync += [
-            product.eq(self.a_out * self.b_out),
             product_valid.eq(self.valid_out),
             product_last.eq(self.last_out),
         ]
+        # The product register is two stages after the PE's inputs whatever builds it.
+        _, multiplier = make_multiplier(platform, config)
+        if multiplier is None:
+            m.d.sync += product.eq(self.a_out * self.b_out)
+        else:
+            m.submodules.multiplier = multiplier
+            m.d.comb += [
+                multiplier.a.eq(self.a_in),
+                multiplier.b.eq(self.b_in),
+                product.eq(multiplier.product),
+            ]
 
         acc = Signal(acc_shape(config))
         total = self.accumulate(acc, product)

@@ -1,0 +1,233 @@
+"""Board tops: the GEMM engine on each board, with its clock, UART link and status LEDs.
+
+:class:`BoardTop` is the design :func:`build_board` hands to :func:`~systolic.boards.build.build`,
+which wraps it in the board's clock generator (oscillator -> PLL -> ``sync`` at the chosen
+frequency, with a reset held until the PLL locks). The top requests the USB-serial UART and
+the LEDs, puts the core (the engine behind its UART bridge) between them, and gives the
+platform the device's hard-multiplier budget, so that the first PEs take the DSP blocks and
+the rest multiply in logic cells (:mod:`systolic.rtl.multiplier`).
+
+:data:`BOARD_DEFAULTS` sizes the engine for each device: the array fills the hard multipliers
+and the buffers are cut to the block RAM (:func:`default_engine_config`).
+"""
+
+import math
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.cdc import FFSynchronizer
+
+from ..rtl.config import ArrayConfig
+from ..rtl.engine_config import EngineConfig
+from ..rtl.multiplier import set_multiplier_budget
+from ..rtl.uart import DEFAULT_BAUD
+from . import catalog
+from .platforms import board as get_board
+from .top_placement import multiplier_sites
+
+__all__ = ["BoardDefaults", "BOARD_DEFAULTS", "LED_ROLES", "BoardTop", "default_array",
+           "default_engine_config", "default_clock_hz", "fit_engine_config", "synth_options",
+           "core_factory"]
+
+
+@dataclass(frozen=True)
+class BoardDefaults:
+    """What ``systolic build --board NAME`` builds when not told otherwise.
+
+    Attributes
+    ----------
+    rows, cols : int
+        Array shape (int8 signed operands, the ArrayConfig defaults otherwise).
+    clock_hz : float or None
+        Main clock target; ``None`` takes the board's ``default_clk_hz``.
+    """
+
+    rows: int
+    cols: int
+    clock_hz: float | None = None
+
+
+#: Per board: the array fills the device's hard multipliers (iCE40 UP5K: 8 SB_MAC16, so half of
+#: the 4 x 4 array multiplies in logic cells; ECP5: one MULT18X18D a PE), at a clock the
+#: default build meets (see BENCHMARKS.md, "FPGA builds").
+BOARD_DEFAULTS = {
+    "icebreaker": BoardDefaults(4, 4),
+    "icesugar":   BoardDefaults(4, 4),
+    "ulx3s-12f":  BoardDefaults(4, 7),
+    "ulx3s-25f":  BoardDefaults(4, 7),
+    "ulx3s-45f":  BoardDefaults(8, 9),
+    "ulx3s-85f":  BoardDefaults(12, 13),
+    "ecpix5-85":  BoardDefaults(12, 13),
+}
+
+#: What each LED shows, in the board's LED order (``Board.leds``): ``alive`` blinks at about
+#: 1 Hz and stays lit while the engine is busy, ``busy`` and ``error`` are the engine's status
+#: pins, ``link`` is lit while the bridge handles a request, ``rx`` and ``tx`` toggle with each
+#: byte. Boards whose first LED is red show errors on it.
+LED_ROLES = {
+    "icebreaker": ("error", "alive"),                 # red, green
+    "icesugar":   ("error", "alive", "link"),         # red, green, blue
+    "ecpix5-85":  ("alive", "busy", "error", "link"),
+}
+_DEFAULT_LED_ROLES = ("alive", "busy", "error", "link", "rx", "tx")
+
+
+def default_array(board):
+    """Return the board's default :class:`ArrayConfig` (see :data:`BOARD_DEFAULTS`)."""
+    board = get_board(board)
+    d = BOARD_DEFAULTS[board.name]
+    return ArrayConfig(rows=d.rows, cols=d.cols)
+
+
+def default_clock_hz(board):
+    """Return the main clock a board's build targets unless told otherwise, in Hz."""
+    board = get_board(board)
+    d = BOARD_DEFAULTS[board.name]
+    return board.default_clk_hz if d.clock_hz is None else d.clock_hz
+
+
+def fit_engine_config(config, family, bram):
+    """Shrink ``config``'s buffers until their block-RAM estimate fits ``bram`` blocks.
+
+    The larger of the operand and result buffers is halved each step: the result blocks
+    (``m_blocks``, ``n_blocks``, the larger first) when the result buffer dominates, else the
+    K depth. Returns the config unchanged if it already fits, and the smallest one if nothing
+    does (the build then reports the overflow).
+    """
+    while config.block_rams(family)["total"] > bram:
+        blocks = config.block_rams(family)
+        if blocks["result"] >= blocks["a"] + blocks["b"] and max(config.m_blocks, config.n_blocks) > 1:
+            if config.m_blocks >= config.n_blocks:
+                change = {"m_blocks": math.ceil(config.m_blocks / 2)}
+            else:
+                change = {"n_blocks": math.ceil(config.n_blocks / 2)}
+        elif config.k_depth > 1:
+            change = {"k_depth": math.ceil(config.k_depth / 2)}
+        elif max(config.m_blocks, config.n_blocks) > 1:
+            change = {"m_blocks": math.ceil(config.m_blocks / 2),
+                      "n_blocks": math.ceil(config.n_blocks / 2)}
+        else:
+            break
+        config = EngineConfig.from_dict({**config.to_dict(), **change})
+    return config
+
+
+def default_engine_config(board, array=None, **overrides):
+    """Return the :class:`EngineConfig` a build for ``board`` uses with ``array``.
+
+    The family's preset (``EngineConfig()`` on iCE40, ``EngineConfig.ecp5(array)`` on ECP5)
+    with its buffers cut to the device's block RAM (:func:`fit_engine_config`); ``overrides``
+    (``k_depth``, ``m_blocks``, ``n_blocks``, ``word_width``) are applied afterwards, as given.
+    """
+    board = get_board(board)
+    array = default_array(board) if array is None else array
+    facts = board.facts()
+    if board.family == "ecp5":
+        config = EngineConfig.ecp5(array)
+    else:
+        config = EngineConfig(array=array)
+    config = fit_engine_config(config, board.family, facts["bram"])
+    if overrides:
+        config = EngineConfig.from_dict({**config.to_dict(), **overrides})
+    return config
+
+
+def synth_options(board):
+    """Yosys ``synth_*`` options of a board build.
+
+    Amaranth's iCE40 flow runs ``synth_ice40`` without ``-dsp``, which leaves every multiplier
+    in logic cells; ``-dsp`` maps the PEs' ``a * b`` onto SB_MAC16 and packs their product
+    registers. ``synth_ecp5`` maps multipliers by default; the PEs instantiate MULT18X18D
+    themselves to use its registers.
+    """
+    return ("-dsp",) if get_board(board).family == "ice40" else ()
+
+
+def core_factory():
+    """Return the class of the board core: the protocol bridge and the engine behind a UART
+    (:class:`~systolic.rtl.board_core.BoardCore`)."""
+    from ..rtl.board_core import BoardCore
+    return BoardCore
+
+
+class BoardTop(wiring.Component):
+    """The GEMM engine on a board: UART to the host, status on the LEDs.
+
+    It runs in the ``sync`` domain that :func:`~systolic.boards.build.build` drives from the
+    board's PLL, and requests its pins itself.
+
+    Parameters
+    ----------
+    board : Board or str
+        The board.
+    engine_config : EngineConfig
+        The engine.
+    clock_hz : float
+        Frequency of ``sync`` (the achieved clock: the UART divisor and the LED blink use it).
+    baud : int
+        UART rate.
+    dsp_budget : int or None
+        Hard multiplier blocks the PEs may take; ``None`` takes the device's count from
+        ``devices.json``.
+
+    Attributes
+    ----------
+    multipliers : MultiplierBudget or None
+        After elaboration: how many PEs got a hard multiplier and how many did not.
+
+    The component has no ports.
+    """
+
+    def __init__(self, board, engine_config, *, clock_hz, baud=DEFAULT_BAUD, dsp_budget=None):
+        self._board = get_board(board)
+        self._config = engine_config
+        self._clock_hz = clock_hz
+        self._baud = baud
+        self._dsp_budget = self._board.facts()["dsp"] if dsp_budget is None else dsp_budget
+        self._core = core_factory()(engine_config, clock_hz=clock_hz, baud=baud)
+        self.multipliers = None
+        super().__init__({})
+
+    @property
+    def core(self):
+        return self._core
+
+    def elaborate(self, platform):
+        m = Module()
+        if platform is not None:
+            # Before the engine's PEs are elaborated (after this method returns).
+            sites = multiplier_sites(self._board.device, self._config.array, self._dsp_budget)
+            self.multipliers = set_multiplier_budget(platform, self._dsp_budget, sites)
+        m.submodules.core = core = self._core
+
+        rx_line, tx_line = self._board.request_uart(m, platform)
+        m.d.comb += [core.rx.eq(rx_line), tx_line.eq(core.tx)]
+
+        heartbeat = Signal(max(1, int(self._clock_hz / 2).bit_length()))
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        rx_seen = Signal()
+        tx_seen = Signal()
+        # A byte starts with a falling edge of the line: toggle on each. The received line is
+        # asynchronous to the clock (the core synchronizes its own copy).
+        rx_sync = Signal(init=1)
+        m.submodules.rx_led_sync = FFSynchronizer(rx_line, rx_sync, init=1)
+        rx_prev = Signal(init=1)
+        tx_prev = Signal(init=1)
+        m.d.sync += [rx_prev.eq(rx_sync), tx_prev.eq(core.tx)]
+        with m.If(rx_prev & ~rx_sync):
+            m.d.sync += rx_seen.eq(~rx_seen)
+        with m.If(tx_prev & ~core.tx):
+            m.d.sync += tx_seen.eq(~tx_seen)
+        roles = {
+            "alive": heartbeat[-1] | core.status.busy,
+            "busy": core.status.busy,
+            "error": core.status.error,
+            "link": core.status.link,
+            "rx": rx_seen,
+            "tx": tx_seen,
+        }
+        leds = self._board.request_leds(m, platform)
+        for led, role in zip(leds, LED_ROLES.get(self._board.name, _DEFAULT_LED_ROLES)):
+            m.d.comb += led.eq(roles[role])
+        return m
