@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth.hdl import ClockDomain, Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 
 from . import toolchain
 from .platforms import board as get_board
@@ -100,18 +100,27 @@ class Harness(Elaboratable):
         iCE40 PLL primitive (default ``SB_PLL40_PAD``).
     """
 
-    def __init__(self, board, top, plan, *, pll_primitive=None):
+    def __init__(self, board, top, plan, *, pll_primitive=None, global_reset=False):
         self.board = board
         self.top = top
         self.plan = plan
         self.clockgen = board.clock_generator(plan, primitive=pll_primitive)
+        self.global_reset = global_reset
 
     def elaborate(self, platform):
         m = Module()
         # The domain is defined here, above every user, and driven by the generator.
         m.domains.sync = cd_sync = ClockDomain()
         m.submodules.clockgen = self.clockgen
-        m.d.comb += [cd_sync.clk.eq(self.clockgen.clk), cd_sync.rst.eq(self.clockgen.rst)]
+        rst = self.clockgen.rst
+        if self.global_reset and self.board.family == "ecp5":
+            # nextpnr-ecp5 puts only clocks on the global network; a reset that reaches
+            # thousands of flip-flops across the die is otherwise a general-routing tree, slow
+            # enough to be a big design's critical path. A DCCA makes it a global net.
+            rst = Signal()
+            m.submodules.rst_global = Instance("DCCA", i_CLKI=self.clockgen.rst, i_CE=1,
+                                               o_CLKO=rst)
+        m.d.comb += [cd_sync.clk.eq(self.clockgen.clk), cd_sync.rst.eq(rst)]
         m.submodules.top = self.top
         return m
 
@@ -159,7 +168,8 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
 
 
 def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None, seed=None,
-          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None, synth_opts=()):
+          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None, synth_opts=(),
+          global_reset=False):
     """Synthesize, place, route and pack ``top`` for ``board``; return a :class:`BuildResult`.
 
     Parameters
@@ -192,6 +202,9 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         Seconds any one stage may take.
     synth_opts : sequence of str
         More options for Yosys' ``synth_<family>`` (e.g. ``-dsp`` on iCE40).
+    global_reset : bool
+        ECP5: put the ``sync`` reset on a global net (through a DCCA), as nextpnr does for
+        clocks only. (nextpnr-ice40 promotes high-fanout resets by itself.)
 
     Returns
     -------
@@ -250,7 +263,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
 
     started = time.monotonic()
     platform = board.platform()
-    harness = Harness(board, design, plan, pll_primitive=pll_primitive)
+    harness = Harness(board, design, plan, pll_primitive=pll_primitive,
+                      global_reset=global_reset)
     build_plan = platform.build(
         harness, name=name, build_dir=str(build_dir), do_build=False, do_program=False,
         # Verbose: nextpnr prints its progress (which tells placement from routing) instead

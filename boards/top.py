@@ -7,8 +7,9 @@ the LEDs, puts the core (the engine behind its UART bridge) between them, and gi
 platform the device's hard-multiplier budget, so that the first PEs take the DSP blocks and
 the rest multiply in logic cells (:mod:`systolic.rtl.multiplier`).
 
-:data:`BOARD_DEFAULTS` sizes the engine for each device: the array fills the hard multipliers
-and the buffers are cut to the block RAM (:func:`default_engine_config`).
+:data:`BOARD_DEFAULTS` sizes the engine for each device: the array fills the hard multipliers;
+the buffers are cut to the block RAM on iCE40 and are small distributed RAM on ECP5
+(:func:`default_engine_config`).
 """
 
 import math
@@ -26,8 +27,8 @@ from . import catalog
 from .platforms import board as get_board
 from .top_placement import multiplier_sites
 
-__all__ = ["BoardDefaults", "BOARD_DEFAULTS", "LED_ROLES", "BoardTop", "default_array",
-           "default_engine_config", "default_clock_hz", "fit_engine_config", "synth_options",
+__all__ = ["BoardDefaults", "BOARD_DEFAULTS", "ECP5_BUFFERS", "LED_ROLES", "BoardTop", "default_array",
+           "default_engine_config", "default_clock_hz", "default_seed", "fit_engine_config", "synth_options",
            "core_factory"]
 
 
@@ -41,24 +42,36 @@ class BoardDefaults:
         Array shape (int8 signed operands, the ArrayConfig defaults otherwise).
     clock_hz : float or None
         Main clock target; ``None`` takes the board's ``default_clk_hz``.
+    pipeline : int
+        ``ArrayConfig.pipeline`` of the default array.
+    seed : int or None
+        nextpnr placer seed of the default build; ``None`` leaves nextpnr's own.
     """
 
     rows: int
     cols: int
     clock_hz: float | None = None
+    pipeline: int = 0
+    seed: int | None = None
 
 
 #: Per board: the array fills the device's hard multipliers (iCE40 UP5K: 8 SB_MAC16, so half of
 #: the 4 x 4 array multiplies in logic cells; ECP5: one MULT18X18D a PE), at a clock the
-#: default build meets (see BENCHMARKS.md, "FPGA builds").
+#: default build meets (see BENCHMARKS.md, "FPGA builds"). The LFE5U-85F boards take 128 of
+#: the 156 MULT18X18D with a pipelined 8 x 16 array (alone it routes at 212 MHz); the engine
+#: around it limits the clock (8 x 16 engine at a 150 MHz target: 107.7 MHz, the engine
+#: loader's write enables of the operand buffers' distributed RAM).
 BOARD_DEFAULTS = {
-    "icebreaker": BoardDefaults(4, 4),
+    # The UP5K is 88 % full with the engine, and routing makes most of every path: the clock
+    # it reaches swings by 10 % with the placer seed (27.5 to 31 MHz over four seeds, see
+    # BENCHMARKS.md). On the iCEBreaker seed 1 is the one that meets 30 MHz.
+    "icebreaker": BoardDefaults(4, 4, seed=1),
     "icesugar":   BoardDefaults(4, 4),
     "ulx3s-12f":  BoardDefaults(4, 7),
     "ulx3s-25f":  BoardDefaults(4, 7),
     "ulx3s-45f":  BoardDefaults(8, 9),
-    "ulx3s-85f":  BoardDefaults(12, 13),
-    "ecpix5-85":  BoardDefaults(12, 13),
+    "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
+    "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
 }
 
 #: What each LED shows, in the board's LED order (``Board.leds``): ``alive`` blinks at about
@@ -73,11 +86,29 @@ LED_ROLES = {
 _DEFAULT_LED_ROLES = ("alive", "busy", "error", "link", "rx", "tx")
 
 
+#: Block RAMs left to the host bridge's buffers when the engine's are sized (it takes one on
+#: the iCE40 UP5K and the LFE5U-85F with its default payload size).
+BRIDGE_BRAM = 2
+
+
+#: The engine's buffers on ECP5: distributed RAM, small enough for LUTs. A DP16KD read
+#: without its output register (which Yosys does not use) has a 5.8 ns clock-to-out in
+#: nextpnr at speed grade 6, too slow for the 150 MHz the ECP5 boards run at; distributed RAM
+#: keeps the same synchronous read port, so only synthesis differs. Jobs are one array tile
+#: of up to ``k_depth`` K steps; the host tiles bigger GEMMs.
+ECP5_BUFFERS = {"buffer_ram": "distributed", "k_depth": 64, "m_blocks": 1, "n_blocks": 1}
+
+
 def default_array(board):
     """Return the board's default :class:`ArrayConfig` (see :data:`BOARD_DEFAULTS`)."""
     board = get_board(board)
     d = BOARD_DEFAULTS[board.name]
-    return ArrayConfig(rows=d.rows, cols=d.cols)
+    return ArrayConfig(rows=d.rows, cols=d.cols, pipeline=d.pipeline)
+
+
+def default_seed(board):
+    """Return the nextpnr seed a board's build uses unless told otherwise, or ``None``."""
+    return BOARD_DEFAULTS[get_board(board).name].seed
 
 
 def default_clock_hz(board):
@@ -116,18 +147,19 @@ def fit_engine_config(config, family, bram):
 def default_engine_config(board, array=None, **overrides):
     """Return the :class:`EngineConfig` a build for ``board`` uses with ``array``.
 
-    The family's preset (``EngineConfig()`` on iCE40, ``EngineConfig.ecp5(array)`` on ECP5)
-    with its buffers cut to the device's block RAM (:func:`fit_engine_config`); ``overrides``
-    (``k_depth``, ``m_blocks``, ``n_blocks``, ``word_width``) are applied afterwards, as given.
+    On iCE40 the default ``EngineConfig()`` with its buffers cut to the device's block RAM
+    less :data:`BRIDGE_BRAM` (:func:`fit_engine_config`); on ECP5 :data:`ECP5_BUFFERS`.
+    ``overrides`` (``k_depth``, ``m_blocks``, ``n_blocks``, ``word_width``, ``buffer_ram``)
+    are applied afterwards, as given.
     """
     board = get_board(board)
     array = default_array(board) if array is None else array
     facts = board.facts()
     if board.family == "ecp5":
-        config = EngineConfig.ecp5(array)
+        config = EngineConfig(array=array, **ECP5_BUFFERS)
     else:
-        config = EngineConfig(array=array)
-    config = fit_engine_config(config, board.family, facts["bram"])
+        config = fit_engine_config(EngineConfig(array=array), board.family,
+                                   facts["bram"] - BRIDGE_BRAM)
     if overrides:
         config = EngineConfig.from_dict({**config.to_dict(), **overrides})
     return config
@@ -136,10 +168,11 @@ def default_engine_config(board, array=None, **overrides):
 def synth_options(board):
     """Yosys ``synth_*`` options of a board build.
 
-    Amaranth's iCE40 flow runs ``synth_ice40`` without ``-dsp``, which leaves every multiplier
-    in logic cells; ``-dsp`` maps the PEs' ``a * b`` onto SB_MAC16 and packs their product
-    registers. ``synth_ecp5`` maps multipliers by default; the PEs instantiate MULT18X18D
-    themselves to use its registers.
+    Amaranth's iCE40 flow runs ``synth_ice40`` without ``-dsp``, which leaves every ``$mul`` in
+    logic cells; ``-dsp`` maps the generic ``a * b`` of PEs with 9- to 16-bit operands onto
+    SB_MAC16 and packs their product registers (int8 PEs instantiate the block in its 8 x 8
+    mode themselves). ``synth_ecp5`` maps multipliers by default; the PEs instantiate
+    MULT18X18D themselves to use its registers.
     """
     return ("-dsp",) if get_board(board).family == "ice40" else ()
 
@@ -229,5 +262,7 @@ class BoardTop(wiring.Component):
         }
         leds = self._board.request_leds(m, platform)
         for led, role in zip(leds, LED_ROLES.get(self._board.name, _DEFAULT_LED_ROLES)):
-            m.d.comb += led.eq(roles[role])
+            # Registered: the engine's status is deep logic, and the path on to the pad would
+            # otherwise set the clock. A cycle late is nothing to an eye.
+            m.d.sync += led.eq(roles[role])
         return m

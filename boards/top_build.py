@@ -206,7 +206,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
 
     try:
         result = build(make_top, board, build_dir, clk_hz=clk_hz, seed=seed, progress=progress,
-                       timeout=timeout,
+                       timeout=timeout, global_reset=True,
                        synth_opts=synth_options(board) if synth_opts is None else synth_opts,
                        nextpnr_opts=nextpnr_opts)
     except BuildError as exc:

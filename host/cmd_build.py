@@ -31,6 +31,9 @@ PROGRAMMERS = {
     "ulx3s":      [("openFPGALoader", ["-b", "ulx3s"]), ("fujprog", [])],
     "ecpix5-85":  [("openFPGALoader", ["-b", "ecpix5"])],
 }
+#: Array options whose default is the board's (:data:`~systolic.boards.top.BOARD_DEFAULTS`).
+_BOARD_ARRAY_OPTIONS = ("rows", "cols", "pipeline")
+
 _GET_PROGRAMMER = ("install openFPGALoader (Debian/Ubuntu: apt install openfpgaloader; "
                    "https://github.com/trabucayre/openFPGALoader) or, for iCE40 boards, iceprog "
                    "(apt install fpga-icestorm)")
@@ -49,8 +52,8 @@ def register(subparsers):
     parser.add_argument("--board", required=True, metavar="NAME",
                         help="target board (see 'systolic boards')")
     add_array_options(parser)
-    # Unset rows/cols mean "the board's default array" (add_array_options defaults them).
-    parser.set_defaults(rows=None, cols=None)
+    # Unset, these take the board's default array (add_array_options defaults them otherwise).
+    parser.set_defaults(**{name: None for name in _BOARD_ARRAY_OPTIONS})
     group = parser.add_argument_group("GEMM engine (default: the family preset, cut to the "
                                       "device's block RAM)")
     group.add_argument("--k-depth", type=int, metavar="D", help="operand buffer depth (deepest K of a job)")
@@ -63,7 +66,8 @@ def register(subparsers):
                             "without the engine's own critical paths (no host link)")
     build.add_argument("--clock-mhz", type=float, metavar="F",
                        help="main clock target in MHz (default: the board's, see BENCHMARKS.md)")
-    build.add_argument("--seed", type=int, metavar="S", help="nextpnr placer seed")
+    build.add_argument("--seed", type=int, metavar="S",
+                       help="nextpnr placer seed (default: the board's, see BENCHMARKS.md)")
     build.add_argument("--baud", type=int, metavar="B",
                        help="UART rate to the host (default 1000000)")
     build.add_argument("--dsp", type=int, metavar="N",
@@ -93,16 +97,17 @@ def _array(args, board):
     from ..boards.top import default_array
     default = default_array(board)
     filled = dict(vars(args))
-    filled["rows"] = default.rows if args.rows is None else args.rows
-    filled["cols"] = default.cols if args.cols is None else args.cols
+    for name in _BOARD_ARRAY_OPTIONS:
+        if filled[name] is None:
+            filled[name] = getattr(default, name)
     return config_from_args(type(args)(**filled))
 
 
 def _settings(args):
-    """Check the options and return ``(board, engine config, clock Hz, baud, out dir)``."""
+    """Check the options and return ``(board, engine config, clock Hz, baud, seed, out dir)``."""
     from ..boards.platforms import board as get_board, BoardError
     from ..boards.pll import PLLError
-    from ..boards.top import default_clock_hz, default_engine_config
+    from ..boards.top import default_clock_hz, default_engine_config, default_seed
     from ..rtl.uart import DEFAULT_BAUD, UARTError, baud_divisor
     try:
         board = get_board(args.board)
@@ -127,7 +132,8 @@ def _settings(args):
     if args.dsp is not None and args.dsp < 0:
         raise UsageError(f"--dsp {args.dsp} is invalid: must be a whole number >= 0")
     out = Path(args.out) if args.out else Path("build") / board.name
-    return board, engine, clk_hz, baud, out
+    seed = default_seed(board) if args.seed is None else args.seed
+    return board, engine, clk_hz, baud, seed, out
 
 
 def _summary(report):
@@ -153,7 +159,7 @@ def run(args):
     """Run ``systolic build`` with parsed ``args``; return the exit status."""
     from ..boards.toolchain import ToolchainError
     from ..boards.top_build import BuildFailed, build_board
-    board, engine, clk_hz, baud, out = _settings(args)
+    board, engine, clk_hz, baud, seed, out = _settings(args)
     report_path = out / REPORT_NAME
     # A report left by an earlier build must not pass for this one's.
     report_path.unlink(missing_ok=True)
@@ -164,7 +170,7 @@ def run(args):
     say(f"{board.name}: {engine.describe() if args.design == 'engine' else engine.array.describe()}"
         f"{'' if args.design == 'engine' else ' (the array alone)'}")
     try:
-        report = build_board(board, engine, out, clk_hz=clk_hz, seed=args.seed, baud=baud,
+        report = build_board(board, engine, out, clk_hz=clk_hz, seed=seed, baud=baud,
                              dsp_budget=args.dsp, progress=say, timeout=args.timeout,
                              design=args.design)
     except ToolchainError as exc:

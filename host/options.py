@@ -1,7 +1,7 @@
 """Command-line options shared by the commands that describe an array design (and an engine)."""
 
 
-from ..rtl.config import ArrayConfig, OVERFLOW_MODES, WIDTH_RANGE, DIM_MAX
+from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX
 from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
@@ -15,7 +15,8 @@ ENGINE_OPTIONS = ("k_depth", "m_blocks", "n_blocks")
 
 
 def add_array_options(parser):
-    """Add ``--rows --cols --width/--a-width/--b-width --acc-width --max-k --unsigned --overflow``."""
+    """Add ``--rows --cols --width/--a-width/--b-width --acc-width --max-k --unsigned --overflow
+    --pipeline``."""
     group = parser.add_argument_group("array design")
     group.add_argument("--rows", type=int, default=_DEFAULT.rows, metavar="R",
                        help=f"array rows, 1 to {DIM_MAX} (default {_DEFAULT.rows})")
@@ -34,6 +35,10 @@ def add_array_options(parser):
     group.add_argument("--unsigned", action="store_true", help="unsigned operands (default: signed)")
     group.add_argument("--overflow", choices=OVERFLOW_MODES, default=_DEFAULT.overflow,
                        help=f"accumulator overflow behaviour (default {_DEFAULT.overflow})")
+    group.add_argument("--pipeline", type=int, default=_DEFAULT.pipeline, metavar="N",
+                       help=f"extra register stages for clock speed, 0 to {PIPELINE_MAX}: 1 registers "
+                            f"each product before its accumulator and the result mux in two levels, "
+                            f"for 2 cycles more latency (default {_DEFAULT.pipeline})")
     return group
 
 
@@ -48,6 +53,7 @@ def config_from_args(args):
         max_k=args.max_k,
         acc_width=args.acc_width,
         overflow=args.overflow,
+        pipeline=args.pipeline,
     )
 
 

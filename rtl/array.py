@@ -1,10 +1,12 @@
 """The R x C output-stationary systolic array with operand skewing and a result stream."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+import math
+
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .pe import ProcessingElement
+from .pe import ProcessingElement, flag_register
 from .shapes import operand_layout, result_layout
 
 __all__ = ["SystolicArray"]
@@ -78,10 +80,13 @@ class SystolicArray(wiring.Component):
 
         # Skew: row i of A and its control flags enter i cycles late, column j of B j cycles
         # late, so that A[i, k] and B[k, j] meet in PE (i, j) on the same cycle.
-        def delayed(value, cycles, name):
+        def delayed(value, cycles, name, *, keep=False):
             for n in range(cycles):
                 reg = Signal.like(value, name=f"{name}_d{n + 1}")
-                m.d.sync += reg.eq(value)
+                if keep:
+                    flag_register(m, platform, reg, value, keep=True)
+                else:
+                    m.d.sync += reg.eq(value)
                 value = reg
             return value
 
@@ -107,16 +112,53 @@ class SystolicArray(wiring.Component):
         # consecutive cycles and passes are spaced so that at most one row finishes a cycle,
         # so an AND-OR mux over the finished rows picks it (no priority logic needed).
         row_done = Cat(pes[i][cols - 1].done for i in range(rows))
-        for j in range(cols):
-            selected = Const(0, config.acc_width)
-            for i in range(rows):
-                mask = row_done[i].replicate(config.acc_width)
-                selected = selected | (pes[i][j].result.as_unsigned() & mask)
-            m.d.sync += self.o_stream.payload.data[j].eq(selected)
-        m.d.sync += [
-            self.o_stream.valid.eq(row_done.any()),
-            self.o_stream.payload.last.eq(row_done[rows - 1]),
-        ]
+        width = config.acc_width
+        if config.mux_stages == 0:
+            for j in range(cols):
+                selected = _and_or((pes[i][j].result, row_done[i]) for i in range(rows))
+                m.d.sync += self.o_stream.payload.data[j].eq(selected)
+            m.d.sync += [
+                self.o_stream.valid.eq(row_done.any()),
+                self.o_stream.payload.last.eq(row_done[rows - 1]),
+            ]
+            return m
 
+        # Pipelined: a registered level ORs each group of neighbouring rows, the output
+        # register ORs the groups, so neither gathers from every row across the die. A group
+        # holds zero unless one of its rows finished, so the second level needs no select.
+        # Each PE selects itself with its own `done` delayed to when the row's last PE is done
+        # (PE (i, j) finishes cols - 1 - j cycles before it), rather than with one row-wide
+        # signal from the last column that would have to reach every column in a cycle; the
+        # delays are kept apart (`flag_register`), as Yosys would merge them all into that one.
+        size = math.isqrt(rows - 1) + 1     # ceil(sqrt(rows)): as many groups as rows a group
+        groups = [range(start, min(start + size, rows)) for start in range(0, rows, size)]
+        group_data = [[Signal(width, name=f"group{g}_data{j}") for j in range(cols)]
+                      for g in range(len(groups))]
+        group_valid = Signal(len(groups))
+        for g, members in enumerate(groups):
+            for j in range(cols):
+                m.d.sync += group_data[g][j].eq(_and_or(
+                    (pes[i][j].result, delayed(pes[i][j].done, cols - 1 - j, f"done{i}_{j}", keep=True))
+                    for i in members))
+            m.d.sync += group_valid[g].eq(row_done[members.start:members.stop].any())
+        group_last = Signal()
+        m.d.sync += group_last.eq(row_done[rows - 1])
+        for j in range(cols):
+            m.d.sync += self.o_stream.payload.data[j].eq(
+                _and_or((group_data[g][j], 1) for g in range(len(groups))))
+        m.d.sync += [
+            self.o_stream.valid.eq(group_valid.any()),
+            self.o_stream.payload.last.eq(group_last),
+        ]
         return m
 
+
+
+def _and_or(terms):
+    """OR of the ``value`` of each ``(value, select)`` of ``terms`` whose 1-bit ``select`` is
+    set (as raw bits: the values are results of one width)."""
+    terms = list(terms)
+    selected = Const(0, len(terms[0][0]))
+    for value, select in terms:
+        selected = selected | (value.as_unsigned() & Value.cast(select).replicate(len(value)))
+    return selected

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from . import protocol
 from .bridge import Bridge, frame_timeout_cycles, refused_unused
 from .engine import GemmEngine
+from .stream_register import StreamRegister
 from .uart import DEFAULT_BAUD, UARTReceiver, UARTTransmitter, baud_divisor
 
 __all__ = ["BoardCore", "board_status_layout"]
@@ -113,8 +114,15 @@ class BoardCore(wiring.Component):
         m.submodules.bridge = bridge = self._bridge
         m.submodules.engine = engine = self._engine
 
-        wiring.connect(m, bridge.cmd, engine.i_stream)
-        wiring.connect(m, engine.o_stream, bridge.rsp)
+        # Registers both ways: the bridge's and the engine's handshakes are deep enough that a
+        # path through both would set the board's clock.
+        word = self._engine.i_stream.payload.shape()
+        m.submodules.cmd_register = cmd_register = StreamRegister(word)
+        m.submodules.rsp_register = rsp_register = StreamRegister(word)
+        wiring.connect(m, bridge.cmd, cmd_register.i_stream)
+        wiring.connect(m, cmd_register.o_stream, engine.i_stream)
+        wiring.connect(m, engine.o_stream, rsp_register.i_stream)
+        wiring.connect(m, rsp_register.o_stream, bridge.rsp)
 
         if self._divisor is None:
             wiring.connect(m, wiring.flipped(self.i_stream), bridge.i_stream)
@@ -123,8 +131,16 @@ class BoardCore(wiring.Component):
             m.submodules.uart_rx = uart_rx = UARTReceiver(self._divisor)
             m.submodules.uart_tx = uart_tx = UARTTransmitter(self._divisor)
             m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
-            wiring.connect(m, uart_rx.o_stream, bridge.i_stream)
-            wiring.connect(m, bridge.o_stream, uart_tx.i_stream)
+            # The bridge's ready depends on its receiver's whole state, and the receiver's valid
+            # on that ready: registered apart, the frame logic starts from a flip-flop.
+            m.submodules.rx_register = rx_register = StreamRegister(8)
+            wiring.connect(m, uart_rx.o_stream, rx_register.i_stream)
+            wiring.connect(m, rx_register.o_stream, bridge.i_stream)
+            # The transmitter's ready comes from its bit-time divider, and the bridge's reply
+            # buffer address from that ready: registered apart, neither adds to the other.
+            m.submodules.tx_register = tx_register = StreamRegister(8)
+            wiring.connect(m, bridge.o_stream, tx_register.i_stream)
+            wiring.connect(m, tx_register.o_stream, uart_tx.i_stream)
 
         m.d.comb += [
             self.status.busy.eq(engine.status.busy),

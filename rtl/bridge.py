@@ -16,6 +16,7 @@ from .bridge_layouts import buffer_addr_width
 from .bridge_rx import FrameReceiver
 from .bridge_tx import ReplySender
 from .engine_config import EngineConfig
+from .engine_layouts import buffer_attrs
 from .uart import DEFAULT_BAUD
 
 __all__ = ["Bridge", "bridge_info", "word_bytes", "frame_timeout_cycles", "refused_unused",
@@ -113,7 +114,10 @@ class Bridge(wiring.Component):
     the receiver and the executor never write at once (the receiver holds a finished frame
     until it is executed) and the executor and the sender never read at once (a request is
     executed only while no reply is being sent); the next frame may arrive while a reply is
-    being sent. For ``max_payload=256`` that is one 512 x 8 block RAM (one iCE40 EBR).
+    being sent. For ``max_payload=256`` that is one 512 x 8 block RAM (one iCE40 EBR). If
+    the engine's ``buffer_ram`` asks for distributed RAM, the two buffers are two memories
+    of ``2**ceil(log2(max_payload))`` bytes instead, each with its own ports, so that no
+    address bit selects the half and each read mux is one level shallower.
 
     **Flow.** The bridge takes no byte while a received frame waits for execution or is
     executed. A host that waits for each reply before the next request, as the protocol has
@@ -130,7 +134,7 @@ class Bridge(wiring.Component):
     Parameters
     ----------
     engine_config : EngineConfig
-        The engine behind the bridge (word width, INFO fields).
+        The engine behind the bridge (word width, INFO fields, the RAM of the buffers).
     clock_hz : float
         Clock frequency: INFO reports it, and it sets the default timeout.
     max_payload : int
@@ -223,7 +227,9 @@ class Bridge(wiring.Component):
         m.submodules.executor = executor = RequestExecutor(
             word_width=self._engine_config.word_width, max_payload=max_payload,
             timeout_cycles=self._timeout_cycles, info=protocol.encode_info(self._info))
-        m.submodules.sender = sender = ReplySender(max_payload=max_payload)
+        distributed = self._engine_config.buffer_ram != "block"
+        m.submodules.sender = sender = ReplySender(max_payload=max_payload,
+                                                   address_register=distributed)
 
         wiring.connect(m, wiring.flipped(self.i_stream), receiver.i_stream)
         wiring.connect(m, receiver.frame, executor.frame)
@@ -232,23 +238,47 @@ class Bridge(wiring.Component):
         wiring.connect(m, executor.cmd, wiring.flipped(self.cmd))
         wiring.connect(m, wiring.flipped(self.rsp), executor.rsp)
 
-        # Both buffers in one memory, the top address bit choosing the half (see the class
-        # docstring for why the ports are never wanted twice at once).
-        depth = 2 << buffer_addr_width(max_payload)
-        m.submodules.buffers = buffers = Memory(shape=8, depth=depth, init=[])
-        write = buffers.write_port()
-        read = buffers.read_port()
         payload_write, reply_write = receiver.payload_write, executor.reply_write
         payload_read, reply_read = executor.payload_read, sender.reply_read
+        attrs = buffer_attrs(self._engine_config)
+        if not distributed:
+            # Both buffers in one memory, the top address bit choosing the half (see the
+            # class docstring for why the ports are never wanted twice at once).
+            depth = 2 << buffer_addr_width(max_payload)
+            m.submodules.buffers = buffers = Memory(shape=8, depth=depth, init=[], attrs=attrs)
+            write = buffers.write_port()
+            read = buffers.read_port()
+            m.d.comb += [
+                write.en.eq(payload_write.en | reply_write.en),
+                write.addr.eq(Mux(reply_write.en, Cat(reply_write.addr, C(1, 1)),
+                                  Cat(payload_write.addr, C(0, 1)))),
+                write.data.eq(Mux(reply_write.en, reply_write.data, payload_write.data)),
+                read.addr.eq(Mux(sender.busy, Cat(reply_read.addr, C(1, 1)),
+                                 Cat(payload_read.addr, C(0, 1)))),
+                payload_read.data.eq(read.data),
+                reply_read.data.eq(read.data),
+            ]
+        else:
+            # Distributed RAM costs no more as two memories, and each read mux is then one
+            # level shallower, with no address mux in front of it: a memory per buffer, each
+            # with its own ports.
+            depth = 1 << buffer_addr_width(max_payload)
+            m.submodules.payload_buffer = payload_buffer = Memory(
+                shape=8, depth=depth, init=[], attrs=attrs)
+            m.submodules.reply_buffer = reply_buffer = Memory(
+                shape=8, depth=depth, init=[], attrs=attrs)
+            for buffer, write_side, read_side in ((payload_buffer, payload_write, payload_read),
+                                                  (reply_buffer, reply_write, reply_read)):
+                write = buffer.write_port()
+                read = buffer.read_port()
+                m.d.comb += [
+                    write.en.eq(write_side.en),
+                    write.addr.eq(write_side.addr),
+                    write.data.eq(write_side.data),
+                    read.addr.eq(read_side.addr),
+                    read_side.data.eq(read.data),
+                ]
         m.d.comb += [
-            write.en.eq(payload_write.en | reply_write.en),
-            write.addr.eq(Mux(reply_write.en, Cat(reply_write.addr, C(1, 1)),
-                              Cat(payload_write.addr, C(0, 1)))),
-            write.data.eq(Mux(reply_write.en, reply_write.data, payload_write.data)),
-            read.addr.eq(Mux(sender.busy, Cat(reply_read.addr, C(1, 1)),
-                             Cat(payload_read.addr, C(0, 1)))),
-            payload_read.data.eq(read.data),
-            reply_read.data.eq(read.data),
             executor.sender_busy.eq(sender.busy),
             self.busy.eq(receiver.busy | executor.busy | sender.busy),
         ]

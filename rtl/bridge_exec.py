@@ -126,6 +126,8 @@ class RequestExecutor(wiring.Component):
         repeat = Signal()
         m.d.comb += repeat.eq(cached & (frame.seq == cached_seq) & (frame.crc == cached_crc))
 
+        m.d.comb += self.payload_read.addr.eq(index)
+
         with m.FSM(name="exec_fsm") as fsm:
             with m.State("IDLE"):
                 with m.If(self.frame.valid & ~self.sender_busy):
@@ -173,9 +175,10 @@ class RequestExecutor(wiring.Component):
                 with m.If(index == len(self._info) - 1):
                     answer(Kind.INFO_REPLY, len(self._info))
 
-            # WRITE: two cycles a byte (address, then data), far faster than any link.
+            # WRITE: two cycles a byte (address, then data), far faster than any link. The
+            # address is ``index`` in every state (read data is used only here), so that it
+            # comes straight from flip-flops.
             with m.State("WRITE_ADDR"):
-                m.d.comb += self.payload_read.addr.eq(index)
                 m.next = "WRITE_BYTE"
             with m.State("WRITE_BYTE"):
                 # Little-endian: each byte enters at the top and moves down.

@@ -84,12 +84,16 @@ class FrameReceiver(wiring.Component):
         # Bytes of a TOO_LONG frame still to drop: its payload and CRC.
         left = Signal(range(0xFFFF + protocol.CRC_BYTES + 1))
 
-        # Silence timer: counts cycles without a byte while inside a frame.
+        # Silence timer: counts cycles without a byte while inside a frame. ``timed_out`` is
+        # ``timer == timeout_cycles``, registered (set as the timer steps onto that count) so
+        # that the wide comparison is not on the path from ``ready`` to the buffer.
         in_frame = Signal()
         timer = Signal(range(self._timeout_cycles + 1))
         timed_out = Signal()
-        m.d.comb += timed_out.eq(timer == self._timeout_cycles)
-        with m.If(in_frame & ~take & ~timed_out):
+        counting = Signal()
+        m.d.comb += counting.eq(in_frame & ~take & ~timed_out)
+        m.d.sync += timed_out.eq(counting & (timer == self._timeout_cycles - 1))
+        with m.If(counting):
             m.d.sync += timer.eq(timer + 1)
         with m.Else():
             m.d.sync += timer.eq(0)

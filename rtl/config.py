@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, asdict
 __all__ = [
     "ConfigError", "ArrayConfig", "check_int", "check_known_fields",
     "DATAFLOWS", "OVERFLOW_MODES", "WIDTH_RANGE", "ACC_WIDTH_MAX", "DIM_MAX", "MAX_K_MAX",
+    "PIPELINE_MAX",
 ]
 
 
@@ -25,6 +26,8 @@ ACC_WIDTH_MAX = 128
 DIM_MAX = 256
 #: Largest K the derived accumulator width may be asked to cover.
 MAX_K_MAX = 1 << 24
+#: Most extra register stages ``ArrayConfig.pipeline`` may ask for.
+PIPELINE_MAX = 1
 
 
 class ConfigError(ValueError):
@@ -99,6 +102,14 @@ class ArrayConfig:
     dataflow : str
         ``"output-stationary"``: each processing element owns one result and operands flow
         through the array.
+    pipeline : int
+        Extra register stages for clock speed, from 0 to :data:`PIPELINE_MAX`. ``1`` puts a
+        fabric register between each PE's multiplier and its accumulator (a hard multiplier's
+        output then only has to reach a register, not an adder) and splits the result mux
+        into two registered levels, each gathering from fewer rows; each adds a cycle to
+        :attr:`result_latency`. On an ECP5 it also gives every PE control flip-flops of its
+        own, which synthesis would otherwise share across the die. ``0`` is the shortest
+        latency and the smallest array.
     """
 
     rows: int = 4
@@ -110,6 +121,7 @@ class ArrayConfig:
     acc_width: int | None = None
     overflow: str = "wrap"
     dataflow: str = "output-stationary"
+    pipeline: int = 0
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, DIM_MAX)
@@ -123,6 +135,7 @@ class ArrayConfig:
             raise ConfigError("overflow", self.overflow, f"must be one of {', '.join(OVERFLOW_MODES)}")
         if self.dataflow not in DATAFLOWS:
             raise ConfigError("dataflow", self.dataflow, f"must be one of {', '.join(DATAFLOWS)}")
+        check_int("pipeline", self.pipeline, 0, PIPELINE_MAX)
         if self.acc_width is None:
             derived = self.required_acc_width(self.max_k)
             if derived > ACC_WIDTH_MAX:
@@ -203,9 +216,20 @@ class ArrayConfig:
         Row ``i`` of the pass appears ``i`` cycles later. The figure is the sum of the pipeline:
         the operand skew and the horizontal walk (``cols - 1`` register stages to reach the
         last column), the PE input register, the product register, the accumulator, the
-        result row register and the output register.
+        result row register and the output register; with :attr:`pipeline` set, also the
+        PE's second product register and the result mux's first level.
         """
-        return self.cols + 3
+        return self.cols + 3 + self.product_stages + self.mux_stages
+
+    @property
+    def product_stages(self):
+        """Extra registers between a PE's multiplier and its accumulator (0 or 1)."""
+        return self.pipeline
+
+    @property
+    def mux_stages(self):
+        """Registered levels of the result mux before its output register (0 or 1)."""
+        return self.pipeline
 
     # Conversion ------------------------------------------------------------------------------
 
@@ -226,5 +250,6 @@ class ArrayConfig:
             widths = f"{self.a_width}-bit"
         else:
             widths = f"{self.a_width}x{self.b_width}-bit"
+        pipeline = f", pipeline {self.pipeline}" if self.pipeline else ""
         return (f"{self.rows}x{self.cols} {widths} {sign}, acc {self.acc_width} b, "
-                f"{self.overflow}, {self.dataflow}")
+                f"{self.overflow}, {self.dataflow}{pipeline}")

@@ -10,15 +10,15 @@ from .engine_config import EngineConfig
 from .engine_decoder import CommandDecoder
 from .engine_drain import ResultDrain
 from .engine_feeder import TileFeeder
-from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, result_row_layout,
-                             status_layout, word_shape)
+from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, buffer_attrs,
+                             result_row_layout, status_layout, word_shape)
 from .engine_writer import ResultWriter
 
 __all__ = ["GemmEngine"]
 
 
 class GemmEngine(wiring.Component):
-    """Computes ``A @ B`` for matrices held in block RAM, walking output tiles over the array.
+    """Computes ``A @ B`` for matrices held in on-chip RAM, walking output tiles over the array.
 
     **Operation.** The host loads A (M x K) and B (K x N) into one of two operand banks and
     starts a job on that bank. The engine runs one array pass per R x C output tile, tiles in
@@ -108,16 +108,26 @@ class GemmEngine(wiring.Component):
         m.submodules.writer = writer = ResultWriter(config)
         m.submodules.drain = drain = ResultDrain(config)
 
+        attrs = buffer_attrs(config)
         m.submodules.a_mem = a_mem = Memory(shape=a_word_layout(config), depth=a_depth(config),
-                                             init=[])
+                                             init=[], attrs=attrs)
         m.submodules.b_mem = b_mem = Memory(shape=b_word_layout(config), depth=b_depth(config),
-                                             init=[])
+                                             init=[], attrs=attrs)
         m.submodules.c_mem = c_mem = Memory(shape=result_row_layout(config),
-                                             depth=config.result_rows, init=[])
+                                             depth=config.result_rows, init=[], attrs=attrs)
 
         wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
-        wiring.connect(m, decoder.a_write, a_mem.write_port(granularity=1))
-        wiring.connect(m, decoder.b_write, b_mem.write_port(granularity=1))
+        for source, memory in ((decoder.a_write, a_mem), (decoder.b_write, b_mem)):
+            port = memory.write_port(granularity=1)
+            if config.buffer_ram == "distributed":
+                # Distributed RAM spreads a write port over every slice of the memory; a register
+                # stage in front keeps that fanout off the loader's counters. The write lands a
+                # cycle later, still long before the feeder can read it (a START takes four
+                # words after the LOAD's last one).
+                m.d.sync += [port.addr.eq(source.addr), port.data.eq(source.data),
+                             port.en.eq(source.en)]
+            else:
+                wiring.connect(m, source, port)
         wiring.connect(m, feeder.a_read, a_mem.read_port())
         wiring.connect(m, feeder.b_read, b_mem.read_port())
         wiring.connect(m, feeder.o_stream, array.i_stream)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from .config import ArrayConfig, ConfigError, check_int, check_known_fields
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
-           "BLOCK_RAM_MODES"]
+           "BLOCK_RAM_MODES", "BUFFER_RAMS"]
 
 #: Deepest operand buffer (K steps per bank) we accept.
 K_DEPTH_MAX = 1 << 16
@@ -20,6 +20,11 @@ BLOCKS_MAX = 4096
 RESULT_ROWS_MAX = 1 << 20
 #: Allowed stream word widths, in bits (inclusive).
 WORD_WIDTH_RANGE = (32, 256)
+
+#: Kinds of RAM the buffers may be built from (the Yosys ``ram_style`` they ask for): ``block``
+#: RAM holds large buffers; ``distributed`` RAM (LUTs) holds small ones and reads fast: an ECP5
+#: DP16KD read without its output register, which Yosys does not use, is too slow at 150 MHz.
+BUFFER_RAMS = ("block", "distributed")
 
 #: ``(depth, width)`` aspect ratios of one block RAM used as a simple dual-port memory:
 #: iCE40 EBR (4 kbit) and ECP5 DP16KD (18 kbit; 512 x 36 in pseudo dual-port mode).
@@ -63,6 +68,10 @@ class EngineConfig:
         at least 32 and holds an accumulator and an operand; an explicit value must hold them
         and be a whole number of bytes (the wire protocol carries words as bytes and tells
         the host only their byte count).
+    buffer_ram : str
+        What the buffers (the engine's and the host bridge's) are built from, one of
+        :data:`BUFFER_RAMS`: ``"block"`` RAM or ``"distributed"`` RAM (LUTs; keep the buffers
+        small). Synthesis only: the ports and their timing are the same either way.
 
     Notes
     -----
@@ -80,6 +89,7 @@ class EngineConfig:
     m_blocks: int = 8
     n_blocks: int = 8
     word_width: int | None = None
+    buffer_ram: str = "block"
 
     def __post_init__(self):
         if not isinstance(self.array, ArrayConfig):
@@ -99,6 +109,8 @@ class EngineConfig:
                        WORD_WIDTH_RANGE[1])
             if self.word_width % 8:
                 raise ConfigError("word_width", self.word_width, "must be a multiple of 8")
+        if self.buffer_ram not in BUFFER_RAMS:
+            raise ConfigError("buffer_ram", self.buffer_ram, f"must be one of {', '.join(BUFFER_RAMS)}")
 
     @classmethod
     def ecp5(cls, array=None, **overrides):
@@ -176,10 +188,13 @@ class EngineConfig:
 
         Each operand lane (one write-enable group) is mapped on its own onto the cheapest block
         mode, the result buffer as one memory, counted twice for its two read ports. Yosys may
-        do better by packing; the figure is for sizing presets.
+        do better by packing; the figure is for sizing presets. Buffers in distributed RAM take
+        none.
         """
         if family not in BLOCK_RAM_MODES:
             raise ConfigError("family", family, f"must be one of {', '.join(BLOCK_RAM_MODES)}")
+        if self.buffer_ram != "block":
+            return {"a": 0, "b": 0, "result": 0, "total": 0}
         array = self.array
         a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, family)
         b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, family)
@@ -215,6 +230,10 @@ class EngineConfig:
         return cls(**data)
 
     def describe(self):
-        """Return a short summary, e.g. ``4x4 ... ; jobs up to 32x32x32, 32-bit words``."""
+        """Return a short summary, e.g. ``4x4 ... ; jobs up to 32x32x32, 32-bit words``.
+
+        Buffers in anything but block RAM are named at the end (``, distributed RAM``).
+        """
+        ram = "" if self.buffer_ram == "block" else f", {self.buffer_ram} RAM"
         return (f"{self.array.describe()}; jobs up to {self.max_m}x{self.max_k}x{self.max_n} "
-                f"(MxKxN), {self.word_width}-bit words")
+                f"(MxKxN), {self.word_width}-bit words{ram}")

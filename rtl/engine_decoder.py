@@ -122,7 +122,10 @@ class CommandDecoder(wiring.Component):
         ]
         limit = Mux(is_m, config.max_m, Mux(is_k, config.max_k, config.max_n))
         arg_zero = word == 0
-        arg_big = word > limit
+        # The high bits of the word alone tell most of "too big"; comparing only the low ones
+        # with the limit keeps a word-wide carry chain off the path to the decoder's state.
+        limit_bits = max(config.max_m, config.max_k, config.max_n).bit_length()
+        arg_big = word[limit_bits:].any() | (word[:limit_bits] > limit)
 
         # Data words of a LOAD go to the loader; the decoder waits in LOAD until it is done.
         m.submodules.loader = loader = OperandLoader(config)
@@ -196,6 +199,12 @@ class CommandDecoder(wiring.Component):
                         index.eq(index + 1),
                     ]
                     with m.If(last_arg):
+                        with m.If(op != Opcode.START):
+                            # The loader reads the shape including the argument in hand. It is
+                            # set up before the shape is checked, which keeps the checks off
+                            # the path to its registers; a refused LOAD leaves it set up but
+                            # idle, as it only takes words in the LOAD state.
+                            m.d.comb += loader.setup.eq(1)
                         with m.If(zero_seen | arg_zero):
                             refuse(ErrorCode.ZERO_SHAPE)
                             m.next = "IDLE"
@@ -205,8 +214,6 @@ class CommandDecoder(wiring.Component):
                         with m.Elif(op == Opcode.START):
                             m.next = "LAUNCH"
                         with m.Else():
-                            # The loader reads the shape including the argument in hand.
-                            m.d.comb += loader.setup.eq(1)
                             m.next = "LOAD"
 
             with m.State("LOAD"):

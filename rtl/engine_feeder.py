@@ -68,12 +68,16 @@ class TileFeeder(wiring.Component):
         n_left = Signal(range(config.max_n + 1))
         last = Signal()
         b_bank_base = Mux(job.bank, config.b_bank_words, 0)
+        # a_base + k and b_base + k, kept in registers: the read addresses come straight from
+        # flip-flops (distributed RAM reads within the cycle, so an adder there adds to it).
+        a_addr = Signal.like(a_base)
+        b_addr = Signal.like(b_base)
 
         advance = Signal()
         m.d.comb += [
             advance.eq(~beat.valid | beat.ready),
-            self.a_read.addr.eq(a_base + k),
-            self.b_read.addr.eq(b_base + k),
+            self.a_read.addr.eq(a_addr),
+            self.b_read.addr.eq(b_addr),
             self.a_read.en.eq(advance),
             self.b_read.en.eq(advance),
             beat.payload.a.eq(self.a_read.data),
@@ -90,25 +94,30 @@ class TileFeeder(wiring.Component):
             ]
             with m.If(issuing):
                 with m.If(k == job.k - 1):
-                    m.d.sync += k.eq(0)
+                    m.d.sync += [k.eq(0), a_addr.eq(a_base)]
                     with m.If(n_left > cols):
-                        m.d.sync += [n_left.eq(n_left - cols), b_base.eq(b_base + config.k_depth)]
+                        m.d.sync += [n_left.eq(n_left - cols), b_base.eq(b_base + config.k_depth),
+                                     b_addr.eq(b_base + config.k_depth)]
                     with m.Else():
-                        m.d.sync += [n_left.eq(job.n), b_base.eq(b_bank_base)]
+                        m.d.sync += [n_left.eq(job.n), b_base.eq(b_bank_base),
+                                     b_addr.eq(b_bank_base)]
                         with m.If(m_left > rows):
                             m.d.sync += [m_left.eq(m_left - rows),
-                                         a_base.eq(a_base + config.k_depth)]
+                                         a_base.eq(a_base + config.k_depth),
+                                         a_addr.eq(a_base + config.k_depth)]
                         with m.Else():
                             m.d.sync += issuing.eq(0)
                 with m.Else():
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k + 1), a_addr.eq(a_addr + 1), b_addr.eq(b_addr + 1)]
 
         with m.If(self.start):
             m.d.sync += [
                 issuing.eq(1),
                 k.eq(0),
                 a_base.eq(Mux(job.bank, config.a_bank_words, 0)),
+                a_addr.eq(Mux(job.bank, config.a_bank_words, 0)),
                 b_base.eq(b_bank_base),
+                b_addr.eq(b_bank_base),
                 m_left.eq(job.m),
                 n_left.eq(job.n),
             ]

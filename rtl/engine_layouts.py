@@ -11,6 +11,7 @@ __all__ = [
     "job_layout", "status_layout", "a_word_layout", "b_word_layout", "result_row_layout",
     "a_depth", "b_depth", "a_write_signature", "b_write_signature", "a_read_signature",
     "b_read_signature", "result_write_signature", "result_read_signature", "word_shape",
+    "buffer_attrs",
 ]
 
 
@@ -93,3 +94,13 @@ def result_read_signature(config):
     """Read port of the result buffer: one tile row a read."""
     return ReadPort.Signature(addr_width=ceil_log2(config.result_rows),
                               shape=result_row_layout(config))
+
+
+def buffer_attrs(config):
+    """Attributes of a buffer :class:`~amaranth.lib.memory.Memory`: the RAM Yosys builds it from.
+
+    ``buffer_ram="block"`` asks for nothing, which leaves block RAM to Yosys as before the
+    parameter existed (it takes block RAM for all but tiny memories); other kinds are asked
+    for with ``ram_style``, which Yosys's ``memory_libmap`` honours.
+    """
+    return {} if config.buffer_ram == "block" else {"ram_style": config.buffer_ram}

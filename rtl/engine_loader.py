@@ -68,7 +68,8 @@ class OperandLoader(wiring.Component):
 
         load_b = Signal()
         bank = Signal()
-        k = Signal.like(self.k)
+        # K - 1, kept from setup: comparing with it needs no subtractor on the path to ready.
+        k_last = Signal.like(self.k)
         n = Signal.like(self.n)
         shreg = Signal(config.word_width)
         count = Signal(range(max(config.a_per_word, config.b_per_word) + 1))
@@ -79,11 +80,16 @@ class OperandLoader(wiring.Component):
         left = Signal(range(max(config.max_m, config.max_n) + 1))
         b_bank_base = Mux(bank, config.b_bank_words, 0)
 
+        # ``kk == k_last`` and ``left == 1``, kept as flip-flops next to the counters they
+        # describe: ``final`` then reaches ``ready`` (and the command path before it) through
+        # one gate instead of two comparators.
+        kk_at_last = Signal()
+        left_at_one = Signal()
         writing = Signal()
         final = Signal()
         m.d.comb += [
             writing.eq(count != 0),
-            final.eq((kk == k - 1) & (left == 1)),
+            final.eq(kk_at_last & left_at_one),
             self.done.eq(writing & final),
             # The first word waits for the bank (the other bank is free: double buffering).
             self.i_stream.ready.eq(((count == 0) & ~self.bank_busy) | ((count == 1) & ~final)),
@@ -109,20 +115,23 @@ class OperandLoader(wiring.Component):
             ]
             with m.If(~load_b):
                 # Row-major A: the K operands of a row go to K words of its lane.
-                with m.If(kk == k - 1):
-                    m.d.sync += [kk.eq(0), left.eq(left - 1)]
+                with m.If(kk_at_last):
+                    m.d.sync += [kk.eq(0), kk_at_last.eq(k_last == 0),
+                                 left.eq(left - 1), left_at_one.eq(left == 2)]
                     with m.If(lane == array.rows - 1):
                         m.d.sync += [lane.eq(0), block.eq(block + config.k_depth)]
                     with m.Else():
                         m.d.sync += lane.eq(lane + 1)
                 with m.Else():
-                    m.d.sync += kk.eq(kk + 1)
+                    m.d.sync += [kk.eq(kk + 1), kk_at_last.eq(kk + 1 == k_last)]
             with m.Else():
                 # Row-major B: a row of N operands goes across lanes and blocks.
-                with m.If(left == 1):
-                    m.d.sync += [left.eq(n), lane.eq(0), block.eq(b_bank_base), kk.eq(kk + 1)]
+                with m.If(left_at_one):
+                    m.d.sync += [left.eq(n), left_at_one.eq(n == 1), lane.eq(0),
+                                 block.eq(b_bank_base), kk.eq(kk + 1),
+                                 kk_at_last.eq(kk + 1 == k_last)]
                 with m.Else():
-                    m.d.sync += left.eq(left - 1)
+                    m.d.sync += [left.eq(left - 1), left_at_one.eq(left == 2)]
                     with m.If(lane == array.cols - 1):
                         m.d.sync += [lane.eq(0), block.eq(block + config.k_depth)]
                     with m.Else():
@@ -139,14 +148,16 @@ class OperandLoader(wiring.Component):
             m.d.sync += [
                 load_b.eq(self.target_b),
                 bank.eq(self.bank),
-                k.eq(self.k),
+                k_last.eq(self.k - 1),
                 n.eq(self.n),
                 count.eq(0),
                 kk.eq(0),
+                kk_at_last.eq(self.k == 1),
                 lane.eq(0),
                 block.eq(Mux(self.target_b, Mux(self.bank, config.b_bank_words, 0),
                              Mux(self.bank, config.a_bank_words, 0))),
                 left.eq(Mux(self.target_b, self.n, self.m)),
+                left_at_one.eq(Mux(self.target_b, self.n, self.m) == 1),
             ]
 
         return m

@@ -1,13 +1,43 @@
 """The processing element: one multiply-accumulate cell of an output-stationary array."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .multiplier import make_multiplier
+from .multiplier import make_multiplier, platform_family
 from .shapes import a_shape, b_shape, product_shape, acc_shape
 
-__all__ = ["ProcessingElement"]
+__all__ = ["ProcessingElement", "flag_register"]
+
+
+def flag_register(m, platform, target, value, *, keep):
+    """Add to ``m`` a ``sync`` register from 1-bit ``value`` to ``target``.
+
+    The array's control flags are pure delays of the input handshake, so the flags of all PEs
+    on an anti-diagonal (and every copy made of them) are equal registers, which Yosys merges
+    into one: one flip-flop then drives the accumulators of PEs all over the die. With ``keep``
+    on an ECP5 the register is a ``TRELLIS_FF`` instance (what Yosys would map it to, reset
+    value 0 on ``sync``'s reset), which Yosys does not merge, so each PE keeps a local one.
+    Elsewhere (and in simulation) it is an ordinary register.
+
+    Parameters
+    ----------
+    m : Module
+    platform : Platform or None
+    target : Signal
+        The register's output, 1 bit, reset value 0.
+    value : Value
+        Its input.
+    keep : bool
+        Keep the register apart from equal ones.
+    """
+    if not keep or platform_family(platform) != "ecp5":
+        m.d.sync += target.eq(value)
+        return
+    m.submodules[f"{target.name}_ff"] = Instance(
+        "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK", p_LSRMUX="LSR",
+        p_REGSET="RESET", p_SRMODE="LSR_OVER_CE",
+        i_CLK=ClockSignal("sync"), i_LSR=ResetSignal("sync"), i_DI=value, o_Q=target)
 
 
 class ProcessingElement(wiring.Component):
@@ -24,7 +54,9 @@ class ProcessingElement(wiring.Component):
     On an FPGA the operand and product registers on the multiplier's path may be those of a
     hard multiplier, or the multiplier may be built from logic cells split over the same two
     stages (:mod:`.multiplier`); the cycle timing is the same for every kind, and in
-    simulation (no platform) the PE is always the plain ``a * b`` between two registers.
+    simulation (no platform) the PE is always the plain ``a * b`` between two registers. With
+    ``config.pipeline`` set, the product passes ``config.product_stages`` more registers of
+    logic cells before the accumulator, so ``result`` and ``done`` come that many cycles later.
 
     Parameters
     ----------
@@ -72,20 +104,22 @@ class ProcessingElement(wiring.Component):
         m = Module()
         config = self._config
 
+        # With pipelining, the control flags get registers of their own (see `flag_register`).
+        def flag(target, value):
+            flag_register(m, platform, target, value, keep=config.pipeline > 0)
+
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.b_out.eq(self.b_in),
-            self.valid_out.eq(self.valid_in),
-            self.last_out.eq(self.last_in),
         ]
+        flag(self.valid_out, self.valid_in)
+        flag(self.last_out, self.last_in)
 
         product = Signal(product_shape(config))
         product_valid = Signal()
         product_last = Signal()
-        m.d.sync += [
-            product_valid.eq(self.valid_out),
-            product_last.eq(self.last_out),
-        ]
+        flag(product_valid, self.valid_out)
+        flag(product_last, self.last_out)
         # The product register is two stages after the PE's inputs whatever builds it.
         _, multiplier = make_multiplier(platform, config)
         if multiplier is None:
@@ -98,9 +132,19 @@ class ProcessingElement(wiring.Component):
                 product.eq(multiplier.product),
             ]
 
+        # Extra product stages (config.pipeline) are fabric registers: a hard multiplier's
+        # output then crosses to the PE's logic without an adder in the same cycle.
+        for n in range(config.product_stages):
+            stage = (Signal.like(product, name=f"product_p{n + 1}"),
+                     Signal(name=f"product_valid_p{n + 1}"), Signal(name=f"product_last_p{n + 1}"))
+            m.d.sync += stage[0].eq(product)
+            flag(stage[1], product_valid)
+            flag(stage[2], product_last)
+            product, product_valid, product_last = stage
+
         acc = Signal(acc_shape(config))
         total = self.accumulate(acc, product)
-        m.d.sync += self.done.eq(product_valid & product_last)
+        flag(self.done, product_valid & product_last)
         with m.If(product_valid):
             with m.If(product_last):
                 m.d.sync += [

@@ -9,7 +9,8 @@ import random
 from collections import deque
 
 import pytest
-from amaranth.hdl import Fragment
+from amaranth.back import rtlil
+from amaranth.hdl import Elaboratable, Fragment, Module
 from amaranth.sim import Simulator
 
 from systolic.rtl import protocol
@@ -194,6 +195,13 @@ def test_timeout_defaults_to_frame_timeout_byte_times():
     assert frame_timeout_cycles(12e6, 115200) == 1_066_667
     assert built(Bridge(CONFIG, clock_hz=12e6, baud=1e6)).timeout_cycles == 122_880
     assert built(Bridge(CONFIG, clock_hz=12e6, timeout_cycles=99)).timeout_cycles == 99
+
+
+def test_the_buffers_take_the_engines_ram_kind():
+    distributed = EngineConfig.from_dict({**CONFIG.to_dict(), "buffer_ram": "distributed"})
+    text = rtlil.convert(Bridge(distributed, clock_hz=CLOCK_HZ))
+    assert 'attribute \\ram_style "distributed"' in text
+    assert "ram_style" not in rtlil.convert(Bridge(CONFIG, clock_hz=CLOCK_HZ))
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -517,23 +525,126 @@ def random_request(rng, seq, previous):
     return bytes(frame)
 
 
-def test_a_random_session_matches_the_model():
-    rng = random.Random(2024)
+def random_session(config, seed, requests, kinds):
+    """Run ``requests`` random requests (of the first ``kinds`` kinds) against the bridge and
+    the model; return the model's replies."""
+    rng = random.Random(seed)
     model = BridgeModel()
     expected = []
     async def body(ctx, host, engine):
         previous = None
-        for i in range(80):
+        for i in range(requests):
             if rng.random() < 0.3:
                 words = some_words(rng.randrange(1, 5), seed=i)
                 engine.offer(words)
                 model.pending.extend(words)
-            frame = random_request(rng, i % 7, previous)
+            frame = random_request(rng, i % kinds, previous)
             expected.append(model.answer(frame))
             await host.send(ctx, frame)
             assert await host.reply(ctx) == expected[-1], f"request {i}: {frame.hex()}"
             previous = frame
-    host, engine = simulate(body, timeout_cycles=24, host_ready=0.7, cmd_ready=0.6)
+    host, engine = simulate(body, config=config, timeout_cycles=24, host_ready=0.7,
+                            cmd_ready=0.6)
     assert engine.words() == model.fed
+    return expected
+
+
+def test_a_random_session_matches_the_model():
+    expected = random_session(CONFIG, 2024, 80, 7)
     assert {reply.kind for reply in expected} >= {Kind.ACK, Kind.DATA, Kind.INFO_REPLY,
                                                  Kind.ERROR}
+
+
+# Distributed RAM buffers ------------------------------------------------------------------------
+
+DISTRIBUTED = EngineConfig.from_dict({**CONFIG.to_dict(), "buffer_ram": "distributed"})
+
+
+def test_distributed_buffers_are_two_memories_of_one_buffer_each():
+    memories = lambda config: [line.split() for line in
+                               rtlil.convert(Bridge(config, clock_hz=CLOCK_HZ)).splitlines()
+                               if line.split()[:1] == ["memory"]]
+    assert memories(CONFIG) == [["memory", "width", "8", "size", "512", "\\buffers"]]
+    assert memories(DISTRIBUTED) == [
+        ["memory", "width", "8", "size", "256", "\\payload_buffer"],
+        ["memory", "width", "8", "size", "256", "\\reply_buffer"]]
+
+
+def test_a_random_session_with_distributed_buffers_matches_the_model():
+    random_session(DISTRIBUTED, 77, 60, 5)
+
+
+class _Pair(Elaboratable):
+    """A bridge with block-RAM buffers and one with distributed-RAM buffers, side by side."""
+
+    def __init__(self, **kwargs):
+        self.block = Bridge(CONFIG, clock_hz=CLOCK_HZ, **kwargs)
+        self.distributed = Bridge(DISTRIBUTED, clock_hz=CLOCK_HZ, **kwargs)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.block = self.block
+        m.submodules.distributed = self.distributed
+        return m
+
+
+def test_distributed_buffers_behave_cycle_for_cycle_like_the_block_ram():
+    # The same inputs on every cycle (a random stream of requests, some repeated, corrupted or
+    # cut short, with gaps; random readiness and engine words): every output must match.
+    pair = _Pair(timeout_cycles=24)
+    rng = random.Random(99)
+    stream = []                  # bytes to offer, None for a cycle offering none
+    previous = None
+    for i in range(70):
+        frame = random_request(rng, i % 6, previous)
+        previous = frame
+        if rng.random() < 0.1:     # cut short, then silent: dropped by the timeout
+            frame = frame[:rng.randrange(1, len(frame))]
+            stream += list(frame) + [None] * 30
+        else:
+            stream += list(frame)
+    outputs = lambda bridge: (bridge.i_stream.ready, bridge.o_stream.valid,
+                              bridge.o_stream.payload, bridge.cmd.valid, bridge.cmd.payload,
+                              bridge.rsp.ready, bridge.busy)
+    checked = {"cycles": 0}
+    decoder = FrameDecoder()
+    replies = []
+
+    async def testbench(ctx):
+        position = 0
+        idle = 0
+        while position < len(stream) or idle < 400:
+            silent = position < len(stream) and stream[position] is None
+            position += silent
+            offering = not silent and position < len(stream) and rng.random() < 0.8
+            word = rng.getrandbits(CONFIG.word_width)
+            rsp_valid = rng.random() < 0.3
+            for bridge in (pair.block, pair.distributed):
+                ctx.set(bridge.i_stream.valid, offering)
+                ctx.set(bridge.i_stream.payload, stream[position] if offering else 0)
+                ctx.set(bridge.o_stream.ready, rng.random() < 0.7 if bridge is pair.block
+                        else ctx.get(pair.block.o_stream.ready))
+                ctx.set(bridge.cmd.ready, rng.random() < 0.6 if bridge is pair.block
+                        else ctx.get(pair.block.cmd.ready))
+                ctx.set(bridge.rsp.valid, rsp_valid)
+                ctx.set(bridge.rsp.payload, word)
+            sampled = await ctx.tick().sample(*outputs(pair.block), *outputs(pair.distributed))
+            values = sampled[2:]
+            half = len(values) // 2
+            assert values[:half] == values[half:], f"cycle {checked['cycles']}"
+            if offering and values[0]:
+                position += 1
+            if values[1] and ctx.get(pair.block.o_stream.ready):
+                replies.extend(decoder.feed(bytes([values[2]])))
+            busy = values[half - 1]
+            idle = 0 if (busy or position < len(stream)) else idle + 1
+            checked["cycles"] += 1
+
+    sim = Simulator(pair)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    # Most requests were answered, of every kind (the rest were dropped or refused).
+    assert len(replies) > 40
+    assert {reply.kind for reply in replies} >= {Kind.ACK, Kind.DATA, Kind.INFO_REPLY,
+                                                Kind.ERROR}

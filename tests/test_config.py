@@ -41,6 +41,9 @@ def test_derived_acc_width(a_width, b_width, signed, max_k, expected):
     ({"dataflow": "row-stationary"}, "dataflow"),
     ({"signed": "yes"}, "signed"),
     ({"max_k": 0}, "max_k"),
+    ({"pipeline": -1}, "pipeline"),
+    ({"pipeline": 2}, "pipeline"),
+    ({"pipeline": True}, "pipeline"),
 ])
 def test_bad_values_name_the_parameter(kwargs, parameter):
     with pytest.raises(ConfigError) as info:
@@ -51,7 +54,7 @@ def test_bad_values_name_the_parameter(kwargs, parameter):
 
 def test_frozen_and_round_trips():
     config = ArrayConfig(rows=3, cols=5, a_width=4, b_width=6, signed=False, overflow="saturate",
-                         acc_width=12)
+                         acc_width=12, pipeline=1)
     with pytest.raises(AttributeError):
         config.rows = 9
     assert ArrayConfig.from_dict(config.to_dict()) == config
@@ -64,3 +67,29 @@ def test_timing_figures():
     assert config.min_pass_spacing == 5
     assert config.result_latency == 8
     assert config.macs == 15
+
+
+def test_pipeline_range_is_named():
+    with pytest.raises(ConfigError, match=r"pipeline=3 is invalid: must be from 0 to 1"):
+        ArrayConfig(pipeline=3)
+
+
+def test_pipeline_adds_a_product_stage_and_a_mux_level():
+    plain, piped = ArrayConfig(rows=3, cols=5), ArrayConfig(rows=3, cols=5, pipeline=1)
+    assert (plain.product_stages, plain.mux_stages) == (0, 0)
+    assert (piped.product_stages, piped.mux_stages) == (1, 1)
+    assert piped.result_latency == plain.result_latency + 2 == 10
+    # The PEs' results are read on the same cycle relative to their `done`: spacing is unchanged.
+    assert piped.min_pass_spacing == plain.min_pass_spacing
+
+
+def test_dicts_without_pipeline_still_load():
+    old = ArrayConfig(rows=2, cols=7).to_dict()
+    del old["pipeline"]
+    assert ArrayConfig.from_dict(old) == ArrayConfig(rows=2, cols=7)
+    assert ArrayConfig.from_dict(ArrayConfig(pipeline=1).to_dict()).pipeline == 1
+
+
+def test_describe_names_the_pipeline_only_when_set():
+    assert "pipeline" not in ArrayConfig().describe()
+    assert ArrayConfig(pipeline=1).describe().endswith(", pipeline 1")

@@ -64,6 +64,8 @@ def test_word_width_derived_and_checked():
     ({"array": {"rows": 4}}, "array"),
     ({"word_width": 512}, "word_width"),
     ({"m_blocks": 4096, "n_blocks": 4096}, "n_blocks"),
+    ({"buffer_ram": "lutram"}, "buffer_ram"),
+    ({"buffer_ram": None}, "buffer_ram"),
 ])
 def test_bad_config_names_parameter(params, parameter):
     with pytest.raises(ConfigError) as info:
@@ -77,6 +79,22 @@ def test_config_round_trip():
     assert EngineConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError):
         EngineConfig.from_dict({"depth": 3})
+
+
+def test_buffer_ram():
+    config = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=7, buffer_ram="distributed")
+    assert EngineConfig.from_dict(config.to_dict()) == config
+    assert config.to_dict()["buffer_ram"] == "distributed"
+    assert config.describe().endswith(", distributed RAM")
+    assert "RAM" not in EngineConfig().describe()
+    # Distributed buffers take no block RAM, so sizing for block RAM leaves them alone.
+    assert config.block_rams("ecp5") == {"a": 0, "b": 0, "result": 0, "total": 0}
+    # Dicts written before the parameter existed load with block RAM.
+    old = EngineConfig().to_dict()
+    del old["buffer_ram"]
+    assert EngineConfig.from_dict(old).buffer_ram == "block"
+    with pytest.raises(ConfigError, match="buffer_ram.*block, distributed"):
+        EngineConfig(buffer_ram="registers")
 
 
 # Protocol ------------------------------------------------------------------------------------

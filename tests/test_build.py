@@ -1,0 +1,423 @@
+"""``systolic build``: board tops, the build report against the tools' own logs, failures.
+
+The default run builds the default iCEBreaker design once through the real toolchain (about a
+minute, more on the very first run while the WebAssembly compiles) and starts one build that
+does not fit (it stops at placement, in seconds). The ECP5 floors, which take many minutes a
+build, are marked ``slow``.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from systolic.boards.platforms import BOARDS, board
+from systolic.boards.top import (BRIDGE_BRAM, BoardTop, default_array, default_clock_hz,
+                                 default_engine_config, default_seed, fit_engine_config)
+from systolic.boards.top_build import BuildFailed, explain_failure, peak_gops
+from systolic.boards.top_placement import dsp_sites, multiplier_sites, place_multipliers
+from systolic.boards.build import BuildError
+from systolic.host import cmd_build
+from systolic.host.cmd_cost import load_build
+from systolic.rtl.config import ArrayConfig
+from systolic.rtl.engine_config import EngineConfig
+
+BUILD_KEYS = ("board", "device", "fits", "lut", "ff", "dsp", "bram", "fmax_mhz", "target_mhz",
+              "timing_met", "macs", "peak_gops", "bitstream", "config", "engine")
+
+
+# Defaults and sizing (no toolchain) ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_default_design_fits_the_device_on_paper(name):
+    b = board(name)
+    facts = b.facts()
+    array = default_array(b)
+    engine = default_engine_config(b, array)
+    assert engine.array == array
+    assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
+    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40.
+    per_block = 2 if b.family == "ice40" else 1
+    assert array.macs <= per_block * facts["dsp"]
+    assert array.macs > per_block * facts["dsp"] * 0.75
+    assert b.clock_plan(default_clock_hz(b)).f_out > 0
+
+
+def test_fit_engine_config_shrinks_buffers_to_the_block_ram():
+    config = EngineConfig.ecp5(ArrayConfig(rows=8, cols=8))
+    fitted = fit_engine_config(config, "ecp5", 40)
+    assert fitted.block_rams("ecp5")["total"] <= 40
+    assert fitted.array == config.array
+    assert fit_engine_config(config, "ecp5", 1000) == config
+
+
+#: The boards issue's 85F floor is not met yet: with >= 128 MACs the engine's control paths
+#: (loader, decoder, feeder) close at about 105 MHz, while the 8 x 16 array alone routes at
+#: 212 MHz (BENCHMARKS.md, "FPGA builds"). Strict: these start failing the day it is met.
+ECP5_FLOOR_NOT_MET = pytest.mark.xfail(
+    strict=True, reason="open: ULX3S-85F engine meets about 105 MHz, floor is 150 MHz")
+
+
+def test_floors_of_the_icebreaker_default():
+    assert default_array("icebreaker").macs >= 16
+    assert default_clock_hz("icebreaker") >= 30e6
+
+
+def test_ulx3s_85f_default_has_the_floor_macs():
+    assert default_array("ulx3s-85f").macs >= 128
+
+
+@ECP5_FLOOR_NOT_MET
+def test_ulx3s_85f_default_clock_floor():
+    assert default_clock_hz("ulx3s-85f") >= 150e6
+
+
+def test_peak_gops_formula():
+    assert peak_gops(16, 31.5, 30.0) == 0.96           # runs at the target it meets
+    assert peak_gops(16, 25.0, 30.0) == 0.8             # clocked down to its Fmax
+    assert peak_gops(156, 240.0, 250.0) == round(2 * 156 * 240 / 1e3, 3)
+    assert peak_gops(16, None, 30.0) is None
+
+
+def test_board_top_gives_the_pes_the_device_budget():
+    from amaranth.hdl import Fragment
+    from systolic.boards.top import core_factory
+    b = board("icebreaker")
+    top = BoardTop(b, default_engine_config(b), clock_hz=30e6)
+    platform = b.platform()
+    Fragment.get(top, platform)
+    assert top.multipliers.to_dict() == {"available": 8, "blocks": 8, "hard": 16, "soft": 0}
+    assert type(top.core) is core_factory()
+    # A smaller budget leaves the rest of the PEs to logic cells.
+    top = BoardTop(b, default_engine_config(b), clock_hz=30e6, dsp_budget=3)
+    Fragment.get(top, b.platform())
+    assert top.multipliers.to_dict() == {"available": 3, "blocks": 3, "hard": 6, "soft": 10}
+
+
+# Placing the multipliers (no toolchain) ------------------------------------------------------
+
+def site_xy(site):
+    x, y = re.match(r"X(\d+)/Y(\d+)/MULT18_\d$", site).groups()
+    return int(x), int(y)
+
+
+@pytest.mark.parametrize("device", ["LFE5U-12F", "LFE5U-25F", "LFE5U-45F", "LFE5U-85F",
+                                    "LFE5UM5G-85F"])
+def test_every_ecp5_die_has_its_sites(device):
+    from systolic.boards.catalog import device as facts
+    sites = dsp_sites(device)
+    assert len(sites) == len(set(sites)) == facts(device)["dsp"]
+    assert all(site_xy(site) for site in sites)
+
+
+def test_mesh_on_the_85f_dsp_rows():
+    sites = multiplier_sites("LFE5U-85F", ArrayConfig(rows=12, cols=13), 156)
+    assert len(set(sites)) == 156
+    at = {divmod(k, 13): site_xy(site) for k, site in enumerate(sites)}
+    # Four array rows a DSP row; within it the rows of a column are neighbouring sites.
+    assert {at[(i, 0)][1] for i in range(12)} == {10, 34, 58}
+    for i in range(12):
+        for j in range(13):
+            if i % 4 != 3:
+                below = at[(i + 1, j)]
+                assert below[1] == at[(i, j)][1] and 0 < below[0] - at[(i, j)][0] <= 5
+            if j < 12:
+                assert at[(i, j + 1)][1] == at[(i, j)][1]
+                assert 0 < at[(i, j + 1)][0] - at[(i, j)][0] <= 12
+
+
+def test_sites_only_for_the_pes_with_a_hard_multiplier():
+    assert multiplier_sites("iCE40UP5K", ArrayConfig(), 8) is None
+    assert multiplier_sites("LFE5U-85F", ArrayConfig(a_width=20), 156) is None
+    assert len(multiplier_sites("LFE5U-85F", ArrayConfig(rows=16, cols=16), 156)) == 156
+    small = multiplier_sites("LFE5U-85F", ArrayConfig(rows=4, cols=4), 156)
+    # Sixteen fit one DSP row: the middle one, centred.
+    assert {site_xy(site)[1] for site in small} == {34}
+    assert place_multipliers(dsp_sites("LFE5U-25F"), 2, 2, 0) == []
+
+
+# Failures (no toolchain) ---------------------------------------------------------------------
+
+ECP5_OVERFLOW_LOG = """\
+Info: Device utilisation:
+Info: \t          TRELLIS_IO:      11/    365     3%
+Info: \t              DP16KD:     120/    208    57%
+Info: \t          MULT18X18D:     160/    156   102%
+Info: \t        TRELLIS_COMB:   18316/  83640    21%
+ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'MULT18X18D'
+"""
+
+
+def test_explain_failure_names_the_overflowing_resource(tmp_path):
+    (tmp_path / "top.tim").write_text(ECP5_OVERFLOW_LOG)
+    failure = explain_failure(BuildError("placement", "placement failed", log="x.log"),
+                              "ulx3s-85f", tmp_path)
+    assert isinstance(failure, BuildFailed)
+    message = str(failure)
+    assert "\n" not in message
+    assert "does not fit LFE5U-85F" in message
+    assert "dsp (MULT18X18D) 160 used, 156 available" in message
+    assert message.endswith(f"log: {tmp_path / 'top.tim'}")
+    assert failure.overflow.to_dict() == {"resource": "dsp", "cell": "MULT18X18D", "used": 160,
+                                          "available": 156}
+
+
+def test_explain_failure_without_overflow_quotes_the_tool(tmp_path):
+    (tmp_path / "top.tim").write_text("Info: Device utilisation:\nInfo: \t  DP16KD:  1/ 208  0%\n")
+    failure = explain_failure(BuildError("routing", "routing failed (nextpnr-ecp5 exited with "
+                                         "status 1): ERROR: congestion", log="b/top.build.log"),
+                              "ulx3s-85f", tmp_path)
+    assert failure.overflow is None
+    assert str(failure) == ("routing failed (nextpnr-ecp5 exited with status 1): ERROR: "
+                            "congestion; log: b/top.build.log")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--board", "nope"], "unknown board 'nope'"),
+    (["--board", "icebreaker", "--clock-mhz", "500"], "--clock-mhz"),
+    (["--board", "icebreaker", "--clock-mhz", "-3"], "--clock-mhz -3"),
+    (["--board", "icebreaker", "--baud", "20000000"], "--baud 20000000"),
+    (["--board", "icebreaker", "--dsp", "-1"], "--dsp -1"),
+    (["--board", "icebreaker", "--rows", "0"], "rows=0"),
+])
+def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, argv, words):
+    status, out, err = run_cli("build", *argv, "--out", tmp_path / "b")
+    assert status == 2 and out == ""
+    assert words in err and len(err.strip().splitlines()) == 1
+
+
+def canned_report(engine, out):
+    """What build_board returns, for tests of the command around it."""
+    return {"board": "icebreaker", "device": "iCE40UP5K", "family": "ice40", "fits": True,
+            "lut": {"used": 3000, "available": 5280}, "ff": {"used": 2000, "available": 5280},
+            "dsp": {"used": 8, "available": 8}, "bram": {"used": 22, "available": 30},
+            "resources": {}, "fmax_mhz": 31.0, "target_mhz": 30.0, "timing_met": True,
+            "clock": {"net": "clk", "fmax_mhz": 31.0, "target_mhz": 30.0, "critical_path": None},
+            "warnings": [], "macs": engine.array.macs,
+            "peak_gops": peak_gops(engine.array.macs, 31.0, 30.0),
+            "bitstream": str(out / "top.bin"), "config": engine.array.to_dict(),
+            "engine": engine.to_dict(),
+            "multipliers": {"primitive": "SB_MAC16", "hard_pes": 16, "lut_pes": 0,
+                            "blocks_budget": 8, "blocks_taken": 8}}
+
+
+@pytest.fixture
+def fake_build(monkeypatch):
+    calls = []
+
+    def build_board(b, engine, out, **kwargs):
+        calls.append((b.name, engine, Path(out), kwargs))
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "top.bin").write_bytes(b"\x00" * 16)
+        return canned_report(engine, Path(out))
+
+    monkeypatch.setattr("systolic.boards.top_build.build_board", build_board)
+    return calls
+
+
+def test_options_reach_the_build(run_cli, tmp_path, fake_build):
+    status, out, _ = run_cli("build", "--board", "icebreaker", "--rows", "2", "--cols", "3",
+                             "--k-depth", "16", "--clock-mhz", "24", "--seed", "7", "--baud",
+                             "115200", "--dsp", "2", "--out", tmp_path / "b", "--json")
+    assert status == 0
+    (name, engine, out_dir, kwargs), = fake_build
+    assert name == "icebreaker" and out_dir == tmp_path / "b"
+    assert engine.array == ArrayConfig(rows=2, cols=3) and engine.k_depth == 16
+    assert kwargs["clk_hz"] == 24e6 and kwargs["seed"] == 7 and kwargs["baud"] == 115200
+    assert kwargs["dsp_budget"] == 2
+    report = json.loads(out)
+    assert json.loads((tmp_path / "b" / "build.json").read_text()) == report
+
+
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
+def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, name):
+    status, _, _ = run_cli("build", "--board", name, "--out", tmp_path / "b", "--json")
+    assert status == 0
+    (_, engine, _, kwargs), = fake_build
+    assert engine == default_engine_config(name)
+    assert engine.array == default_array(name)          # shape and pipelining
+    assert kwargs["clk_hz"] == default_clock_hz(name)
+    assert kwargs["seed"] == default_seed(name)
+    fake_build.clear()
+    # Given options win, one at a time.
+    run_cli("build", "--board", name, "--pipeline", "0", "--seed", "5", "--out", tmp_path / "c")
+    (_, engine, _, kwargs), = fake_build
+    assert engine.array.pipeline == 0 and engine.array.rows == default_array(name).rows
+    assert kwargs["seed"] == 5
+
+
+def test_program_without_a_programmer_says_how_to_get_one(run_cli, tmp_path, fake_build,
+                                                          monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    status, _, err = run_cli("build", "--board", "icebreaker", "--out", tmp_path / "b",
+                             "--program", "--quiet")
+    assert status == 2
+    line, = err.strip().splitlines()
+    assert "iceprog or openFPGALoader" in line and "apt install openfpgaloader" in line
+    assert (tmp_path / "b" / "build.json").is_file()    # the build itself stands
+
+
+def test_program_runs_the_tool_on_the_bitstream(run_cli, tmp_path, fake_build, monkeypatch):
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    script = tools / "openFPGALoader"
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'args'}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    status, _, _ = run_cli("build", "--board", "ulx3s-85f", "--out", tmp_path / "b",
+                           "--program", "--quiet")
+    assert status == 0
+    assert (tmp_path / "args").read_text().split() == ["-b", "ulx3s", str(tmp_path / "b" / "top.bin")]
+
+
+def test_programmer_preference():
+    assert cmd_build.programmer_command("icebreaker", "x.bin", which=lambda t: f"/bin/{t}") == \
+        ["/bin/iceprog", "x.bin"]
+    assert cmd_build.programmer_command("ulx3s-12f", "x.bit", which=lambda t: None) is None
+
+
+# A real iCEBreaker build ---------------------------------------------------------------------
+
+def read_log_figures(tim):
+    """Utilisation and the main clock's Fmax as the nextpnr log states them (own parser)."""
+    text = tim.read_text()
+    table = {cell: (int(used), int(avail)) for cell, used, avail in
+             re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text, re.M)}
+    # The post-route figure is the last; nextpnr makes it a warning when the clock fails.
+    fmax = re.findall(r"^(?:Info|Warning): Max frequency for clock '([^']*clk[^']*)': ([\d.]+) MHz "
+                      r"\((?:PASS|FAIL) at ([\d.]+) MHz\)", text, re.M)
+    ffs = sum(int(n) for n, kind in re.findall(r"^Info:\s+(\d+) LCs used as (.*DFF.*)$", text, re.M))
+    return table, fmax[-1], ffs
+
+
+@pytest.fixture(scope="module")
+def icebreaker(tmp_path_factory):
+    """``systolic build --board icebreaker --json``: the default design, for real."""
+    from systolic.host.cli import main
+    import contextlib
+    import io
+    out_dir = tmp_path_factory.mktemp("icebreaker") / "build"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(["build", "--board", "icebreaker", "--out", str(out_dir), "--json",
+                       "--timeout", "900"])
+    return status, stdout.getvalue(), stderr.getvalue(), out_dir
+
+
+def test_icebreaker_build_report(icebreaker):
+    status, out, err, out_dir = icebreaker
+    assert status == 0, err
+    report = json.loads(out)
+    for key in BUILD_KEYS:
+        assert key in report, key
+    for key in ("lut", "ff", "dsp", "bram"):
+        assert set(report[key]) == {"used", "available"}
+    assert json.loads((out_dir / "build.json").read_text()) == report
+    assert report["board"] == "icebreaker" and report["device"] == "iCE40UP5K"
+    assert report["config"] == default_array("icebreaker").to_dict()
+    assert report["engine"] == default_engine_config("icebreaker").to_dict()
+    assert report["macs"] == report["config"]["rows"] * report["config"]["cols"]
+    bitstream = Path(report["bitstream"])
+    assert bitstream.is_file() and bitstream.stat().st_size > 100_000
+    # Progress by stage on stderr.
+    for stage in ("synthesis", "placement", "routing", "packing"):
+        assert re.search(rf"^systolic: {stage}\b", err, re.M), stage
+
+
+def test_icebreaker_numbers_are_the_logs(icebreaker):
+    _, out, _, out_dir = icebreaker
+    report = json.loads(out)
+    table, (clock, fmax, constraint), ffs = read_log_figures(out_dir / "top.tim")
+    assert (report["lut"]["used"], report["lut"]["available"]) == table["ICESTORM_LC"]
+    assert (report["dsp"]["used"], report["dsp"]["available"]) == table["ICESTORM_DSP"]
+    assert (report["bram"]["used"], report["bram"]["available"]) == table["ICESTORM_RAM"]
+    assert report["ff"]["used"] == ffs
+    assert report["fmax_mhz"] == pytest.approx(float(fmax), abs=0.01)
+    # nextpnr is given the PLL's achieved clock; the target is what was asked for.
+    assert report["clock"]["constraint_mhz"] == pytest.approx(float(constraint), abs=0.01)
+    assert report["target_mhz"] == 30.0
+    # (nextpnr derives it from the oscillator through the PLL's dividers, rounding on the way.)
+    assert float(constraint) == pytest.approx(report["clock"]["pll"]["f_out_hz"] / 1e6, rel=1e-3)
+    assert report["timing_met"] == (float(fmax) >= float(constraint))
+    assert report["fits"] is True
+    expected = 2 * report["macs"] * min(report["fmax_mhz"], report["target_mhz"]) / 1e3
+    assert report["peak_gops"] == pytest.approx(expected, abs=1e-3)
+    # Yosys put the products on the DSP blocks: all 8, two int8 PEs each.
+    assert report["multipliers"]["hard_pes"] == 16 and report["multipliers"]["lut_pes"] == 0
+    assert report["netlist"].get("SB_MAC16") == 8
+
+
+def test_icebreaker_floor(icebreaker):
+    """At least 16 int8 MACs meeting at least 30 MHz (about 1 GOPS) on the default build."""
+    report = json.loads(icebreaker[1])
+    assert report["macs"] >= 16 and report["config"]["a_width"] == 8
+    assert report["target_mhz"] >= 30 and report["timing_met"], report["clock"]
+    assert report["peak_gops"] >= 0.96
+
+
+def test_cost_and_report_read_the_build(icebreaker, run_cli):
+    """The derived cost mode and the throughput report on the real build's JSON."""
+    _, _, _, out_dir = icebreaker
+    path = out_dir / "build.json"
+    build = json.loads(path.read_text())
+    assert load_build(path)["macs"] == build["macs"]
+
+    status, out, err = run_cli("cost", "--from-build", path, "--json")
+    assert status == 0, err
+    cost = json.loads(out)
+    assumptions = {a["name"]: a for a in cost["assumptions"]}
+    assert assumptions["device"]["value"] == "iCE40UP5K"
+    assert assumptions["luts"]["value"] == build["lut"]["used"]
+    assert assumptions["luts"]["source"] == "build report"
+    # The ASIC area follows from the build's LUTs by the formula the assumptions state.
+    area = (build["lut"]["used"] * assumptions["lut_area_um2"]["value"] / 1e6
+            / assumptions["area_ratio"]["value"])
+    assert cost["asic_estimate"]["area_mm2"] == pytest.approx(area, rel=1e-9)
+    assert cost["fpga"]["unit"] == pytest.approx(assumptions["fpga_unit"]["value"])
+    if cost["breakeven_exists"]:
+        expected = ((cost["asic"]["nre"] - cost["fpga"]["nre"])
+                    / (cost["fpga"]["unit"] - cost["asic"]["unit"]))
+        assert cost["breakeven_units"] == pytest.approx(expected, rel=1e-6, abs=1)
+
+    status, out, err = run_cli("report", "--from-build", path, "--json")
+    assert status == 0, err
+    design = json.loads(out)["design"]
+    clock = min(build["fmax_mhz"], build["target_mhz"])
+    assert design["macs"] == build["macs"] and design["clock_mhz"] == pytest.approx(clock)
+    assert design["peak_ops_per_s"] == pytest.approx(2 * build["macs"] * clock * 1e6)
+
+
+def test_a_design_that_does_not_fit_ends_with_one_line(run_cli, tmp_path):
+    # K depth 256 needs about 80 of the UP5K's 30 block RAMs; nextpnr stops before placing.
+    status, out, err = run_cli("build", "--board", "icebreaker", "--k-depth", "256",
+                               "--out", tmp_path / "b", "--timeout", "900")
+    assert status == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    match = re.fullmatch(r"systolic build: error: the design does not fit iCE40UP5K \(icebreaker\): "
+                         r"bram \(ICESTORM_RAM\) (\d+) used, 30 available; log: (\S+)", last)
+    assert match, last
+    text = Path(match.group(2)).read_text()
+    assert re.search(rf"ICESTORM_RAM:\s+{match.group(1)}/\s*30\b", text)
+    assert not (tmp_path / "b" / "build.json").exists()
+
+
+# ECP5 (slow: minutes a build) ------------------------------------------------------------------
+
+@pytest.mark.slow
+@ECP5_FLOOR_NOT_MET
+def test_ulx3s_85f_floor(run_cli, tmp_path):
+    """At least 128 int8 MACs meeting at least 150 MHz (38 GOPS) on the default build."""
+    status, out, err = run_cli("build", "--board", "ulx3s-85f", "--out", tmp_path / "b", "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["macs"] >= 128 and report["config"]["a_width"] == 8
+    assert report["target_mhz"] >= 150 and report["timing_met"], report["clock"]
+    assert report["peak_gops"] >= 38.4
+    assert report["dsp"]["used"] == report["multipliers"]["hard_pes"]
+    table, (_, fmax, _), _ = read_log_figures(tmp_path / "b" / "top.tim")
+    assert report["fmax_mhz"] == pytest.approx(float(fmax), abs=0.01)
+    assert (report["dsp"]["used"], report["dsp"]["available"]) == table["MULT18X18D"]
+    assert (report["lut"]["used"], report["lut"]["available"]) == table["TRELLIS_COMB"]
+    assert (report["ff"]["used"], report["ff"]["available"]) == table["TRELLIS_FF"]
+    assert (report["bram"]["used"], report["bram"]["available"]) == table["DP16KD"]
