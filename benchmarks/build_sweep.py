@@ -20,16 +20,14 @@ dir and the raw results (``results.json``) stay under ``--out``.
 import argparse
 import concurrent.futures
 import dataclasses
-import datetime
 import itertools
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import machine_info
 from systolic.boards.platforms import board as get_board
 from systolic.boards.top import default_array, default_clock_hz, default_engine_config
 from systolic.boards.top_build import BuildFailed, build_board, peak_gops
@@ -57,19 +55,6 @@ def parse_plan(text):
             raise SystemExit(f"bad plan entry {entry!r}: expected board:design:RxC[@MHz]")
         plan.append((get_board(name).name, design, rows, cols, clock))
     return plan
-
-
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores (os.cpu_count), {cpu}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
 def run_entry(entry, seeds, out_root, timeout, say):
@@ -182,7 +167,7 @@ def main(argv=None):
                                     itertools.repeat(out_root), itertools.repeat(args.timeout),
                                     itertools.repeat(say)))
     (out_root / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"Machine: {machine()}")
+    print(f"Machine: {machine_info.describe()}")
     print(f"Seeds: {', '.join(map(str, args.seeds))}; {args.jobs} build(s) at a time; whole sweep "
           f"{time.monotonic() - started:.0f} s")
     print()

@@ -25,13 +25,12 @@ Two tables:
 """
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 import time
 
 import numpy as np
+
+import machine_info
 
 from systolic.host.driver import Accelerator
 from systolic.rtl.engine_config import EngineConfig
@@ -44,19 +43,6 @@ BAUDS = [115_200, 1_000_000, 3_000_000]
 TURNAROUNDS = [0.0, 0.001]
 BITS_PER_BYTE = 10
 TARGET_S = 10.0   # the goal for 64x64x64 on the 4x4 design
-
-
-def machine_line():
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"Machine: {datetime.date.today()}, {os.cpu_count()} cores (nproc), {cpu}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
 def measure(acc, m, k, n, repeat):
@@ -106,7 +92,7 @@ def main(argv=None):
     payloads = [int(p) for p in args.max_payload.split(",")]
     config = EngineConfig()
 
-    print(machine_line())
+    print(f"Machine: {machine_info.describe()}")
     print(f"Design: {config.describe()}; Verilator virtual board behind a pty; best of "
           f"{args.repeat} checked runs")
     rows = []

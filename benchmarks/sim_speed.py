@@ -17,15 +17,14 @@ the project's goal is at least 100x for Verilator on 16x16.
 """
 
 import argparse
-import datetime
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+import machine_info
 
 from systolic.rtl.config import ArrayConfig
 from systolic.sim.model import gemm_cycles, matmul
@@ -74,20 +73,6 @@ def available(backend):
     return True
 
 
-def machine():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores (nproc), {model}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
-
-
 def table(rows):
     base = {row["array"]: row["macs_per_s"] for row in rows if row["backend"] == "amaranth"}
     lines = ["| array | backend | GEMM | cycles | build s | sim s | MACs/s | vs Amaranth | checked |",
@@ -129,7 +114,7 @@ def main(argv=None):
         if args.build_dir is None:
             shutil.rmtree(build_root, ignore_errors=True)
 
-    print(f"Machine: {machine()}")
+    print(f"Machine: {machine_info.describe()}")
     print("Operands: int8 signed, accumulators 28 bits (max_k 4096), random values; "
           "MACs/s = M*K*N / simulation seconds (build apart).")
     if skipped:
