@@ -54,8 +54,8 @@ def register(subparsers):
     add_array_options(parser)
     # Unset, these take the board's default array (add_array_options defaults them otherwise).
     parser.set_defaults(**{name: None for name in _BOARD_ARRAY_OPTIONS})
-    group = parser.add_argument_group("GEMM engine (default: the family preset, cut to the "
-                                      "device's block RAM)")
+    group = parser.add_argument_group("GEMM engine (default: the board's; on iCE40 cut to the "
+                                      "device's block RAM, on ECP5 small distributed RAM)")
     group.add_argument("--k-depth", type=int, metavar="D", help="operand buffer depth (deepest K of a job)")
     group.add_argument("--m-blocks", type=int, metavar="B", help="blocks of R rows of A a bank holds")
     group.add_argument("--n-blocks", type=int, metavar="B", help="blocks of C columns of B a bank holds")

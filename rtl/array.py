@@ -153,7 +153,6 @@ class SystolicArray(wiring.Component):
         return m
 
 
-
 def _and_or(terms):
     """OR of the ``value`` of each ``(value, select)`` of ``terms`` whose 1-bit ``select`` is
     set (as raw bits: the values are results of one width)."""

@@ -269,15 +269,8 @@ class Bridge(wiring.Component):
                 shape=8, depth=depth, init=[], attrs=attrs)
             for buffer, write_side, read_side in ((payload_buffer, payload_write, payload_read),
                                                   (reply_buffer, reply_write, reply_read)):
-                write = buffer.write_port()
-                read = buffer.read_port()
-                m.d.comb += [
-                    write.en.eq(write_side.en),
-                    write.addr.eq(write_side.addr),
-                    write.data.eq(write_side.data),
-                    read.addr.eq(read_side.addr),
-                    read_side.data.eq(read.data),
-                ]
+                wiring.connect(m, write_side, buffer.write_port())
+                wiring.connect(m, read_side, buffer.read_port())
         m.d.comb += [
             executor.sender_busy.eq(sender.busy),
             self.busy.eq(receiver.busy | executor.busy | sender.busy),
