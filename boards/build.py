@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib.cdc import ResetSynchronizer
 
 from . import toolchain
 from .platforms import board as get_board
@@ -98,14 +99,21 @@ class Harness(Elaboratable):
         The main clock.
     pll_primitive : str or None
         iCE40 PLL primitive (default ``SB_PLL40_PAD``).
+    global_reset, link_domain : bool
+        See :func:`build`.
     """
 
-    def __init__(self, board, top, plan, *, pll_primitive=None, global_reset=False):
+    def __init__(self, board, top, plan, *, pll_primitive=None, global_reset=False,
+                 link_domain=False):
         self.board = board
         self.top = top
         self.plan = plan
         self.clockgen = board.clock_generator(plan, primitive=pll_primitive)
         self.global_reset = global_reset
+        if link_domain and not self.clockgen.has_osc_clock:
+            raise BuildError("setup", f"{board.name}: the oscillator feeds the PLL directly, "
+                                      f"so it cannot also clock a link domain")
+        self.link_domain = link_domain
 
     def elaborate(self, platform):
         m = Module()
@@ -121,6 +129,12 @@ class Harness(Elaboratable):
             m.submodules.rst_global = Instance("DCCA", i_CLKI=self.clockgen.rst, i_CE=1,
                                                o_CLKO=rst)
         m.d.comb += [cd_sync.clk.eq(self.clockgen.clk), cd_sync.rst.eq(rst)]
+        if self.link_domain:
+            # The oscillator clocks the link; its reset is the main one (held until the PLL
+            # has locked), released in step with the oscillator.
+            m.domains.link = cd_link = ClockDomain()
+            m.d.comb += cd_link.clk.eq(self.clockgen.osc_clk)
+            m.submodules.link_reset = ResetSynchronizer(self.clockgen.rst, domain="link")
         m.submodules.top = self.top
         return m
 
@@ -169,7 +183,7 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
 
 def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None, seed=None,
           timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None, synth_opts=(),
-          global_reset=False):
+          global_reset=False, link_domain=False):
     """Synthesize, place, route and pack ``top`` for ``board``; return a :class:`BuildResult`.
 
     Parameters
@@ -205,6 +219,10 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
     global_reset : bool
         ECP5: put the ``sync`` reset on a global net (through a DCCA), as nextpnr does for
         clocks only. (nextpnr-ice40 promotes high-fanout resets by itself.)
+    link_domain : bool
+        Also define a ``link`` domain clocked by the board's oscillator (for a top whose host
+        link runs apart from the main clock); boards whose PLL takes the oscillator pad
+        (iCE40) cannot.
 
     Returns
     -------
@@ -264,7 +282,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
     started = time.monotonic()
     platform = board.platform()
     harness = Harness(board, design, plan, pll_primitive=pll_primitive,
-                      global_reset=global_reset)
+                      global_reset=global_reset, link_domain=link_domain)
     build_plan = platform.build(
         harness, name=name, build_dir=str(build_dir), do_build=False, do_program=False,
         # Verbose: nextpnr prints its progress (which tells placement from routing) instead

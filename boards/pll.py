@@ -415,6 +415,9 @@ class ClockGenerator(wiring.Component):
         Reset, synchronous to ``clk``.
     locked : Out(1)
         The PLL has locked (1 when there is no PLL); asynchronous.
+    osc_clk : Out(1)
+        The oscillator itself, as a clock for logic, where the oscillator goes through an input
+        buffer (:attr:`has_osc_clock`): ECP5, or no PLL. (An iCE40 PLL takes the pad.)
     """
 
     #: Reset hold after lock, in seconds (Amaranth's iCE40 default domain uses the same).
@@ -428,11 +431,17 @@ class ClockGenerator(wiring.Component):
         self._plan = plan
         self._osc_resource = osc_resource
         self._primitive = primitive or "SB_PLL40_PAD"
-        super().__init__({"clk": Out(1), "rst": Out(1, init=1), "locked": Out(1)})
+        super().__init__({"clk": Out(1), "rst": Out(1, init=1), "locked": Out(1),
+                          "osc_clk": Out(1)})
 
     @property
     def plan(self):
         return self._plan
+
+    @property
+    def has_osc_clock(self):
+        """Whether :attr:`osc_clk` carries the oscillator."""
+        return self._plan.pll is None or self._plan.family == "ecp5"
 
     @property
     def frequency(self):
@@ -448,7 +457,7 @@ class ClockGenerator(wiring.Component):
         osc = platform.request(self._osc_resource, 0, dir="-")
         if plan.pll is None:
             m.submodules.osc_buf = osc_buf = io.Buffer("i", osc)
-            m.d.comb += [self.clk.eq(osc_buf.i), self.locked.eq(1)]
+            m.d.comb += [self.clk.eq(osc_buf.i), self.locked.eq(1), self.osc_clk.eq(osc_buf.i)]
         elif plan.family == "ice40":
             # The PLL takes the pad itself: no input buffer may sit in between.
             m.submodules.pll = pll = ICE40PLL(plan.pll, osc, primitive=self._primitive)
@@ -457,7 +466,7 @@ class ClockGenerator(wiring.Component):
             m.submodules.osc_buf = osc_buf = io.Buffer("i", osc)
             m.submodules.pll = pll = ECP5PLL(plan.pll)
             m.d.comb += [pll.clk_in.eq(osc_buf.i), self.clk.eq(pll.clk_out),
-                         self.locked.eq(pll.locked)]
+                         self.locked.eq(pll.locked), self.osc_clk.eq(osc_buf.i)]
 
         # Reset hold: a reset-less timer in the new clock, restarted whenever lock is lost.
         # LOCK comes from the PLL asynchronously, hence the synchronizer; the reset output is

@@ -28,6 +28,7 @@ from .platforms import board as get_board
 from .top_placement import multiplier_sites
 
 __all__ = ["BoardDefaults", "BOARD_DEFAULTS", "ECP5_BUFFERS", "LED_ROLES", "BoardTop", "default_array",
+           "link_clock_hz",
            "default_engine_config", "default_clock_hz", "default_seed", "fit_engine_config", "synth_options",
            "core_factory"]
 
@@ -59,8 +60,9 @@ class BoardDefaults:
 #: the 4 x 4 array multiplies in logic cells; ECP5: one MULT18X18D a PE), at a clock the
 #: default build meets (see BENCHMARKS.md, "FPGA builds"). The LFE5U-85F boards take 128 of
 #: the 156 MULT18X18D with a pipelined 8 x 16 array (alone it routes at 212 MHz); the engine
-#: around it limits the clock (8 x 16 engine at a 150 MHz target: 107.7 MHz, the engine
-#: loader's write enables of the operand buffers' distributed RAM).
+#: around it limits the clock: the ULX3S-85F's default build at 125 MHz reaches 143.7 MHz
+#: (at a 150 MHz target, 125-138 MHz: BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F"). The
+#: ECPIX-5, not built here, keeps 100 MHz.
 BOARD_DEFAULTS = {
     # The UP5K is 88 % full with the engine, and routing makes most of every path: the clock
     # it reaches swings by 10 % with the placer seed (27.5 to 31 MHz over four seeds, see
@@ -70,7 +72,7 @@ BOARD_DEFAULTS = {
     "ulx3s-12f":  BoardDefaults(4, 7),
     "ulx3s-25f":  BoardDefaults(4, 7),
     "ulx3s-45f":  BoardDefaults(8, 9),
-    "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
+    "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=125e6, pipeline=1),
     "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
 }
 
@@ -93,10 +95,12 @@ BRIDGE_BRAM = 2
 
 #: The engine's buffers on ECP5: distributed RAM, small enough for LUTs. A DP16KD read
 #: without its output register (which Yosys does not use) has a 5.8 ns clock-to-out in
-#: nextpnr at speed grade 6, too slow for the 150 MHz the ECP5 boards run at; distributed RAM
+#: nextpnr at speed grade 6, too slow for the 125-150 MHz the ECP5 boards aim at; distributed RAM
 #: keeps the same synchronous read port, so only synthesis differs. Jobs are one array tile
-#: of up to ``k_depth`` K steps; the host tiles bigger GEMMs.
-ECP5_BUFFERS = {"buffer_ram": "distributed", "k_depth": 64, "m_blocks": 1, "n_blocks": 1}
+#: of up to ``k_depth`` K steps; the host tiles bigger GEMMs. 32 steps (two banks of 32 words,
+#: four RAM slices deep) keep the read address's fanout and the read mux small enough for
+#: 150 MHz; 32 is still twice the array's size, so passes follow each other without a gap.
+ECP5_BUFFERS = {"buffer_ram": "distributed", "k_depth": 32, "m_blocks": 1, "n_blocks": 1}
 
 
 def default_array(board):
@@ -177,6 +181,17 @@ def synth_options(board):
     return ("-dsp",) if get_board(board).family == "ice40" else ()
 
 
+def link_clock_hz(board):
+    """The clock of the UART and bridge in a build for ``board``, or None for the main one.
+
+    On ECP5 the link runs from the oscillator, apart from the engine: an 85F's engine spreads
+    over the whole die, and any path between it and the bridge would cross it. (The iCE40
+    PLL takes the oscillator pad, and a 30 MHz engine needs no such split.)
+    """
+    board = get_board(board)
+    return board.osc_hz if board.family == "ecp5" else None
+
+
 def core_factory():
     """Return the class of the board core: the protocol bridge and the engine behind a UART
     (:class:`~systolic.rtl.board_core.BoardCore`)."""
@@ -203,6 +218,10 @@ class BoardTop(wiring.Component):
     dsp_budget : int or None
         Hard multiplier blocks the PEs may take; ``None`` takes the device's count from
         ``devices.json``.
+    link_clock_hz : float or None
+        Run the UART and the bridge in a ``link`` domain of this frequency (which the build
+        defines, see :func:`~systolic.boards.build.build`), apart from the engine; ``None``
+        runs everything in ``sync``.
 
     Attributes
     ----------
@@ -212,13 +231,15 @@ class BoardTop(wiring.Component):
     The component has no ports.
     """
 
-    def __init__(self, board, engine_config, *, clock_hz, baud=DEFAULT_BAUD, dsp_budget=None):
+    def __init__(self, board, engine_config, *, clock_hz, baud=DEFAULT_BAUD, dsp_budget=None,
+                 link_clock_hz=None):
         self._board = get_board(board)
         self._config = engine_config
         self._clock_hz = clock_hz
         self._baud = baud
         self._dsp_budget = self._board.facts()["dsp"] if dsp_budget is None else dsp_budget
-        self._core = core_factory()(engine_config, clock_hz=clock_hz, baud=baud)
+        self._core = core_factory()(engine_config, clock_hz=clock_hz, baud=baud,
+                                    link_clock_hz=link_clock_hz)
         self.multipliers = None
         super().__init__({})
 
@@ -241,17 +262,18 @@ class BoardTop(wiring.Component):
         m.d.sync += heartbeat.eq(heartbeat + 1)
         rx_seen = Signal()
         tx_seen = Signal()
-        # A byte starts with a falling edge of the line: toggle on each. The received line is
-        # asynchronous to the clock (the core synchronizes its own copy).
+        # A byte starts with a falling edge of the line: toggle on each, in the UART's domain.
+        # The received line is asynchronous to every clock (the core synchronizes its own copy).
+        uart = "sync" if core.link_clock_hz is None else "link"
         rx_sync = Signal(init=1)
-        m.submodules.rx_led_sync = FFSynchronizer(rx_line, rx_sync, init=1)
+        m.submodules.rx_led_sync = FFSynchronizer(rx_line, rx_sync, init=1, o_domain=uart)
         rx_prev = Signal(init=1)
         tx_prev = Signal(init=1)
-        m.d.sync += [rx_prev.eq(rx_sync), tx_prev.eq(core.tx)]
+        m.d[uart] += [rx_prev.eq(rx_sync), tx_prev.eq(core.tx)]
         with m.If(rx_prev & ~rx_sync):
-            m.d.sync += rx_seen.eq(~rx_seen)
+            m.d[uart] += rx_seen.eq(~rx_seen)
         with m.If(tx_prev & ~core.tx):
-            m.d.sync += tx_seen.eq(~tx_seen)
+            m.d[uart] += tx_seen.eq(~tx_seen)
         roles = {
             "alive": heartbeat[-1] | core.status.busy,
             "busy": core.status.busy,

@@ -11,7 +11,7 @@ from pathlib import Path
 from .build import BuildError, build
 from .platforms import board as get_board
 from .report import FAMILY_CELLS, parse_nextpnr_log
-from .top import BoardTop, default_clock_hz, synth_options
+from .top import BoardTop, default_clock_hz, link_clock_hz, synth_options
 
 __all__ = ["build_board", "build_report", "peak_gops", "explain_failure", "Overflow",
            "BuildFailed", "DESIGNS"]
@@ -113,7 +113,8 @@ def explain_failure(error, board, build_dir, name="top"):
     return BuildFailed(message, stage=error.stage, log=log)
 
 
-def build_report(result, board, engine_config, *, multipliers, baud, seed, design="engine"):
+def build_report(result, board, engine_config, *, multipliers, baud, seed, design="engine",
+                 link_hz=None):
     """Return the build report of ``result`` (a :class:`~.build.BuildResult`).
 
     It is :func:`~systolic.boards.build.build`'s report (resources, clocks, critical path,
@@ -121,7 +122,8 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, desig
     ``config`` (the array, ``ArrayConfig.to_dict()``), ``engine``
     (``EngineConfig.to_dict()``), ``multipliers`` (PEs on hard multipliers and in logic
     cells), ``baud``, ``seed`` and ``design`` (one of :data:`DESIGNS`; ``"array"`` has no
-    engine: its ``engine`` and ``baud`` are ``None``).
+    engine: its ``engine`` and ``baud`` are ``None``), and ``link_mhz``: the clock of the UART
+    and the bridge when they run apart from the engine (``None`` when they share its clock).
     """
     board = get_board(board)
     report = dict(result.report)
@@ -138,6 +140,7 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, desig
             "blocks_budget": multipliers.available, "blocks_taken": multipliers.blocks,
         },
         "baud": baud if design == "engine" else None,
+        "link_mhz": None if link_hz is None else link_hz / 1e6,
         "seed": seed,
         "design": design,
         "build_dir": str(result.build_dir),
@@ -195,21 +198,24 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
     if design not in DESIGNS:
         raise ValueError(f"design={design!r} is invalid: must be one of {', '.join(DESIGNS)}")
 
+    link_hz = link_clock_hz(board) if design == "engine" else None
+
     def make_top(f_hz):
         if design == "array":
             from .top_arraybench import ArrayBench
             top = ArrayBench(board, engine_config.array, clock_hz=f_hz, dsp_budget=dsp_budget)
         else:
-            top = BoardTop(board, engine_config, clock_hz=f_hz, baud=baud, dsp_budget=dsp_budget)
+            top = BoardTop(board, engine_config, clock_hz=f_hz, baud=baud, dsp_budget=dsp_budget,
+                           link_clock_hz=link_hz)
         tops.append(top)
         return top
 
     try:
         result = build(make_top, board, build_dir, clk_hz=clk_hz, seed=seed, progress=progress,
-                       timeout=timeout, global_reset=True,
+                       timeout=timeout, global_reset=True, link_domain=link_hz is not None,
                        synth_opts=synth_options(board) if synth_opts is None else synth_opts,
                        nextpnr_opts=nextpnr_opts)
     except BuildError as exc:
         raise explain_failure(exc, board, build_dir) from exc
     return build_report(result, board, engine_config, multipliers=tops[-1].multipliers,
-                        baud=baud, seed=seed, design=design)
+                        baud=baud, seed=seed, design=design, link_hz=link_hz)

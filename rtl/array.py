@@ -6,7 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .pe import ProcessingElement, flag_register
+from .kept_register import kept_register
+from .pe import ProcessingElement
 from .shapes import operand_layout, result_layout
 
 __all__ = ["SystolicArray"]
@@ -64,14 +65,17 @@ class SystolicArray(wiring.Component):
         # Hold a pass's last beat until the previous pass's rows have left (see class docs).
         spacing = config.min_pass_spacing
         since_last = Signal(range(spacing + 1), init=spacing)
+        # ``since_last == spacing``, kept as a flip-flop: the feeder's every register waits on
+        # ``ready``, so it is one gate from flip-flops rather than behind a comparator.
+        spaced = Signal(init=1)
         m.d.comb += [
-            self.i_stream.ready.eq(~beat.last | (since_last == spacing)),
+            self.i_stream.ready.eq(~beat.last | spaced),
             accept.eq(self.i_stream.valid & self.i_stream.ready),
         ]
         with m.If(accept & beat.last):
-            m.d.sync += since_last.eq(1)
-        with m.Elif(since_last != spacing):
-            m.d.sync += since_last.eq(since_last + 1)
+            m.d.sync += [since_last.eq(1), spaced.eq(spacing == 1)]
+        with m.Elif(~spaced):
+            m.d.sync += [since_last.eq(since_last + 1), spaced.eq(since_last + 1 == spacing)]
 
         pes = [[ProcessingElement(config) for _ in range(cols)] for _ in range(rows)]
         for i in range(rows):
@@ -84,17 +88,24 @@ class SystolicArray(wiring.Component):
             for n in range(cycles):
                 reg = Signal.like(value, name=f"{name}_d{n + 1}")
                 if keep:
-                    flag_register(m, platform, reg, value, keep=True)
+                    kept_register(m, platform, reg, value)
                 else:
                     m.d.sync += reg.eq(value)
                 value = reg
             return value
 
+        valid = accept
+        if config.input_stages:
+            # ``accept`` depends on ``ready``, which the feeder's every register waits on:
+            # taken into one register here, it does not also reach across the first PEs.
+            valid = Signal(name="valid_in")
+            beat = Signal.like(self.i_stream.payload, name="beat_in")
+            m.d.sync += [valid.eq(accept), beat.eq(self.i_stream.payload)]
         for i in range(rows):
             left = pes[i][0]
             m.d.comb += [
                 left.a_in.eq(delayed(beat.a[i], i, f"a{i}_skew")),
-                left.valid_in.eq(delayed(accept, i, f"valid{i}_skew")),
+                left.valid_in.eq(delayed(valid, i, f"valid{i}_skew")),
                 left.last_in.eq(delayed(beat.last, i, f"last{i}_skew")),
             ]
             for j in range(1, cols):
@@ -129,7 +140,7 @@ class SystolicArray(wiring.Component):
         # Each PE selects itself with its own `done` delayed to when the row's last PE is done
         # (PE (i, j) finishes cols - 1 - j cycles before it), rather than with one row-wide
         # signal from the last column that would have to reach every column in a cycle; the
-        # delays are kept apart (`flag_register`), as Yosys would merge them all into that one.
+        # delays are kept apart (`kept_register`), as Yosys would merge them all into that one.
         size = math.isqrt(rows - 1) + 1     # ceil(sqrt(rows)): as many groups as rows a group
         groups = [range(start, min(start + size, rows)) for start in range(0, rows, size)]
         group_data = [[Signal(width, name=f"group{g}_data{j}") for j in range(cols)]

@@ -1,7 +1,8 @@
 """What every board runs: the protocol bridge in front of a GEMM engine, on bytes or a UART."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import DomainRenamer, Module
 from amaranth.lib import data, wiring, stream
+from amaranth.lib.fifo import AsyncFIFO, AsyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
@@ -38,6 +39,12 @@ class BoardCore(wiring.Component):
     :data:`~.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``, or at
     :data:`~.uart.DEFAULT_BAUD` for the stream variant, unless ``timeout_cycles`` is given.
 
+    With ``link_clock_hz`` the bridge (and the UART) run in a clock domain of their own,
+    ``link``, and the engine alone in ``sync``; command and result words cross in asynchronous
+    FIFOs. A link at a few Mbaud needs no fast clock, and the bridge's control logic then sets
+    no limit on the engine's: on a big FPGA the two sit far apart, and a path between them
+    would cross the die.
+
     Parameters
     ----------
     engine_config : EngineConfig
@@ -48,7 +55,11 @@ class BoardCore(wiring.Component):
     max_payload : int
         The bridge's buffer size (see :class:`~.bridge.Bridge`).
     timeout_cycles : int or None
-        Explicit timeout in cycles.
+        Explicit timeout in cycles (of the link clock).
+    link_clock_hz : float or None
+        Frequency of the ``link`` domain the bridge and the UART then run in; ``None`` runs
+        them in ``sync``. The divisor and the timeout follow this clock; INFO reports
+        ``clock_hz``, the engine's.
 
     Members
     -------
@@ -64,12 +75,17 @@ class BoardCore(wiring.Component):
         Engine and link status, for LEDs.
     """
 
+    #: Words each way between the link and the engine when they have clocks of their own.
+    LINK_FIFO_DEPTH = 8
+
     def __init__(self, engine_config, *, clock_hz, baud=None,
-                 max_payload=protocol.MIN_MAX_PAYLOAD, timeout_cycles=None):
+                 max_payload=protocol.MIN_MAX_PAYLOAD, timeout_cycles=None, link_clock_hz=None):
         with refused_unused(self):
-            self._divisor = None if baud is None else baud_divisor(clock_hz, baud)
+            link_hz = clock_hz if link_clock_hz is None else link_clock_hz
+            self._link_clock_hz = link_clock_hz
+            self._divisor = None if baud is None else baud_divisor(link_hz, baud)
             if timeout_cycles is None:
-                timeout_cycles = frame_timeout_cycles(clock_hz,
+                timeout_cycles = frame_timeout_cycles(link_hz,
                                                       DEFAULT_BAUD if baud is None else baud)
             # Built here rather than in elaborate() so that their checks run at construction
             # and the INFO contents are known before elaboration.
@@ -109,36 +125,62 @@ class BoardCore(wiring.Component):
         """UART clock cycles per bit (a :class:`~fractions.Fraction`), or None for streams."""
         return self._divisor
 
+    @property
+    def link_clock_hz(self):
+        """Frequency of the ``link`` domain, or None when the bridge runs in ``sync``."""
+        return self._link_clock_hz
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bridge = bridge = self._bridge
+        bridge = self._bridge
         m.submodules.engine = engine = self._engine
+        # The link side: the bridge, and the UART with its registers. ``add`` puts a link-side
+        # module into the link domain when it has one.
+        split = self._link_clock_hz is not None
+
+        def add(name, module):
+            m.submodules[name] = DomainRenamer("link")(module) if split else module
+            return module
+        add("bridge", bridge)
 
         # Registers both ways: the bridge's and the engine's handshakes are deep enough that a
         # path through both would set the board's clock.
         word = self._engine.i_stream.payload.shape()
         m.submodules.cmd_register = cmd_register = StreamRegister(word)
         m.submodules.rsp_register = rsp_register = StreamRegister(word)
-        wiring.connect(m, bridge.cmd, cmd_register.i_stream)
         wiring.connect(m, cmd_register.o_stream, engine.i_stream)
         wiring.connect(m, engine.o_stream, rsp_register.i_stream)
-        wiring.connect(m, rsp_register.o_stream, bridge.rsp)
+        if split:
+            width = word.width
+            # The command side's read port (in the engine's clock) is registered, so the
+            # engine's side starts from flip-flops rather than the FIFO's pointer comparison.
+            m.submodules.cmd_fifo = cmd_fifo = AsyncFIFOBuffered(
+                width=width, depth=self.LINK_FIFO_DEPTH, w_domain="link", r_domain="sync")
+            m.submodules.rsp_fifo = rsp_fifo = AsyncFIFO(
+                width=width, depth=self.LINK_FIFO_DEPTH, w_domain="sync", r_domain="link")
+            wiring.connect(m, bridge.cmd, cmd_fifo.w_stream)
+            wiring.connect(m, cmd_fifo.r_stream, cmd_register.i_stream)
+            wiring.connect(m, rsp_register.o_stream, rsp_fifo.w_stream)
+            wiring.connect(m, rsp_fifo.r_stream, bridge.rsp)
+        else:
+            wiring.connect(m, bridge.cmd, cmd_register.i_stream)
+            wiring.connect(m, rsp_register.o_stream, bridge.rsp)
 
         if self._divisor is None:
             wiring.connect(m, wiring.flipped(self.i_stream), bridge.i_stream)
             wiring.connect(m, bridge.o_stream, wiring.flipped(self.o_stream))
         else:
-            m.submodules.uart_rx = uart_rx = UARTReceiver(self._divisor)
-            m.submodules.uart_tx = uart_tx = UARTTransmitter(self._divisor)
+            uart_rx = add("uart_rx", UARTReceiver(self._divisor))
+            uart_tx = add("uart_tx", UARTTransmitter(self._divisor))
             m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
             # The bridge's ready depends on its receiver's whole state, and the receiver's valid
             # on that ready: registered apart, the frame logic starts from a flip-flop.
-            m.submodules.rx_register = rx_register = StreamRegister(8)
+            rx_register = add("rx_register", StreamRegister(8))
             wiring.connect(m, uart_rx.o_stream, rx_register.i_stream)
             wiring.connect(m, rx_register.o_stream, bridge.i_stream)
             # The transmitter's ready comes from its bit-time divider, and the bridge's reply
             # buffer address from that ready: registered apart, neither adds to the other.
-            m.submodules.tx_register = tx_register = StreamRegister(8)
+            tx_register = add("tx_register", StreamRegister(8))
             wiring.connect(m, bridge.o_stream, tx_register.i_stream)
             wiring.connect(m, tx_register.o_stream, uart_tx.i_stream)
 

@@ -105,9 +105,10 @@ class ArrayConfig:
     pipeline : int
         Extra register stages for clock speed, from 0 to :data:`PIPELINE_MAX`. ``1`` puts a
         fabric register between each PE's multiplier and its accumulator (a hard multiplier's
-        output then only has to reach a register, not an adder) and splits the result mux
-        into two registered levels, each gathering from fewer rows; each adds a cycle to
-        :attr:`result_latency`. On an ECP5 it also gives every PE control flip-flops of its
+        output then only has to reach a register, not an adder), splits the result mux into
+        two registered levels, each gathering from fewer rows, and registers the beat at the
+        array's input (so the handshake with the feeder ends at one register rather than in
+        the first PEs); each adds a cycle to :attr:`result_latency`. On an ECP5 it also gives every PE control flip-flops of its
         own, which synthesis would otherwise share across the die. ``0`` is the shortest
         latency and the smallest array.
     """
@@ -217,9 +218,14 @@ class ArrayConfig:
         the operand skew and the horizontal walk (``cols - 1`` register stages to reach the
         last column), the PE input register, the product register, the accumulator, the
         result row register and the output register; with :attr:`pipeline` set, also the
-        PE's second product register and the result mux's first level.
+        input register, the PE's second product register and the result mux's first level.
         """
-        return self.cols + 3 + self.product_stages + self.mux_stages
+        return self.cols + 3 + self.input_stages + self.product_stages + self.mux_stages
+
+    @property
+    def input_stages(self):
+        """Registers between the array's input handshake and its operand skew (0 or 1)."""
+        return self.pipeline
 
     @property
     def product_stages(self):

@@ -1,6 +1,6 @@
 """The GEMM engine: a systolic array with operand and result buffers and a command interface."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -13,6 +13,7 @@ from .engine_feeder import TileFeeder
 from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, buffer_attrs,
                              result_row_layout, status_layout, word_shape)
 from .engine_writer import ResultWriter
+from .kept_register import kept_register
 
 __all__ = ["GemmEngine"]
 
@@ -109,27 +110,39 @@ class GemmEngine(wiring.Component):
         m.submodules.drain = drain = ResultDrain(config)
 
         attrs = buffer_attrs(config)
-        m.submodules.a_mem = a_mem = Memory(shape=a_word_layout(config), depth=a_depth(config),
-                                             init=[], attrs=attrs)
-        m.submodules.b_mem = b_mem = Memory(shape=b_word_layout(config), depth=b_depth(config),
-                                             init=[], attrs=attrs)
         m.submodules.c_mem = c_mem = Memory(shape=result_row_layout(config),
                                              depth=config.result_rows, init=[], attrs=attrs)
 
         wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
-        for source, memory in ((decoder.a_write, a_mem), (decoder.b_write, b_mem)):
-            port = memory.write_port(granularity=1)
-            if config.buffer_ram == "distributed":
-                # Distributed RAM spreads a write port over every slice of the memory; a register
-                # stage in front keeps that fanout off the loader's counters. The write lands a
-                # cycle later, still long before the feeder can read it (a START takes four
-                # words after the LOAD's last one).
-                m.d.sync += [port.addr.eq(source.addr), port.data.eq(source.data),
-                             port.en.eq(source.en)]
-            else:
-                wiring.connect(m, source, port)
-        wiring.connect(m, feeder.a_read, a_mem.read_port())
-        wiring.connect(m, feeder.b_read, b_mem.read_port())
+        operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
+                    ("b", b_word_layout(config), b_depth(config), decoder.b_write, feeder.b_read))
+        for name, layout, depth, source, sink in operands:
+            if config.buffer_ram == "block":
+                m.submodules[f"{name}_mem"] = memory = Memory(shape=layout, depth=depth, init=[])
+                wiring.connect(m, source, memory.write_port(granularity=1))
+                wiring.connect(m, sink, memory.read_port())
+                continue
+            # Distributed RAM: a memory a lane, read at the feeder's copy of the address for
+            # that lane, so that no address net spreads over the whole buffer. Two register
+            # stages in front of the write ports (the second with a copy of the address for each
+            # lane) carry the loader's writes to memories anywhere on the die; a write lands two
+            # cycles late, still long before the feeder can read it (a START takes four words
+            # after the LOAD's last one).
+            lane_addr = getattr(feeder, f"{name}_lane_addr")
+            write_addr = Signal.like(source.addr)
+            write_data = Signal.like(source.data)
+            write_en = Signal.like(source.en)
+            m.d.sync += [write_addr.eq(source.addr), write_data.eq(source.data),
+                         write_en.eq(source.en)]
+            for lane in range(layout.length):
+                memory = Memory(shape=layout.elem_shape, depth=depth, init=[], attrs=attrs)
+                m.submodules[f"{name}_mem_{lane}"] = memory
+                write, read = memory.write_port(), memory.read_port()
+                lane_write_addr = Signal.like(write_addr, name=f"{name}_write_addr_lane{lane}")
+                kept_register(m, platform, lane_write_addr, write_addr)
+                m.d.sync += [write.data.eq(write_data[lane]), write.en.eq(write_en[lane])]
+                m.d.comb += [write.addr.eq(lane_write_addr), read.addr.eq(lane_addr[lane]),
+                             read.en.eq(sink.en), sink.data[lane].eq(read.data)]
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_mem.write_port())

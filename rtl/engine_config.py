@@ -71,7 +71,10 @@ class EngineConfig:
     buffer_ram : str
         What the buffers (the engine's and the host bridge's) are built from, one of
         :data:`BUFFER_RAMS`: ``"block"`` RAM or ``"distributed"`` RAM (LUTs; keep the buffers
-        small). Synthesis only: the ports and their timing are the same either way.
+        small). Distributed RAM takes its addresses and writes through registers (to and
+        from anywhere on a big die), so a job's first beat reaches the array a cycle later
+        (:attr:`read_address_stages`) and a result row can be read a cycle later
+        (:attr:`result_write_stages`); the ports and the rest of the timing are the same.
 
     Notes
     -----
@@ -167,6 +170,20 @@ class EngineConfig:
     def a_per_word(self):
         """A operands packed in one stream word."""
         return self.word_width // self.array.a_width
+
+    @property
+    def read_address_stages(self):
+        """Registers between the feeder's read addresses and the operand buffers (0 or 1).
+
+        Distributed buffers are a memory a lane, spread over the die with the array; each
+        reads at its own copy of the address, a register a cycle behind the feeder's.
+        """
+        return int(self.buffer_ram == "distributed")
+
+    @property
+    def result_write_stages(self):
+        """Registers between the result writer's sum and the result buffer (0 or 1)."""
+        return int(self.buffer_ram == "distributed")
 
     @property
     def b_per_word(self):

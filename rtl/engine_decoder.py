@@ -77,8 +77,6 @@ class CommandDecoder(wiring.Component):
         config = self._config
         width = config.word_width
         word = self.i_stream.payload
-        accept = Signal()
-        m.d.comb += accept.eq(self.i_stream.valid & self.i_stream.ready)
 
         header_ok = (_bits(word, RESERVED_BITS) == 0) & (_bits(word, MAGIC_BITS) == MAGIC)
         if width > HEADER_BITS:
@@ -145,22 +143,24 @@ class CommandDecoder(wiring.Component):
 
         # Flags each opcode takes; an unknown opcode is refused before its flags matter.
         known = Signal()
-        allowed = Signal(8)
+        flags_ok = Signal()
         with m.Switch(opcode):
             for code, mask in ALLOWED_FLAGS.items():
                 with m.Case(code):
-                    m.d.comb += [known.eq(1), allowed.eq(int(mask))]
+                    m.d.comb += [known.eq(1), flags_ok.eq((flags & (0xFF & ~int(mask))) == 0)]
         with_args = (opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B) | (opcode == Opcode.START)
 
         with m.FSM():
+            # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
+            # ``valid`` alone there keeps the loader's ready off the paths to their registers.
             with m.State("IDLE"):
                 m.d.comb += self.i_stream.ready.eq(1)
-                with m.If(accept):
+                with m.If(self.i_stream.valid):
                     with m.If(~header_ok):
                         refuse(ErrorCode.BAD_HEADER)
                     with m.Elif(~known):
                         refuse(ErrorCode.BAD_OPCODE)
-                    with m.Elif((flags & ~allowed) != 0):
+                    with m.Elif(~flags_ok):
                         refuse(ErrorCode.BAD_HEADER)
                     with m.Elif(with_args):
                         m.d.sync += [
@@ -186,7 +186,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("ARGS"):
                 m.d.comb += self.i_stream.ready.eq(1)
-                with m.If(accept):
+                with m.If(self.i_stream.valid):
                     with m.If(is_m):
                         m.d.sync += m_arg.eq(word)
                     with m.If(is_k):

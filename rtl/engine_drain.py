@@ -79,6 +79,11 @@ class ResultDrain(wiring.Component):
         m_left = Signal(range(config.max_m + 1))
         n_left = Signal(range(config.max_n + 1))
         walked = Signal()
+        # Kept next to the counters, so that no comparator or subtractor sits behind ``fetch``:
+        # ``m_left > rows``, ``n_left > cols``, and the last row of the tile inside M.
+        m_more = Signal()
+        n_more = Signal()
+        row_end = Signal(range(rows))
 
         status_pending = Signal()
         status = Signal(word_shape(config))
@@ -89,7 +94,7 @@ class ResultDrain(wiring.Component):
         take = Signal()
         row_sent = Signal()
         fetch = Signal()
-        tile_row_last = (row == rows - 1) | (row == m_left - 1)
+        tile_row_last = row == row_end
         m.d.comb += [
             out.valid.eq(status_pending | have),
             out.payload.eq(Mux(status_pending, status, element)),
@@ -116,12 +121,14 @@ class ResultDrain(wiring.Component):
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
                 m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows)]
-                with m.If(n_left > cols):
-                    m.d.sync += n_left.eq(n_left - cols)
+                with m.If(n_more):
+                    m.d.sync += [n_left.eq(n_left - cols), n_more.eq(n_left > 2 * cols)]
                 with m.Else():
-                    m.d.sync += n_left.eq(self.job.n)
-                    with m.If(m_left > rows):
-                        m.d.sync += m_left.eq(m_left - rows)
+                    m.d.sync += [n_left.eq(self.job.n), n_more.eq(self.job.n > cols)]
+                    with m.If(m_more):
+                        m.d.sync += [m_left.eq(m_left - rows), m_more.eq(m_left > 2 * rows),
+                                     row_end.eq(Mux(m_left >= 2 * rows, rows - 1,
+                                                    m_left - rows - 1))]
                     with m.Else():
                         m.d.sync += walked.eq(1)
             with m.Else():
@@ -136,6 +143,9 @@ class ResultDrain(wiring.Component):
                 row.eq(0),
                 m_left.eq(self.job.m),
                 n_left.eq(self.job.n),
+                m_more.eq(self.job.m > rows),
+                n_more.eq(self.job.n > cols),
+                row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
                 walked.eq(0),
             ]
 

@@ -2,9 +2,11 @@
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring, stream
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from .engine_layouts import a_read_signature, b_read_signature, job_layout
+from .kept_register import kept_register
 from .shapes import operand_layout
 
 __all__ = ["TileFeeder"]
@@ -16,9 +18,12 @@ class TileFeeder(wiring.Component):
     Pass ``(ti, tj)`` reads word ``ti * k_depth + k`` of the A bank and ``tj * k_depth + k`` of
     the B bank for ``k = 0 .. K-1``: the buffers hold each block of A rows (B columns) as K
     consecutive beats, so a beat is one read of each memory and no reordering is needed.
-    The memory read register is the pipeline stage in front of the array; when the array holds
-    a beat (a short pass's last beat waits for the pass spacing) the read port is disabled so
-    it keeps the beat, and the next pass follows the held beat without a gap.
+    The memory read register is the pipeline stage in front of the array. The feeder keeps
+    the array's pass spacing itself: it issues a pass's last beat no sooner than
+    ``min_pass_spacing`` cycles after the previous pass's last beat (a bubble a cycle until
+    then), so the array takes every beat it is offered, on the cycles it would have taken
+    them, and nothing here waits on ``o_stream.ready``: the addresses, which reach memories
+    all over a big die, are computed from flip-flops alone.
 
     Parameters
     ----------
@@ -33,7 +38,13 @@ class TileFeeder(wiring.Component):
     a_read, b_read : In(ReadPort.Signature)
         Operand memory read ports.
     o_stream : Out(stream.Signature(operand_layout))
-        Beats for the array.
+        Beats for the array (a :class:`~.array.SystolicArray` of ``config.array``, whose
+        ``ready`` the spacing above keeps high whenever a beat is offered).
+    a_lane_addr, b_lane_addr : Out(ArrayLayout(addr, lanes))
+        Only with distributed buffers (``config.buffer_ram``), which the engine then builds
+        one memory a lane: copies of the read addresses, one register each per lane, so that
+        no address net spreads over a whole buffer (``a_read.addr`` and ``b_read.addr`` are
+        the same addresses, for one-memory buffers).
     busy : Out(1)
         Beats of the job are still to be accepted by the array (its bank is in use).
     pass_done : Out(1)
@@ -42,7 +53,8 @@ class TileFeeder(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        super().__init__({
+        self._lane_addresses = config.read_address_stages > 0
+        members = {
             "job":       In(job_layout(config)),
             "start":     In(1),
             "a_read":    In(a_read_signature(config)),
@@ -50,7 +62,12 @@ class TileFeeder(wiring.Component):
             "o_stream":  Out(stream.Signature(operand_layout(config.array))),
             "busy":      Out(1),
             "pass_done": Out(1),
-        })
+        }
+        if self._lane_addresses:
+            for name, signature, lanes in (("a", a_read_signature(config), config.array.rows),
+                                           ("b", b_read_signature(config), config.array.cols)):
+                members[f"{name}_lane_addr"] = Out(ArrayLayout(signature.addr_width, lanes))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -67,59 +84,103 @@ class TileFeeder(wiring.Component):
         m_left = Signal(range(config.max_m + 1))
         n_left = Signal(range(config.max_n + 1))
         last = Signal()
+        # K - 1 and K - 2 (one bit wider, so that K = 1 gives a value no ``k`` equals), kept
+        # from start, and flags kept next to the counters: ``k == k_last``, ``m_left > rows``,
+        # ``n_left > cols``, so that no comparator sits in front of the addresses.
+        k_last = Signal.like(k)
+        k_before_last = Signal(len(k) + 1)
+        k_at_last = Signal()
+        m_more = Signal()
+        n_more = Signal()
         b_bank_base = Mux(job.bank, config.b_bank_words, 0)
+        a_bank_base = Mux(job.bank, config.a_bank_words, 0)
         # a_base + k and b_base + k, kept in registers: the read addresses come straight from
         # flip-flops (distributed RAM reads within the cycle, so an adder there adds to it).
         a_addr = Signal.like(a_base)
         b_addr = Signal.like(b_base)
 
-        advance = Signal()
+        # The pass spacing, counted from the issue of each last beat (the array counts from
+        # its acceptance, one cycle later, for every beat alike).
+        spacing = config.array.min_pass_spacing
+        since_last = Signal(range(spacing + 1), init=spacing)
+        spaced = Signal(init=1)
+        # Issue a beat: the addresses step, and the read register gets the beat.
+        step = Signal()
         m.d.comb += [
-            advance.eq(~beat.valid | beat.ready),
+            step.eq(issuing & (~k_at_last | spaced)),
             self.a_read.addr.eq(a_addr),
             self.b_read.addr.eq(b_addr),
-            self.a_read.en.eq(advance),
-            self.b_read.en.eq(advance),
+            self.a_read.en.eq(1),
+            self.b_read.en.eq(1),
             beat.payload.a.eq(self.a_read.data),
             beat.payload.b.eq(self.b_read.data),
             beat.payload.last.eq(last),
-            self.busy.eq(issuing | beat.valid),
-            self.pass_done.eq(beat.valid & beat.ready & last),
+            self.pass_done.eq(beat.valid & last),
         ]
+        # With lane copies of the addresses (a register later), the beat is a cycle later too.
+        issued, issued_last = step, k_at_last
+        for stage in range(config.read_address_stages):
+            issued_d = Signal(name=f"issued_{stage}")
+            issued_last_d = Signal(name=f"issued_last_{stage}")
+            m.d.sync += [issued_d.eq(issued), issued_last_d.eq(issued_last)]
+            issued, issued_last = issued_d, issued_last_d
+        m.d.sync += [beat.valid.eq(issued), last.eq(issued_last)]
+        m.d.comb += self.busy.eq(issuing | issued | beat.valid)
+        with m.If(step & k_at_last):
+            m.d.sync += [since_last.eq(1), spaced.eq(spacing == 1)]
+        with m.Elif(~spaced):
+            m.d.sync += [since_last.eq(since_last + 1), spaced.eq(since_last + 1 == spacing)]
 
-        with m.If(advance):
-            m.d.sync += [
-                beat.valid.eq(issuing),
-                last.eq(k == job.k - 1),
-            ]
-            with m.If(issuing):
-                with m.If(k == job.k - 1):
-                    m.d.sync += [k.eq(0), a_addr.eq(a_base)]
-                    with m.If(n_left > cols):
-                        m.d.sync += [n_left.eq(n_left - cols), b_base.eq(b_base + config.k_depth),
-                                     b_addr.eq(b_base + config.k_depth)]
-                    with m.Else():
-                        m.d.sync += [n_left.eq(job.n), b_base.eq(b_bank_base),
-                                     b_addr.eq(b_bank_base)]
-                        with m.If(m_left > rows):
-                            m.d.sync += [m_left.eq(m_left - rows),
-                                         a_base.eq(a_base + config.k_depth),
-                                         a_addr.eq(a_base + config.k_depth)]
-                        with m.Else():
-                            m.d.sync += issuing.eq(0)
+        with m.If(step):
+            with m.If(k_at_last):
+                m.d.sync += [k.eq(0), k_at_last.eq(k_last == 0)]
+                with m.If(n_more):
+                    m.d.sync += [n_left.eq(n_left - cols), n_more.eq(n_left > 2 * cols),
+                                 b_base.eq(b_base + config.k_depth)]
                 with m.Else():
-                    m.d.sync += [k.eq(k + 1), a_addr.eq(a_addr + 1), b_addr.eq(b_addr + 1)]
+                    m.d.sync += [n_left.eq(job.n), n_more.eq(job.n > cols),
+                                 b_base.eq(b_bank_base)]
+                    with m.If(m_more):
+                        m.d.sync += [m_left.eq(m_left - rows), m_more.eq(m_left > 2 * rows),
+                                     a_base.eq(a_base + config.k_depth)]
+                    with m.Else():
+                        m.d.sync += issuing.eq(0)
+            with m.Else():
+                m.d.sync += [k.eq(k + 1), k_at_last.eq(k == k_before_last)]
 
         with m.If(self.start):
             m.d.sync += [
                 issuing.eq(1),
                 k.eq(0),
-                a_base.eq(Mux(job.bank, config.a_bank_words, 0)),
-                a_addr.eq(Mux(job.bank, config.a_bank_words, 0)),
+                k_last.eq(job.k - 1),
+                k_before_last.eq(job.k - 2),
+                k_at_last.eq(job.k == 1),
+                m_more.eq(job.m > rows),
+                n_more.eq(job.n > cols),
+                a_base.eq(a_bank_base),
                 b_base.eq(b_bank_base),
-                b_addr.eq(b_bank_base),
                 m_left.eq(job.m),
                 n_left.eq(job.n),
             ]
+
+        # The addresses step with the beats: to the bank's first block on start, to the next
+        # word within a pass, and at a pass's end back to its A block's first word (to the next
+        # A block once the B blocks are done) and on to the next B block (back to the first).
+        a_pass_end = Mux(~n_more & m_more, a_base + config.k_depth, a_base)
+        b_pass_end = Mux(n_more, b_base + config.k_depth, b_bank_base)
+        for target, first, pass_end in ((a_addr, a_bank_base, a_pass_end),
+                                        (b_addr, b_bank_base, b_pass_end)):
+            m.d.sync += target.eq(Mux(self.start, first,
+                                      Mux(step, Mux(k_at_last, pass_end, target + 1), target)))
+        if self._lane_addresses:
+            # One copy of each address per lane, each at that lane's memory alone, a register
+            # behind the feeder's (config.read_address_stages): the copies may be far away, and
+            # nothing but a wire lies between them and the registers they copy.
+            for name, lanes, address in (("a", self.a_lane_addr, a_addr),
+                                         ("b", self.b_lane_addr, b_addr)):
+                for i in range(len(lanes)):
+                    copy = Signal.like(address, name=f"{name}_addr_lane{i}")
+                    kept_register(m, platform, copy, address)
+                    m.d.comb += lanes[i].eq(copy)
 
         return m

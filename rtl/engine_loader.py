@@ -70,10 +70,13 @@ class OperandLoader(wiring.Component):
         bank = Signal()
         # K - 1, kept from setup: comparing with it needs no subtractor on the path to ready.
         k_last = Signal.like(self.k)
+        kk = Signal(range(config.max_k + 1))
+        # K - 2, one bit wider so that K = 1 gives a value no ``kk`` equals: ``kk + 1 == k_last``
+        # without the adder in front of the comparator.
+        k_before_last = Signal(len(kk) + 1)
         n = Signal.like(self.n)
         shreg = Signal(config.word_width)
         count = Signal(range(max(config.a_per_word, config.b_per_word) + 1))
-        kk = Signal(range(config.max_k + 1))
         lane = Signal(range(max(array.rows, array.cols) + 1))
         block = Signal(range(max(2 * config.a_bank_words, 2 * config.b_bank_words) + 1))
         # Rows of A (columns of the current row of B) still to load.
@@ -123,13 +126,13 @@ class OperandLoader(wiring.Component):
                     with m.Else():
                         m.d.sync += lane.eq(lane + 1)
                 with m.Else():
-                    m.d.sync += [kk.eq(kk + 1), kk_at_last.eq(kk + 1 == k_last)]
+                    m.d.sync += [kk.eq(kk + 1), kk_at_last.eq(kk == k_before_last)]
             with m.Else():
                 # Row-major B: a row of N operands goes across lanes and blocks.
                 with m.If(left_at_one):
                     m.d.sync += [left.eq(n), left_at_one.eq(n == 1), lane.eq(0),
                                  block.eq(b_bank_base), kk.eq(kk + 1),
-                                 kk_at_last.eq(kk + 1 == k_last)]
+                                 kk_at_last.eq(kk == k_before_last)]
                 with m.Else():
                     m.d.sync += [left.eq(left - 1), left_at_one.eq(left == 2)]
                     with m.If(lane == array.cols - 1):
@@ -149,6 +152,7 @@ class OperandLoader(wiring.Component):
                 load_b.eq(self.target_b),
                 bank.eq(self.bank),
                 k_last.eq(self.k - 1),
+                k_before_last.eq(self.k - 2),
                 n.eq(self.n),
                 count.eq(0),
                 kk.eq(0),

@@ -17,7 +17,8 @@ class ResultWriter(wiring.Component):
     ``i`` at ``t * rows + i``, padding rows included). For an accumulating job the row is added
     to the one already there: the old row is read on the cycle the array delivers the new one
     and the sum is written the cycle after. Non-accumulating jobs take the same path (the old
-    value is ignored) so that every job writes a row exactly one cycle after the array gives it.
+    value is ignored) so that every job writes a row exactly one cycle after the array gives it
+    (``1 + config.result_write_stages`` with distributed RAM, whose writes go through registers).
 
     The sum follows the array's overflow rule at ``acc_width``: it wraps, or with
     ``overflow="saturate"`` it is clamped once, so a K-chunked result is
@@ -83,15 +84,24 @@ class ResultWriter(wiring.Component):
         row_d = Signal(result_layout(array))
         valid_d = Signal()
         m.d.sync += [row_d.eq(row.payload), valid_d.eq(row.valid)]
-        m.d.comb += [
-            self.c_write.en.eq(valid_d),
-            self.c_write.addr.eq(self.written),
-        ]
+        # The row in ``row_d`` goes to ``row_addr``; with ``result_write_stages`` the write
+        # (and ``written``) follows that many cycles later.
+        row_addr = Signal.like(self.written)
+        sums = Signal.like(self.c_write.data)
         for j in range(array.cols):
             old, new = self.acc_read.data[j], row_d.data[j]
-            m.d.comb += self.c_write.data[j].eq(Mux(self.job.accumulate,
-                                                    self.accumulate(old, new), new))
+            m.d.comb += sums[j].eq(Mux(self.job.accumulate, self.accumulate(old, new), new))
+        en, addr, data = valid_d, row_addr, sums
+        for stage in range(config.result_write_stages):
+            staged = [Signal.like(value, name=f"write_{part}_{stage}")
+                      for part, value in (("en", en), ("addr", addr), ("data", data))]
+            m.d.sync += [reg.eq(value) for reg, value in zip(staged, (en, addr, data))]
+            en, addr, data = staged
+        m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(addr),
+                     self.c_write.data.eq(data)]
         with m.If(valid_d):
+            m.d.sync += row_addr.eq(row_addr + 1)
+        with m.If(en):
             m.d.sync += self.written.eq(self.written + 1)
 
         # Passes between their last beat and their last row written. A pass spends
@@ -102,6 +112,6 @@ class ResultWriter(wiring.Component):
         m.d.comb += self.rows_pending.eq(pending != 0)
 
         with m.If(self.start):
-            m.d.sync += [requested.eq(0), self.written.eq(0)]
+            m.d.sync += [requested.eq(0), row_addr.eq(0), self.written.eq(0)]
 
         return m

@@ -1,43 +1,14 @@
 """The processing element: one multiply-accumulate cell of an output-stationary array."""
 
-from amaranth.hdl import ClockSignal, Instance, Module, Mux, ResetSignal, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .multiplier import make_multiplier, platform_family
+from .kept_register import kept_register
+from .multiplier import make_multiplier
 from .shapes import a_shape, b_shape, product_shape, acc_shape
 
-__all__ = ["ProcessingElement", "flag_register"]
-
-
-def flag_register(m, platform, target, value, *, keep):
-    """Add to ``m`` a ``sync`` register from 1-bit ``value`` to ``target``.
-
-    The array's control flags are pure delays of the input handshake, so the flags of all PEs
-    on an anti-diagonal (and every copy made of them) are equal registers, which Yosys merges
-    into one: one flip-flop then drives the accumulators of PEs all over the die. With ``keep``
-    on an ECP5 the register is a ``TRELLIS_FF`` instance (what Yosys would map it to, reset
-    value 0 on ``sync``'s reset), which Yosys does not merge, so each PE keeps a local one.
-    Elsewhere (and in simulation) it is an ordinary register.
-
-    Parameters
-    ----------
-    m : Module
-    platform : Platform or None
-    target : Signal
-        The register's output, 1 bit, reset value 0.
-    value : Value
-        Its input.
-    keep : bool
-        Keep the register apart from equal ones.
-    """
-    if not keep or platform_family(platform) != "ecp5":
-        m.d.sync += target.eq(value)
-        return
-    m.submodules[f"{target.name}_ff"] = Instance(
-        "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK", p_LSRMUX="LSR",
-        p_REGSET="RESET", p_SRMODE="LSR_OVER_CE",
-        i_CLK=ClockSignal("sync"), i_LSR=ResetSignal("sync"), i_DI=value, o_Q=target)
+__all__ = ["ProcessingElement"]
 
 
 class ProcessingElement(wiring.Component):
@@ -104,9 +75,9 @@ class ProcessingElement(wiring.Component):
         m = Module()
         config = self._config
 
-        # With pipelining, the control flags get registers of their own (see `flag_register`).
+        # With pipelining, the control flags get registers of their own (see `kept_register`).
         def flag(target, value):
-            flag_register(m, platform, target, value, keep=config.pipeline > 0)
+            kept_register(m, platform, target, value, keep=config.pipeline > 0)
 
         m.d.sync += [
             self.a_out.eq(self.a_in),

@@ -17,10 +17,11 @@ word on the cycle it appears. A job's *launch* is the cycle its ``START`` leaves
 (``START`` header at ``h``, its three arguments on ``h+1 .. h+3``, launch at ``h+4`` on an idle
 engine). Then:
 
-* the first beat reaches the array at ``launch + 3`` and passes follow
+* the first beat reaches the array at ``launch + 3`` (``+ read_address_stages``) and passes
+  follow
   :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
-  buffer the cycle after;
+  buffer the cycle after (``1 + result_write_stages`` cycles after);
 * a written row may be read from the cycle after its write, and one read fetches a row whose
   ``c`` columns inside N go out on the ``c`` following cycles; the next row is fetched on the
   cycle of the current row's last word, so rows follow each other without a gap;
@@ -145,7 +146,7 @@ def job_timing(m, k, n, config, launch, *, emit=True):
     rows_in_tile = tile_extents(m, array.rows)
     cols_in_tile = tile_extents(n, array.cols)
     tiles = [(ti, tj) for ti in range(len(rows_in_tile)) for tj in range(len(cols_in_tile))]
-    first_beat = launch + FIRST_BEAT_DELAY
+    first_beat = launch + FIRST_BEAT_DELAY + config.read_address_stages
     schedule = schedule_passes([k] * len(tiles), array)
     last_beat = first_beat + schedule[-1].last_beat
     last_row = first_beat + schedule[-1].last_row
@@ -158,7 +159,7 @@ def job_timing(m, k, n, config, launch, *, emit=True):
             cols = cols_in_tile[tj]
             for i in range(rows_in_tile[ti]):
                 leaves = first_beat + passed.first_row + i
-                fetch = max(leaves + 2, sent)
+                fetch = max(leaves + 2 + config.result_write_stages, sent)
                 words.extend(range(fetch + 1, fetch + cols + 1))
                 sent = fetch + cols
         out_free = sent + 1

@@ -58,16 +58,17 @@ class UartLink:
     its start bit; a stop bit that is not high is recorded in ``framing_errors``.
     """
 
-    def __init__(self, dut, divisor):
+    def __init__(self, dut, divisor, *, domain="sync"):
         self.dut = dut
         self.divisor = divisor
+        self.domain = domain
         self.decoder = FrameDecoder()
         self.replies = []
         self.framing_errors = 0
 
     async def run(self, ctx):
         state, wait, bits = "idle", 0, []
-        async for _, _, level in ctx.tick().sample(self.dut.tx):
+        async for _, _, level in ctx.tick(self.domain).sample(self.dut.tx):
             if state == "idle":
                 if not level:
                     state, wait = "start", self.divisor // 2
@@ -94,7 +95,7 @@ class UartLink:
         for byte in data:
             for level in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
                 ctx.set(self.dut.rx, level)
-                await ctx.tick().repeat(self.divisor)
+                await ctx.tick(self.domain).repeat(self.divisor)
 
 
 class Client:
@@ -159,11 +160,13 @@ class Client:
         return parse_status(word)
 
 
-def simulate(dut, link, body, *, budget=20_000):
+def simulate(dut, link, body, *, budget=20_000, link_clock_hz=None):
     async def main(ctx):
         await body(ctx, Client(link, budget=budget))
     sim = Simulator(dut)
     sim.add_clock(1 / CLOCK_HZ)
+    if link_clock_hz is not None:
+        sim.add_clock(1 / link_clock_hz, domain="link")
     sim.add_testbench(link.run, background=True)
     sim.add_testbench(main)
     sim.run()
@@ -313,4 +316,26 @@ def test_gemm_over_the_uart_pins():
         result = await client.gemm(ctx, a, b)
         assert np.array_equal(result, a @ b)
     simulate(dut, link, body)
+    assert link.framing_errors == 0
+
+
+def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own():
+    # The bridge and the UART at 8 MHz (8 cycles a bit at 1 Mbaud), the engine at 8 MHz x 17/7
+    # (no common period): the words cross in the asynchronous FIFOs, and INFO reports the
+    # engine's clock.
+    link_hz = CLOCK_HZ * 7 / 17
+    dut = BoardCore(CONFIG, clock_hz=CLOCK_HZ, baud=link_hz / 8, link_clock_hz=link_hz)
+    assert dut.divisor == 8 and dut.link_clock_hz == link_hz
+    link = UartLink(dut, divisor=8, domain="link")
+    a, b = operands(12, 4, 6, 3)
+    async def body(ctx, client):
+        ctx.set(dut.rx, 1)
+        await ctx.tick("link").repeat(20)
+        info = decode_info((await client.request(ctx, Kind.INFO)).payload)
+        assert info == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        result = await client.gemm(ctx, a, b)
+        assert np.array_equal(result, a @ b)
+        status = await client.status(ctx)
+        assert (status.error, status.jobs) == (False, 1)
+    simulate(dut, link, body, budget=60_000, link_clock_hz=link_hz)
     assert link.framing_errors == 0

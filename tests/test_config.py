@@ -74,11 +74,11 @@ def test_pipeline_range_is_named():
         ArrayConfig(pipeline=3)
 
 
-def test_pipeline_adds_a_product_stage_and_a_mux_level():
+def test_pipeline_adds_an_input_register_a_product_stage_and_a_mux_level():
     plain, piped = ArrayConfig(rows=3, cols=5), ArrayConfig(rows=3, cols=5, pipeline=1)
-    assert (plain.product_stages, plain.mux_stages) == (0, 0)
-    assert (piped.product_stages, piped.mux_stages) == (1, 1)
-    assert piped.result_latency == plain.result_latency + 2 == 10
+    assert (plain.input_stages, plain.product_stages, plain.mux_stages) == (0, 0, 0)
+    assert (piped.input_stages, piped.product_stages, piped.mux_stages) == (1, 1, 1)
+    assert piped.result_latency == plain.result_latency + 3 == 11
     # The PEs' results are read on the same cycle relative to their `done`: spacing is unchanged.
     assert piped.min_pass_spacing == plain.min_pass_spacing
 

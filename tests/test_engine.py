@@ -340,8 +340,9 @@ def test_distributed_buffers_behave_the_same():
                           n_blocks=SMALL.n_blocks, buffer_ram="distributed")
     a, b = operands(np.random.default_rng(11), 10, 17, 11, config.array)
     check_gemm(config, a, b)
+    # A memory a lane for A and for B (each at its own copy of the read address), one for C.
     styles = re.findall(r'attribute \\ram_style "(\w+)"', rtlil.convert(GemmEngine(config)))
-    assert styles == ["distributed"] * 3
+    assert styles == ["distributed"] * (config.array.rows + config.array.cols + 1)
     assert "ram_style" not in rtlil.convert(GemmEngine(SMALL))
 
 
