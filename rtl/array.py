@@ -10,7 +10,7 @@ from .kept_register import kept_register
 from .pe import ProcessingElement
 from .shapes import operand_layout, result_layout
 
-__all__ = ["SystolicArray"]
+__all__ = ["SystolicArray", "pass_spacing"]
 
 
 class SystolicArray(wiring.Component):
@@ -63,19 +63,11 @@ class SystolicArray(wiring.Component):
         beat = self.i_stream.payload
 
         # Hold a pass's last beat until the previous pass's rows have left (see class docs).
-        spacing = config.min_pass_spacing
-        since_last = Signal(range(spacing + 1), init=spacing)
-        # ``since_last == spacing``, kept as a flip-flop: the feeder's every register waits on
-        # ``ready``, so it is one gate from flip-flops rather than behind a comparator.
-        spaced = Signal(init=1)
+        spaced = pass_spacing(m, config, accept & beat.last)
         m.d.comb += [
             self.i_stream.ready.eq(~beat.last | spaced),
             accept.eq(self.i_stream.valid & self.i_stream.ready),
         ]
-        with m.If(accept & beat.last):
-            m.d.sync += [since_last.eq(1), spaced.eq(spacing == 1)]
-        with m.Elif(~spaced):
-            m.d.sync += [since_last.eq(since_last + 1), spaced.eq(since_last + 1 == spacing)]
 
         pes = [[ProcessingElement(config) for _ in range(cols)] for _ in range(rows)]
         for i in range(rows):
@@ -162,6 +154,25 @@ class SystolicArray(wiring.Component):
             self.o_stream.payload.last.eq(group_last),
         ]
         return m
+
+
+def pass_spacing(m, config, pass_end):
+    """Add to ``m`` the array's pass-spacing timer; return its flag: a pass may end now.
+
+    The flag is high once ``config.min_pass_spacing`` cycles have passed since the last cycle
+    ``pass_end`` was high (and from reset). It is a flip-flop of its own, set as the count
+    steps onto the spacing, rather than a comparator behind the count: whatever waits on it
+    (the array's ``ready``, and every register of the feeder behind that) is then one gate
+    from flip-flops.
+    """
+    spacing = config.min_pass_spacing
+    since_last = Signal(range(spacing + 1), init=spacing)
+    spaced = Signal(init=1)
+    with m.If(pass_end):
+        m.d.sync += [since_last.eq(1), spaced.eq(spacing == 1)]
+    with m.Elif(~spaced):
+        m.d.sync += [since_last.eq(since_last + 1), spaced.eq(since_last + 1 == spacing)]
+    return spaced
 
 
 def _and_or(terms):

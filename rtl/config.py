@@ -108,9 +108,9 @@ class ArrayConfig:
         output then only has to reach a register, not an adder), splits the result mux into
         two registered levels, each gathering from fewer rows, and registers the beat at the
         array's input (so the handshake with the feeder ends at one register rather than in
-        the first PEs); each adds a cycle to :attr:`result_latency`. On an ECP5 it also gives every PE control flip-flops of its
-        own, which synthesis would otherwise share across the die. ``0`` is the shortest
-        latency and the smallest array.
+        the first PEs); each adds a cycle to :attr:`result_latency`. On an ECP5 it also gives
+        every PE control flip-flops of its own, which synthesis would otherwise share across
+        the die. ``0`` is the shortest latency and the smallest array.
     """
 
     rows: int = 4

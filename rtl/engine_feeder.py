@@ -5,6 +5,7 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
+from .array import pass_spacing
 from .engine_layouts import a_read_signature, b_read_signature, job_layout
 from .kept_register import kept_register
 from .shapes import operand_layout
@@ -84,10 +85,10 @@ class TileFeeder(wiring.Component):
         m_left = Signal(range(config.max_m + 1))
         n_left = Signal(range(config.max_n + 1))
         last = Signal()
-        # K - 1 and K - 2 (one bit wider, so that K = 1 gives a value no ``k`` equals), kept
-        # from start, and flags kept next to the counters: ``k == k_last``, ``m_left > rows``,
-        # ``n_left > cols``, so that no comparator sits in front of the addresses.
-        k_last = Signal.like(k)
+        # K - 2 (one bit wider, so that K = 1 gives a value no ``k`` equals), kept from start,
+        # and flags kept next to the counters: ``k == K - 1``, ``m_left > rows``,
+        # ``n_left > cols``, so that no comparator sits in front of the addresses. (``job``
+        # stays as it is until the feeder is done: the decoder launches no job while it is busy.)
         k_before_last = Signal(len(k) + 1)
         k_at_last = Signal()
         m_more = Signal()
@@ -99,13 +100,11 @@ class TileFeeder(wiring.Component):
         a_addr = Signal.like(a_base)
         b_addr = Signal.like(b_base)
 
-        # The pass spacing, counted from the issue of each last beat (the array counts from
-        # its acceptance, one cycle later, for every beat alike).
-        spacing = config.array.min_pass_spacing
-        since_last = Signal(range(spacing + 1), init=spacing)
-        spaced = Signal(init=1)
-        # Issue a beat: the addresses step, and the read register gets the beat.
+        # Issue a beat: the addresses step, and the read register gets the beat. The array's
+        # pass spacing is counted from the issue of each last beat (the array counts from its
+        # acceptance, a fixed number of cycles later for every beat alike).
         step = Signal()
+        spaced = pass_spacing(m, config.array, step & k_at_last)
         m.d.comb += [
             step.eq(issuing & (~k_at_last | spaced)),
             self.a_read.addr.eq(a_addr),
@@ -126,14 +125,10 @@ class TileFeeder(wiring.Component):
             issued, issued_last = issued_d, issued_last_d
         m.d.sync += [beat.valid.eq(issued), last.eq(issued_last)]
         m.d.comb += self.busy.eq(issuing | issued | beat.valid)
-        with m.If(step & k_at_last):
-            m.d.sync += [since_last.eq(1), spaced.eq(spacing == 1)]
-        with m.Elif(~spaced):
-            m.d.sync += [since_last.eq(since_last + 1), spaced.eq(since_last + 1 == spacing)]
 
         with m.If(step):
             with m.If(k_at_last):
-                m.d.sync += [k.eq(0), k_at_last.eq(k_last == 0)]
+                m.d.sync += [k.eq(0), k_at_last.eq(job.k == 1)]
                 with m.If(n_more):
                     m.d.sync += [n_left.eq(n_left - cols), n_more.eq(n_left > 2 * cols),
                                  b_base.eq(b_base + config.k_depth)]
@@ -152,7 +147,6 @@ class TileFeeder(wiring.Component):
             m.d.sync += [
                 issuing.eq(1),
                 k.eq(0),
-                k_last.eq(job.k - 1),
                 k_before_last.eq(job.k - 2),
                 k_at_last.eq(job.k == 1),
                 m_more.eq(job.m > rows),

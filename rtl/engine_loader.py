@@ -68,11 +68,10 @@ class OperandLoader(wiring.Component):
 
         load_b = Signal()
         bank = Signal()
-        # K - 1, kept from setup: comparing with it needs no subtractor on the path to ready.
-        k_last = Signal.like(self.k)
         kk = Signal(range(config.max_k + 1))
-        # K - 2, one bit wider so that K = 1 gives a value no ``kk`` equals: ``kk + 1 == k_last``
-        # without the adder in front of the comparator.
+        # Kept from setup: K = 1, and K - 2, one bit wider so that K = 1 gives a value no ``kk``
+        # equals (``kk + 1 == K - 1`` without an adder or subtractor in front of the comparator).
+        k_is_one = Signal()
         k_before_last = Signal(len(kk) + 1)
         n = Signal.like(self.n)
         shreg = Signal(config.word_width)
@@ -83,7 +82,7 @@ class OperandLoader(wiring.Component):
         left = Signal(range(max(config.max_m, config.max_n) + 1))
         b_bank_base = Mux(bank, config.b_bank_words, 0)
 
-        # ``kk == k_last`` and ``left == 1``, kept as flip-flops next to the counters they
+        # ``kk == K - 1`` and ``left == 1``, kept as flip-flops next to the counters they
         # describe: ``final`` then reaches ``ready`` (and the command path before it) through
         # one gate instead of two comparators.
         kk_at_last = Signal()
@@ -119,7 +118,7 @@ class OperandLoader(wiring.Component):
             with m.If(~load_b):
                 # Row-major A: the K operands of a row go to K words of its lane.
                 with m.If(kk_at_last):
-                    m.d.sync += [kk.eq(0), kk_at_last.eq(k_last == 0),
+                    m.d.sync += [kk.eq(0), kk_at_last.eq(k_is_one),
                                  left.eq(left - 1), left_at_one.eq(left == 2)]
                     with m.If(lane == array.rows - 1):
                         m.d.sync += [lane.eq(0), block.eq(block + config.k_depth)]
@@ -151,7 +150,7 @@ class OperandLoader(wiring.Component):
             m.d.sync += [
                 load_b.eq(self.target_b),
                 bank.eq(self.bank),
-                k_last.eq(self.k - 1),
+                k_is_one.eq(self.k == 1),
                 k_before_last.eq(self.k - 2),
                 n.eq(self.n),
                 count.eq(0),
