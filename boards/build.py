@@ -19,6 +19,7 @@ from pathlib import Path
 from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
+from ..rtl.buffer_port import YOSYS_SCRIPT_AFTER_READ
 from . import toolchain
 from .platforms import board as get_board
 from .report import make_report
@@ -287,7 +288,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         harness, name=name, build_dir=str(build_dir), do_build=False, do_program=False,
         # Verbose: nextpnr prints its progress (which tells placement from routing) instead
         # of only writing it to its log file.
-        verbose=True, nextpnr_opts=" ".join(opts),
+        verbose=True, nextpnr_opts=" ".join(opts), script_after_read=YOSYS_SCRIPT_AFTER_READ,
         **({"synth_opts": " ".join(synth_opts)} if synth_opts else {}))
     # Products of an earlier build in the same directory must not pass for this one's.
     for suffix in (".report.json", ".tim", ".rpt", ".json", ".asc", ".config", ".bin", ".bit",

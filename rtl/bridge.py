@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import protocol
 from .bridge_exec import RequestExecutor
+from .buffer_port import buffer_read_port
 from .bridge_layouts import buffer_addr_width
 from .bridge_rx import FrameReceiver
 from .bridge_tx import ReplySender
@@ -243,11 +244,12 @@ class Bridge(wiring.Component):
         attrs = buffer_attrs(self._engine_config)
         if not distributed:
             # Both buffers in one memory, the top address bit choosing the half (see the
-            # class docstring for why the ports are never wanted twice at once).
+            # class docstring for why the ports are never wanted twice at once). A read and a
+            # write on one cycle are of different halves, as buffer_read_port requires.
             depth = 2 << buffer_addr_width(max_payload)
             m.submodules.buffers = buffers = Memory(shape=8, depth=depth, init=[], attrs=attrs)
             write = buffers.write_port()
-            read = buffers.read_port()
+            read = buffer_read_port(m, buffers)
             m.d.comb += [
                 write.en.eq(payload_write.en | reply_write.en),
                 write.addr.eq(Mux(reply_write.en, Cat(reply_write.addr, C(1, 1)),
@@ -270,7 +272,7 @@ class Bridge(wiring.Component):
             for buffer, write_side, read_side in ((payload_buffer, payload_write, payload_read),
                                                   (reply_buffer, reply_write, reply_read)):
                 wiring.connect(m, write_side, buffer.write_port())
-                wiring.connect(m, read_side, buffer.read_port())
+                wiring.connect(m, read_side, buffer_read_port(m, buffer))
         m.d.comb += [
             executor.sender_busy.eq(sender.busy),
             self.busy.eq(receiver.busy | executor.busy | sender.busy),

@@ -6,6 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .array import SystolicArray
+from .buffer_port import buffer_read_port
 from .engine_config import EngineConfig
 from .engine_decoder import CommandDecoder
 from .engine_drain import ResultDrain
@@ -116,11 +117,14 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
         operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
                     ("b", b_word_layout(config), b_depth(config), decoder.b_write, feeder.b_read))
+        # The loader never writes the bank the feeder reads: a LOAD into it waits for the job's
+        # last beat (see the class docstring), so reads need no old-word rule (buffer_read_port).
         for name, layout, depth, source, sink in operands:
             if config.buffer_ram == "block":
-                m.submodules[f"{name}_mem"] = memory = Memory(shape=layout, depth=depth, init=[])
+                m.submodules[f"{name}_mem"] = memory = Memory(shape=layout, depth=depth, init=[],
+                                                              attrs=attrs)
                 wiring.connect(m, source, memory.write_port(granularity=1))
-                wiring.connect(m, sink, memory.read_port())
+                wiring.connect(m, sink, buffer_read_port(m, memory))
                 continue
             # Distributed RAM: a memory a lane, read at the feeder's copy of the address for
             # that lane, so that no address net spreads over the whole buffer. Two register
@@ -137,7 +141,7 @@ class GemmEngine(wiring.Component):
             for lane in range(layout.length):
                 memory = Memory(shape=layout.elem_shape, depth=depth, init=[], attrs=attrs)
                 m.submodules[f"{name}_mem_{lane}"] = memory
-                write, read = memory.write_port(), memory.read_port()
+                write, read = memory.write_port(), buffer_read_port(m, memory)
                 lane_write_addr = Signal.like(write_addr, name=f"{name}_write_addr_lane{lane}")
                 kept_register(m, platform, lane_write_addr, write_addr)
                 m.d.sync += [write.data.eq(write_data[lane]), write.en.eq(write_en[lane])]
@@ -146,8 +150,10 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_mem.write_port())
-        wiring.connect(m, writer.acc_read, c_mem.read_port())
-        wiring.connect(m, drain.drain_read, c_mem.read_port())
+        # The writer reads a row a cycle before it writes it back (the next read is of the next
+        # row); the drain reads only rows already written.
+        wiring.connect(m, writer.acc_read, buffer_read_port(m, c_mem))
+        wiring.connect(m, drain.drain_read, buffer_read_port(m, c_mem))
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 
         busy = decoder.launch | feeder.busy | writer.rows_pending

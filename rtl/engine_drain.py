@@ -71,6 +71,9 @@ class ResultDrain(wiring.Component):
         have = Signal()
         col = Signal(range(cols))
         last_col = Signal(range(cols))
+        # ``col == last_col``, kept in a flip-flop: ``fetch`` (whose enable reaches the whole
+        # read register) then waits on no comparator.
+        at_last_col = Signal()
         # The next row to read: its address, its tile's first address, its row in the tile, and
         # the rows (columns) of the result from its tile's block on.
         addr = Signal(range(config.result_rows + 1))
@@ -99,7 +102,7 @@ class ResultDrain(wiring.Component):
             out.valid.eq(status_pending | have),
             out.payload.eq(Mux(status_pending, status, element)),
             take.eq(have & ~status_pending & out.ready),
-            row_sent.eq(take & (col == last_col)),
+            row_sent.eq(take & at_last_col),
             fetch.eq(active & ~walked & (~have | row_sent) & (addr < self.written)),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(fetch),
@@ -107,16 +110,18 @@ class ResultDrain(wiring.Component):
         ]
 
         with m.If(take):
-            m.d.sync += col.eq(col + 1)
+            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
         with m.If(row_sent):
             m.d.sync += have.eq(0)
             with m.If(walked):
                 m.d.sync += active.eq(0)
         with m.If(fetch):
+            row_last_col = Mux(n_left >= cols, cols - 1, n_left - 1)
             m.d.sync += [
                 have.eq(1),
                 col.eq(0),
-                last_col.eq(Mux(n_left >= cols, cols - 1, n_left - 1)),
+                last_col.eq(row_last_col),
+                at_last_col.eq(row_last_col == 0),
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.

@@ -5,6 +5,7 @@ from amaranth.lib import data
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.utils import ceil_log2
 
+from .buffer_port import NO_RW_CHECK
 from .shapes import a_shape, b_shape, acc_shape
 
 __all__ = [
@@ -99,8 +100,10 @@ def result_read_signature(config):
 def buffer_attrs(config):
     """Attributes of a buffer :class:`~amaranth.lib.memory.Memory`: the RAM Yosys builds it from.
 
-    ``buffer_ram="block"`` asks for nothing, which leaves block RAM to Yosys as before the
+    ``buffer_ram="block"`` asks for no RAM kind, which leaves block RAM to Yosys as before the
     parameter existed (it takes block RAM for all but tiny memories); other kinds are asked
-    for with ``ram_style``, which Yosys's ``memory_libmap`` honours.
+    for with ``ram_style``, which Yosys's ``memory_libmap`` honours. Every buffer is read
+    through :func:`~.buffer_port.buffer_read_port` and carries its ``no_rw_check``.
     """
-    return {} if config.buffer_ram == "block" else {"ram_style": config.buffer_ram}
+    kind = {} if config.buffer_ram == "block" else {"ram_style": config.buffer_ram}
+    return {**kind, **NO_RW_CHECK}

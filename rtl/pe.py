@@ -1,6 +1,6 @@
 """The processing element: one multiply-accumulate cell of an output-stationary array."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -113,16 +113,19 @@ class ProcessingElement(wiring.Component):
             flag(stage[2], product_last)
             product, product_valid, product_last = stage
 
-        acc = Signal(acc_shape(config))
+        # The accumulator restarts from zero after a pass's last step, and on reset. Both are
+        # one clear condition on a register without a domain reset, so synthesis puts it on
+        # the flip-flops' own synchronous reset rather than a gate on every bit in front of
+        # them (the domain reset would take that pin otherwise).
+        acc = Signal(acc_shape(config), reset_less=True)
         total = self.accumulate(acc, product)
-        flag(self.done, product_valid & product_last)
-        with m.If(product_valid):
-            with m.If(product_last):
-                m.d.sync += [
-                    self.result.eq(total),
-                    acc.eq(0),
-                ]
-            with m.Else():
-                m.d.sync += acc.eq(total)
+        finished = product_valid & product_last
+        flag(self.done, finished)
+        with m.If(finished):
+            m.d.sync += self.result.eq(total)
+        with m.If(finished | ResetSignal(allow_reset_less=True)):
+            m.d.sync += acc.eq(0)
+        with m.Elif(product_valid):
+            m.d.sync += acc.eq(total)
 
         return m
