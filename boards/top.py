@@ -56,17 +56,17 @@ class BoardDefaults:
     seed: int | None = None
 
 
-#: Per board: the array fills the device's hard multipliers (iCE40 UP5K: 8 SB_MAC16, so half of
-#: the 4 x 4 array multiplies in logic cells; ECP5: one MULT18X18D a PE), at a clock the
+#: Per board: the array fills the device's hard multipliers (iCE40 UP5K: 8 SB_MAC16, two int8
+#: PEs a block in its dual 8 x 8 mode; ECP5: one MULT18X18D a PE), at a clock the
 #: default build meets (see BENCHMARKS.md, "FPGA builds"). The LFE5U-85F boards take 128 of
 #: the 156 MULT18X18D with a pipelined 8 x 16 array (alone it routes at 212 MHz); the engine
 #: around it limits the clock: the ULX3S-85F's default build at 125 MHz reaches 143.7 MHz
 #: (at a 150 MHz target, 125-138 MHz: BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F"). The
 #: ECPIX-5, not built here, keeps 100 MHz.
 BOARD_DEFAULTS = {
-    # The UP5K is 88 % full with the engine, and routing makes most of every path: the clock
-    # it reaches swings by 10 % with the placer seed (27.5 to 31 MHz over four seeds, see
-    # BENCHMARKS.md). On the iCEBreaker seed 1 is the one that meets 30 MHz.
+    # The engine fills 80 % of the UP5K (89 % before its buffers lost Yosys's read-first
+    # logic, when seed 1 could fail to place at all), and routing makes most of every path: the
+    # clock it reaches swings by 10 % with the placer seed (BENCHMARKS.md). Seed 1 meets 30 MHz.
     "icebreaker": BoardDefaults(4, 4, seed=1),
     "icesugar":   BoardDefaults(4, 4),
     "ulx3s-12f":  BoardDefaults(4, 7),

@@ -167,6 +167,7 @@ class GemmEngine(wiring.Component):
             drain.start.eq(decoder.launch),
             drain.read.eq(decoder.read),
             drain.written.eq(writer.written),
+            drain.row_written.eq(writer.c_write.en),
             drain.status_req.eq(decoder.status_req),
             drain.status_word.eq(decoder.status_word),
             decoder.feeder_busy.eq(feeder.busy),

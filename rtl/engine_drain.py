@@ -1,10 +1,11 @@
 """The output side of the GEMM engine: result words from the result buffer, and status words."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Shape, Signal
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import job_layout, result_read_signature, word_shape
+from .engine_layouts import job_layout, result_read_signature, result_row_layout, word_shape
 
 __all__ = ["ResultDrain"]
 
@@ -16,7 +17,9 @@ class ResultDrain(wiring.Component):
     inside M, each row's columns that lie inside N. A row is read from the result buffer as
     soon as the writer has written it and the previous row's last word is going out, so a row
     is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
-    computation of the next. The read register of the buffer port holds the row being sent.
+    computation of the next. The read register of the buffer port holds the row being sent;
+    its first word goes out from there, the others from a shift register the row moves into
+    as that word is taken, so no column multiplexer sits in front of the output.
 
     A word is the element sign-extended (zero-extended if unsigned) to the word width.
     ``status_req`` queues one status word, which the decoder only asks for when no result
@@ -36,6 +39,8 @@ class ResultDrain(wiring.Component):
         Send the results of ``job`` from the buffer (all rows are written).
     written : In(range(result_rows + 1))
         Rows of the job the writer has written.
+    row_written : In(1)
+        The writer writes a row on this cycle (``written`` counts it from the next).
     drain_read : In(ReadPort.Signature)
         Result buffer read port.
     status_req, status_word : In(1), In(word)
@@ -53,6 +58,7 @@ class ResultDrain(wiring.Component):
             "start":       In(1),
             "read":        In(1),
             "written":     In(range(config.result_rows + 1)),
+            "row_written": In(1),
             "drain_read":  In(result_read_signature(config)),
             "status_req":  In(1),
             "status_word": In(word_shape(config)),
@@ -71,9 +77,16 @@ class ResultDrain(wiring.Component):
         have = Signal()
         col = Signal(range(cols))
         last_col = Signal(range(cols))
-        # ``col == last_col``, kept in a flip-flop: ``fetch`` (whose enable reaches the whole
-        # read register) then waits on no comparator.
+        # ``col == last_col``, ``col == 0`` and ``addr < written``, kept in flip-flops: ``fetch``
+        # (whose enable reaches the whole read register) then waits on no comparator.
         at_last_col = Signal()
+        at_first_col = Signal()
+        row_ready = Signal()
+        # Columns 1 and up of the row being sent, moved here as column 0 is taken and shifted
+        # down a column a word.
+        element_shape = result_row_layout(config).elem_shape
+        element_bits = Shape.cast(element_shape).width
+        rest = Signal(ArrayLayout(element_shape, max(cols - 1, 1)))
         # The next row to read: its address, its tile's first address, its row in the tile, and
         # the rows (columns) of the result from its tile's block on.
         addr = Signal(range(config.result_rows + 1))
@@ -92,7 +105,8 @@ class ResultDrain(wiring.Component):
         status = Signal(word_shape(config))
         element = Signal(word_shape(config))
         # Assigning the (signed) element to the wider word sign-extends it.
-        m.d.comb += element.eq(self.drain_read.data[col])
+        row_data = self.drain_read.data
+        m.d.comb += element.eq(Mux(at_first_col, row_data[0], rest[0]))
 
         take = Signal()
         row_sent = Signal()
@@ -103,14 +117,17 @@ class ResultDrain(wiring.Component):
             out.payload.eq(Mux(status_pending, status, element)),
             take.eq(have & ~status_pending & out.ready),
             row_sent.eq(take & at_last_col),
-            fetch.eq(active & ~walked & (~have | row_sent) & (addr < self.written)),
+            fetch.eq(active & ~walked & (~have | row_sent) & row_ready),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(fetch),
             self.out_busy.eq(active | status_pending),
         ]
 
         with m.If(take):
-            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
+            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col),
+                         at_first_col.eq(0)]
+            m.d.sync += rest.eq(Mux(at_first_col, row_data.as_value()[element_bits:],
+                                    rest.as_value()[element_bits:]))
         with m.If(row_sent):
             m.d.sync += have.eq(0)
             with m.If(walked):
@@ -122,6 +139,7 @@ class ResultDrain(wiring.Component):
                 col.eq(0),
                 last_col.eq(row_last_col),
                 at_last_col.eq(row_last_col == 0),
+                at_first_col.eq(1),
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
@@ -153,6 +171,22 @@ class ResultDrain(wiring.Component):
                 row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
                 walked.eq(0),
             ]
+
+        # ``row_ready`` is ``addr < written`` of the next cycle: ``written`` grows by
+        # ``row_written`` and is cleared on ``start``; ``addr`` moves on ``fetch`` (which needs
+        # ``addr < written``, so one step on is ready unless it reaches ``written``).
+        written, grown = self.written, self.row_written
+        m.d.sync += row_ready.eq(row_ready | (grown & (addr == written)))
+        with m.If(fetch):
+            with m.If(tile_row_last):
+                next_tile = tile + rows
+                m.d.sync += row_ready.eq((next_tile < written) | (grown & (next_tile == written)))
+            with m.Else():
+                m.d.sync += row_ready.eq(grown | (addr + 1 != written))
+        with m.If(self.read):
+            m.d.sync += row_ready.eq((written != 0) | grown)
+        with m.If(self.start):
+            m.d.sync += row_ready.eq(0)
 
         with m.If(self.status_req):
             m.d.sync += [status_pending.eq(1), status.eq(self.status_word)]

@@ -71,8 +71,11 @@ class OperandLoader(wiring.Component):
         kk = Signal(range(config.max_k + 1))
         # Kept from setup: K = 1, and K - 2, one bit wider so that K = 1 gives a value no ``kk``
         # equals (``kk + 1 == K - 1`` without an adder or subtractor in front of the comparator).
+        # Setup stores K there; the cycle after (``fresh``, before any operand word can be
+        # written) derives both, so no comparator on the command word reaches these registers.
         k_is_one = Signal()
         k_before_last = Signal(len(kk) + 1)
+        fresh = Signal()
         n = Signal.like(self.n)
         shreg = Signal(config.word_width)
         count = Signal(range(max(config.a_per_word, config.b_per_word) + 1))
@@ -146,21 +149,27 @@ class OperandLoader(wiring.Component):
                 count.eq(Mux(load_b, config.b_per_word, config.a_per_word)),
             ]
 
+        with m.If(fresh):
+            m.d.sync += [
+                fresh.eq(0),
+                k_is_one.eq(k_before_last == 1),
+                kk_at_last.eq(k_before_last == 1),
+                k_before_last.eq(k_before_last - 2),
+                left_at_one.eq(left == 1),
+            ]
         with m.If(self.setup):
             m.d.sync += [
+                fresh.eq(1),
                 load_b.eq(self.target_b),
                 bank.eq(self.bank),
-                k_is_one.eq(self.k == 1),
-                k_before_last.eq(self.k - 2),
+                k_before_last.eq(self.k),
                 n.eq(self.n),
                 count.eq(0),
                 kk.eq(0),
-                kk_at_last.eq(self.k == 1),
                 lane.eq(0),
                 block.eq(Mux(self.target_b, Mux(self.bank, config.b_bank_words, 0),
                              Mux(self.bank, config.a_bank_words, 0))),
                 left.eq(Mux(self.target_b, self.n, self.m)),
-                left_at_one.eq(Mux(self.target_b, self.n, self.m) == 1),
             ]
 
         return m

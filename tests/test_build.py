@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
 from systolic.boards.top import (BRIDGE_BRAM, BoardTop, default_array, default_clock_hz,
@@ -70,6 +71,7 @@ def test_ecp5_links_run_from_the_oscillator():
                    link_clock_hz=25e6)
     assert top.core.link_clock_hz == 25e6 and top.core.divisor == 25
     assert top.core.info.clock_khz == 125_000
+    Fragment.get(top, board("ulx3s-85f").platform())     # and it elaborates on the board
 
 
 def test_floors_of_the_icebreaker_default():
