@@ -1,11 +1,10 @@
 """The output side of the GEMM engine: result words from the result buffer, and status words."""
 
-from amaranth.hdl import Module, Mux, Shape, Signal
-from amaranth.lib.data import ArrayLayout
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import job_layout, result_read_signature, result_row_layout, word_shape
+from .engine_layouts import job_layout, result_read_signature, word_shape
 
 __all__ = ["ResultDrain"]
 
@@ -17,9 +16,7 @@ class ResultDrain(wiring.Component):
     inside M, each row's columns that lie inside N. A row is read from the result buffer as
     soon as the writer has written it and the previous row's last word is going out, so a row
     is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
-    computation of the next. The read register of the buffer port holds the row being sent;
-    its first word goes out from there, the others from a shift register the row moves into
-    as that word is taken, so no column multiplexer sits in front of the output.
+    computation of the next. The read register of the buffer port holds the row being sent.
 
     A word is the element sign-extended (zero-extended if unsigned) to the word width.
     ``status_req`` queues one status word, which the decoder only asks for when no result
@@ -77,16 +74,10 @@ class ResultDrain(wiring.Component):
         have = Signal()
         col = Signal(range(cols))
         last_col = Signal(range(cols))
-        # ``col == last_col``, ``col == 0`` and ``addr < written``, kept in flip-flops: ``fetch``
-        # (whose enable reaches the whole read register) then waits on no comparator.
+        # ``col == last_col`` and ``addr < written``, kept in flip-flops: ``fetch`` (whose
+        # enable reaches the whole read register) then waits on no comparator.
         at_last_col = Signal()
-        at_first_col = Signal()
         row_ready = Signal()
-        # Columns 1 and up of the row being sent, moved here as column 0 is taken and shifted
-        # down a column a word.
-        element_shape = result_row_layout(config).elem_shape
-        element_bits = Shape.cast(element_shape).width
-        rest = Signal(ArrayLayout(element_shape, max(cols - 1, 1)))
         # The next row to read: its address, its tile's first address, its row in the tile, and
         # the rows (columns) of the result from its tile's block on.
         addr = Signal(range(config.result_rows + 1))
@@ -105,8 +96,7 @@ class ResultDrain(wiring.Component):
         status = Signal(word_shape(config))
         element = Signal(word_shape(config))
         # Assigning the (signed) element to the wider word sign-extends it.
-        row_data = self.drain_read.data
-        m.d.comb += element.eq(Mux(at_first_col, row_data[0], rest[0]))
+        m.d.comb += element.eq(self.drain_read.data[col])
 
         take = Signal()
         row_sent = Signal()
@@ -124,10 +114,7 @@ class ResultDrain(wiring.Component):
         ]
 
         with m.If(take):
-            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col),
-                         at_first_col.eq(0)]
-            m.d.sync += rest.eq(Mux(at_first_col, row_data.as_value()[element_bits:],
-                                    rest.as_value()[element_bits:]))
+            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
         with m.If(row_sent):
             m.d.sync += have.eq(0)
             with m.If(walked):
@@ -139,7 +126,6 @@ class ResultDrain(wiring.Component):
                 col.eq(0),
                 last_col.eq(row_last_col),
                 at_last_col.eq(row_last_col == 0),
-                at_first_col.eq(1),
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
