@@ -84,23 +84,20 @@ class ResultWriter(wiring.Component):
         row_d = Signal(result_layout(array))
         valid_d = Signal()
         m.d.sync += [row_d.eq(row.payload), valid_d.eq(row.valid)]
-        # The row in ``row_d`` goes to ``row_addr``; with ``result_write_stages`` the write
-        # (and ``written``) follows that many cycles later.
-        row_addr = Signal.like(self.written)
+        # With ``result_write_stages`` the write follows that many cycles later. Rows are
+        # written in order, so a row's address is the count of rows written before it.
         sums = Signal.like(self.c_write.data)
         for j in range(array.cols):
             old, new = self.acc_read.data[j], row_d.data[j]
             m.d.comb += sums[j].eq(Mux(self.job.accumulate, self.accumulate(old, new), new))
-        en, addr, data = valid_d, row_addr, sums
+        en, data = valid_d, sums
         for stage in range(config.result_write_stages):
-            staged = [Signal.like(value, name=f"write_{part}_{stage}")
-                      for part, value in (("en", en), ("addr", addr), ("data", data))]
-            m.d.sync += [reg.eq(value) for reg, value in zip(staged, (en, addr, data))]
-            en, addr, data = staged
-        m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(addr),
+            staged = (Signal.like(en, name=f"write_en_{stage}"),
+                      Signal.like(data, name=f"write_data_{stage}"))
+            m.d.sync += [staged[0].eq(en), staged[1].eq(data)]
+            en, data = staged
+        m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(self.written),
                      self.c_write.data.eq(data)]
-        with m.If(valid_d):
-            m.d.sync += row_addr.eq(row_addr + 1)
         with m.If(en):
             m.d.sync += self.written.eq(self.written + 1)
 
@@ -112,6 +109,6 @@ class ResultWriter(wiring.Component):
         m.d.comb += self.rows_pending.eq(pending != 0)
 
         with m.If(self.start):
-            m.d.sync += [requested.eq(0), row_addr.eq(0), self.written.eq(0)]
+            m.d.sync += [requested.eq(0), self.written.eq(0)]
 
         return m
