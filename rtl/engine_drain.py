@@ -5,6 +5,7 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
 from .engine_layouts import job_layout, result_read_signature, word_shape
+from .tile_walk import tile_walk
 
 __all__ = ["ResultDrain"]
 
@@ -83,13 +84,9 @@ class ResultDrain(wiring.Component):
         addr = Signal(range(config.result_rows + 1))
         tile = Signal(range(config.result_rows + 1))
         row = Signal(range(rows))
-        m_left = Signal(range(config.max_m + 1))
-        n_left = Signal(range(config.max_n + 1))
         walked = Signal()
-        # Kept next to the counters, so that no comparator or subtractor sits behind ``fetch``:
-        # ``m_left > rows``, ``n_left > cols``, and the last row of the tile inside M.
-        m_more = Signal()
-        n_more = Signal()
+        # The last row of the tile inside M, kept beside the walk's counters, so that no
+        # comparator or subtractor sits behind ``fetch``.
         row_end = Signal(range(rows))
 
         status_pending = Signal()
@@ -102,6 +99,9 @@ class ResultDrain(wiring.Component):
         row_sent = Signal()
         fetch = Signal()
         tile_row_last = row == row_end
+        restart = (self.start & self.job.emit) | self.read
+        walk = tile_walk(m, config, self.job, restart=restart, advance=fetch & tile_row_last)
+        m_left, n_left, m_more, n_more = walk.m_left, walk.n_left, walk.m_more, walk.n_more
         m.d.comb += [
             out.valid.eq(status_pending | have),
             out.payload.eq(Mux(status_pending, status, element)),
@@ -130,30 +130,22 @@ class ResultDrain(wiring.Component):
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
                 m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows)]
-                with m.If(n_more):
-                    m.d.sync += [n_left.eq(n_left - cols), n_more.eq(n_left > 2 * cols)]
-                with m.Else():
-                    m.d.sync += [n_left.eq(self.job.n), n_more.eq(self.job.n > cols)]
+                with m.If(~n_more):
                     with m.If(m_more):
-                        m.d.sync += [m_left.eq(m_left - rows), m_more.eq(m_left > 2 * rows),
-                                     row_end.eq(Mux(m_left >= 2 * rows, rows - 1,
-                                                    m_left - rows - 1))]
+                        m.d.sync += row_end.eq(Mux(m_left >= 2 * rows, rows - 1,
+                                                   m_left - rows - 1))
                     with m.Else():
                         m.d.sync += walked.eq(1)
             with m.Else():
                 m.d.sync += [row.eq(row + 1), addr.eq(addr + 1)]
 
-        with m.If((self.start & self.job.emit) | self.read):
+        with m.If(restart):
             m.d.sync += [
                 active.eq(1),
                 have.eq(0),
                 addr.eq(0),
                 tile.eq(0),
                 row.eq(0),
-                m_left.eq(self.job.m),
-                n_left.eq(self.job.n),
-                m_more.eq(self.job.m > rows),
-                n_more.eq(self.job.n > cols),
                 row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
                 walked.eq(0),
             ]

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from .array import pass_spacing
 from .engine_layouts import a_read_signature, b_read_signature, job_layout
 from .kept_register import kept_register
+from .tile_walk import tile_walk
 from .shapes import operand_layout
 
 __all__ = ["TileFeeder"]
@@ -73,7 +74,6 @@ class TileFeeder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self._config
-        rows, cols = config.array.rows, config.array.cols
         job = self.job
         beat = self.o_stream
 
@@ -81,18 +81,13 @@ class TileFeeder(wiring.Component):
         k = Signal(range(config.max_k + 1))
         a_base = Signal(range(2 * config.a_bank_words))
         b_base = Signal(range(2 * config.b_bank_words))
-        # Rows of A (columns of B) from the current block on.
-        m_left = Signal(range(config.max_m + 1))
-        n_left = Signal(range(config.max_n + 1))
         last = Signal()
         # K - 2 (one bit wider, so that K = 1 gives a value no ``k`` equals), kept from start,
-        # and flags kept next to the counters: ``k == K - 1``, ``m_left > rows``,
-        # ``n_left > cols``, so that no comparator sits in front of the addresses. (``job``
-        # stays as it is until the feeder is done: the decoder launches no job while it is busy.)
+        # and ``k == K - 1`` kept next to the counter, so that no comparator sits in front of
+        # the addresses. (``job`` stays as it is until the feeder is done: the decoder launches
+        # no job while it is busy.)
         k_before_last = Signal(len(k) + 1)
         k_at_last = Signal()
-        m_more = Signal()
-        n_more = Signal()
         b_bank_base = Mux(job.bank, config.b_bank_words, 0)
         a_bank_base = Mux(job.bank, config.a_bank_words, 0)
         # a_base + k and b_base + k, kept in registers: the read addresses come straight from
@@ -105,6 +100,9 @@ class TileFeeder(wiring.Component):
         # acceptance, a fixed number of cycles later for every beat alike).
         step = Signal()
         spaced = pass_spacing(m, config.array, step & k_at_last)
+        # Rows of A (columns of B) from the current block on.
+        walk = tile_walk(m, config, job, restart=self.start, advance=step & k_at_last)
+        m_more, n_more = walk.m_more, walk.n_more
         m.d.comb += [
             step.eq(issuing & (~k_at_last | spaced)),
             self.a_read.addr.eq(a_addr),
@@ -130,14 +128,11 @@ class TileFeeder(wiring.Component):
             with m.If(k_at_last):
                 m.d.sync += [k.eq(0), k_at_last.eq(job.k == 1)]
                 with m.If(n_more):
-                    m.d.sync += [n_left.eq(n_left - cols), n_more.eq(n_left > 2 * cols),
-                                 b_base.eq(b_base + config.k_depth)]
+                    m.d.sync += b_base.eq(b_base + config.k_depth)
                 with m.Else():
-                    m.d.sync += [n_left.eq(job.n), n_more.eq(job.n > cols),
-                                 b_base.eq(b_bank_base)]
+                    m.d.sync += b_base.eq(b_bank_base)
                     with m.If(m_more):
-                        m.d.sync += [m_left.eq(m_left - rows), m_more.eq(m_left > 2 * rows),
-                                     a_base.eq(a_base + config.k_depth)]
+                        m.d.sync += a_base.eq(a_base + config.k_depth)
                     with m.Else():
                         m.d.sync += issuing.eq(0)
             with m.Else():
@@ -149,12 +144,8 @@ class TileFeeder(wiring.Component):
                 k.eq(0),
                 k_before_last.eq(job.k - 2),
                 k_at_last.eq(job.k == 1),
-                m_more.eq(job.m > rows),
-                n_more.eq(job.n > cols),
                 a_base.eq(a_bank_base),
                 b_base.eq(b_bank_base),
-                m_left.eq(job.m),
-                n_left.eq(job.n),
             ]
 
         # The addresses step with the beats: to the bank's first block on start, to the next
