@@ -47,7 +47,8 @@ class CommandDecoder(wiring.Component):
     launch : Out(1)
         High for one cycle after ``job`` was latched: start it.
     read : Out(1)
-        Stream the result buffer of ``job`` (a pulse).
+        Stream the result buffer of ``job``: high for one cycle after the decoder took the
+        READ (a register, like ``launch``, so the busy checks stay off the drain's paths).
     status_req, status_word : Out(1), Out(word)
         Send ``status_word`` (a pulse with the word).
     error, code : Out(1), Out(4)
@@ -139,7 +140,7 @@ class CommandDecoder(wiring.Component):
             loader.bank_busy.eq(self.feeder_busy & (self.job.bank == bank)),
         ]
 
-        m.d.sync += self.launch.eq(0)
+        m.d.sync += [self.launch.eq(0), self.read.eq(0)]
 
         # Flags each opcode takes; an unknown opcode is refused before its flags matter.
         known = Signal()
@@ -241,7 +242,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("READ"):
                 with m.If(~self.busy & ~self.out_busy):
-                    m.d.comb += self.read.eq(1)
+                    m.d.sync += self.read.eq(1)
                     m.next = "IDLE"
 
             with m.State("STATUS"):

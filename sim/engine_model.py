@@ -42,6 +42,7 @@ from .model import check_operands, matmul, result_dtype, saturate, schedule_pass
 __all__ = [
     "k_chunks", "accumulate", "engine_matmul", "tile_extents", "JobTiming", "job_timing",
     "job_cycles", "EngineTrace", "EngineModel", "LAUNCH_DELAY", "FIRST_BEAT_DELAY",
+    "READ_DELAY",
 ]
 
 #: Cycles from a START header to the launch, when the engine is idle (three argument words).
@@ -49,6 +50,9 @@ LAUNCH_DELAY = 4
 #: Cycles from the launch to the first beat accepted by the array (launch pulse, the feeder's
 #: first read, the read register).
 FIRST_BEAT_DELAY = 3
+#: Cycles from the decoder taking a READ (the engine free) to the first result word (the read
+#: pulse, the drain's first fetch, the read register).
+READ_DELAY = 3
 
 
 def k_chunks(k, config):
@@ -398,8 +402,9 @@ class EngineModel:
                 start = max(now, self._busy_free(), out_free)
                 m, n = self.job[0], self.job[2]
                 result = self._result_words(m, n)
-                trace.outputs.extend(zip(range(start + 2, start + 2 + len(result)), result))
-                out_free = start + 2 + len(result)
+                first = start + READ_DELAY
+                trace.outputs.extend(zip(range(first, first + len(result)), result))
+                out_free = first + len(result)
                 now = start + 1
 
             elif opcode == Opcode.STATUS:
