@@ -15,13 +15,15 @@ class ResultDrain(wiring.Component):
 
     Order: tiles in row-major order (``ti`` outer, ``tj`` inner); in a tile its rows that lie
     inside M, each row's columns that lie inside N. A row is read from the result buffer as
-    soon as the writer has written it and the previous row's last word is going out, so a row
-    is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
-    computation of the next. The read register of the buffer port holds the row being sent.
+    soon as the writer has written it and the previous row's last element is moving on, so a
+    row is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
+    computation of the next. The read register of the buffer port holds the row; its elements
+    move one a cycle into an output register, which ``o_stream`` shows, so that the column
+    select ends at a flip-flop next to it rather than in whatever takes the words.
 
     A word is the element sign-extended (zero-extended if unsigned) to the word width.
-    ``status_req`` queues one status word, which the decoder only asks for when no result
-    words are owed, so the two never interleave.
+    ``status_req`` puts one status word in the output register, which the decoder only asks
+    for when no result words are owed, so the two never interleave.
 
     Parameters
     ----------
@@ -71,7 +73,8 @@ class ResultDrain(wiring.Component):
         out = self.o_stream
 
         active = Signal()
-        # The row in the read register: it holds a row; the column being sent; its last column.
+        # The row in the read register: it holds a row; the column that moves next; its last
+        # column.
         have = Signal()
         col = Signal(range(cols))
         last_col = Signal(range(cols))
@@ -89,33 +92,37 @@ class ResultDrain(wiring.Component):
         # comparator or subtractor sits behind ``fetch``.
         row_end = Signal(range(rows))
 
-        status_pending = Signal()
-        status = Signal(word_shape(config))
+        # The output register: a result or status word not yet taken.
+        word = Signal(word_shape(config))
+        word_valid = Signal()
         element = Signal(word_shape(config))
         # Assigning the (signed) element to the wider word sign-extends it.
         m.d.comb += element.eq(self.drain_read.data[col])
 
-        take = Signal()
-        row_sent = Signal()
+        move = Signal()
+        row_moved = Signal()
         fetch = Signal()
         tile_row_last = row == row_end
         restart = (self.start & self.job.emit) | self.read
         walk = tile_walk(m, config, self.job, restart=restart, advance=fetch & tile_row_last)
         m_left, n_left, m_more, n_more = walk.m_left, walk.n_left, walk.m_more, walk.n_more
         m.d.comb += [
-            out.valid.eq(status_pending | have),
-            out.payload.eq(Mux(status_pending, status, element)),
-            take.eq(have & ~status_pending & out.ready),
-            row_sent.eq(take & at_last_col),
-            fetch.eq(active & ~walked & (~have | row_sent) & row_ready),
+            out.valid.eq(word_valid),
+            out.payload.eq(word),
+            move.eq(have & (~word_valid | out.ready)),
+            row_moved.eq(move & at_last_col),
+            fetch.eq(active & ~walked & (~have | row_moved) & row_ready),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(fetch),
-            self.out_busy.eq(active | status_pending),
+            self.out_busy.eq(active | word_valid),
         ]
 
-        with m.If(take):
-            m.d.sync += [col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
-        with m.If(row_sent):
+        with m.If(out.ready):
+            m.d.sync += word_valid.eq(0)
+        with m.If(move):
+            m.d.sync += [word.eq(element), word_valid.eq(1),
+                         col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
+        with m.If(row_moved):
             m.d.sync += have.eq(0)
             with m.If(walked):
                 m.d.sync += active.eq(0)
@@ -167,8 +174,6 @@ class ResultDrain(wiring.Component):
             m.d.sync += row_ready.eq(0)
 
         with m.If(self.status_req):
-            m.d.sync += [status_pending.eq(1), status.eq(self.status_word)]
-        with m.Elif(status_pending & out.ready):
-            m.d.sync += status_pending.eq(0)
+            m.d.sync += [word.eq(self.status_word), word_valid.eq(1)]
 
         return m
