@@ -1,13 +1,17 @@
 """The output side of the GEMM engine: result words from the result buffer, and status words."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import wiring, stream
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from .engine_layouts import job_layout, result_read_signature, word_shape
 from .tile_walk import tile_walk
 
-__all__ = ["ResultDrain"]
+__all__ = ["GROUP", "ResultDrain"]
+
+#: Columns in a group of the drain's column select (its first stage picks within groups).
+GROUP = 4
 
 
 class ResultDrain(wiring.Component):
@@ -18,8 +22,10 @@ class ResultDrain(wiring.Component):
     soon as the writer has written it and the previous row's last element is moving on, so a
     row is sent every ``n_cols`` cycles with no gap and the drain of one tile overlaps the
     computation of the next. The read register of the buffer port holds the row; its elements
-    move one a cycle into an output register, which ``o_stream`` shows, so that the column
-    select ends at a flip-flop next to it rather than in whatever takes the words.
+    move one a cycle through two stages to the output register that ``o_stream`` shows: the
+    first keeps the element's candidates, one from each group of :data:`GROUP` columns, and
+    the second picks among them. A wide row's column select is then two short paths that end
+    at flip-flops, rather than one that runs into whatever takes the words.
 
     A word is the element sign-extended (zero-extended if unsigned) to the word width.
     ``status_req`` puts one status word in the output register, which the decoder only asks
@@ -73,8 +79,8 @@ class ResultDrain(wiring.Component):
         out = self.o_stream
 
         active = Signal()
-        # The row in the read register: it holds a row; the column that moves next; its last
-        # column.
+        # The row in the read register: it holds a row; the column that moves on next; its
+        # last column.
         have = Signal()
         col = Signal(range(cols))
         last_col = Signal(range(cols))
@@ -88,40 +94,53 @@ class ResultDrain(wiring.Component):
         tile = Signal(range(config.result_rows + 1))
         row = Signal(range(rows))
         walked = Signal()
-        # The last row of the tile inside M, kept beside the walk's counters, so that no
-        # comparator or subtractor sits behind ``fetch``.
+        # The last row of the tile inside M, kept beside the walk's counters, and
+        # ``row == row_end``, so that no comparator or subtractor sits behind ``fetch``.
         row_end = Signal(range(rows))
+        tile_row_last = Signal()
 
-        # The output register: a result or status word not yet taken.
+        # The first stage of the column select: the moving element's candidates, one from each
+        # group of columns (the element's column in its group picks them), and its group.
+        row_data = self.drain_read.data
+        groups = -(-cols // GROUP)
+        in_group, of_group = col[:GROUP.bit_length() - 1], col[GROUP.bit_length() - 1:]
+        candidates = Signal(ArrayLayout(row_data.shape().elem_shape, groups))
+        group = Signal(range(groups))
+        picked = Signal()
+        # The output register: a result or status word not yet taken. Assigning the (signed)
+        # element to the wider word sign-extends it.
         word = Signal(word_shape(config))
         word_valid = Signal()
-        element = Signal(word_shape(config))
-        # Assigning the (signed) element to the wider word sign-extends it.
-        m.d.comb += element.eq(self.drain_read.data[col])
 
+        pick = Signal()
         move = Signal()
         row_moved = Signal()
         fetch = Signal()
-        tile_row_last = row == row_end
         restart = (self.start & self.job.emit) | self.read
         walk = tile_walk(m, config, self.job, restart=restart, advance=fetch & tile_row_last)
         m_left, n_left, m_more, n_more = walk.m_left, walk.n_left, walk.m_more, walk.n_more
         m.d.comb += [
             out.valid.eq(word_valid),
             out.payload.eq(word),
-            move.eq(have & (~word_valid | out.ready)),
-            row_moved.eq(move & at_last_col),
+            move.eq(picked & (~word_valid | out.ready)),
+            pick.eq(have & (~picked | move)),
+            row_moved.eq(pick & at_last_col),
             fetch.eq(active & ~walked & (~have | row_moved) & row_ready),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(fetch),
-            self.out_busy.eq(active | word_valid),
+            self.out_busy.eq(active | picked | word_valid),
         ]
 
         with m.If(out.ready):
             m.d.sync += word_valid.eq(0)
         with m.If(move):
-            m.d.sync += [word.eq(element), word_valid.eq(1),
+            m.d.sync += [word.eq(candidates[group]), word_valid.eq(1), picked.eq(0)]
+        with m.If(pick):
+            m.d.sync += [picked.eq(1), group.eq(of_group),
                          col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
+            for g in range(groups):
+                members = [row_data[c] for c in range(g * GROUP, min(cols, (g + 1) * GROUP))]
+                m.d.sync += candidates[g].eq(Array(members)[in_group])
         with m.If(row_moved):
             m.d.sync += have.eq(0)
             with m.If(walked):
@@ -136,15 +155,19 @@ class ResultDrain(wiring.Component):
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
-                m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows)]
+                m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows),
+                             tile_row_last.eq(row_end == 0)]
                 with m.If(~n_more):
                     with m.If(m_more):
-                        m.d.sync += row_end.eq(Mux(m_left >= 2 * rows, rows - 1,
-                                                   m_left - rows - 1))
+                        m.d.sync += [
+                            row_end.eq(Mux(m_left >= 2 * rows, rows - 1, m_left - rows - 1)),
+                            tile_row_last.eq((rows == 1) | (m_left == rows + 1)),
+                        ]
                     with m.Else():
                         m.d.sync += walked.eq(1)
             with m.Else():
-                m.d.sync += [row.eq(row + 1), addr.eq(addr + 1)]
+                m.d.sync += [row.eq(row + 1), addr.eq(addr + 1),
+                             tile_row_last.eq(row + 1 == row_end)]
 
         with m.If(restart):
             m.d.sync += [
@@ -154,6 +177,7 @@ class ResultDrain(wiring.Component):
                 tile.eq(0),
                 row.eq(0),
                 row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
+                tile_row_last.eq((rows == 1) | (self.job.m == 1)),
                 walked.eq(0),
             ]
 

@@ -1,6 +1,6 @@
 """The tile walker of the GEMM engine: streams operand beats from the buffers into the array."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
@@ -116,13 +116,18 @@ class TileFeeder(wiring.Component):
         ]
         # With lane copies of the addresses (a register later), the beat is a cycle later too.
         issued, issued_last = step, k_at_last
+        in_flight = []
         for stage in range(config.read_address_stages):
             issued_d = Signal(name=f"issued_{stage}")
             issued_last_d = Signal(name=f"issued_last_{stage}")
             m.d.sync += [issued_d.eq(issued), issued_last_d.eq(issued_last)]
             issued, issued_last = issued_d, issued_last_d
+            in_flight.append(issued)
         m.d.sync += [beat.valid.eq(issued), last.eq(issued_last)]
-        m.d.comb += self.busy.eq(issuing | issued | beat.valid)
+        # ``busy`` is ``issuing`` or a beat in a stage or on the output, kept in a flip-flop
+        # (loads wait on it): the next cycle has a beat in flight exactly if a stage holds one
+        # now or one is issued now (``step`` implies ``issuing``), or a job starts.
+        m.d.sync += self.busy.eq(self.start | issuing | Cat(*in_flight).any())
 
         with m.If(step):
             with m.If(k_at_last):

@@ -23,8 +23,8 @@ engine). Then:
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
   buffer the cycle after (``1 + result_write_stages`` cycles after);
 * a written row may be read from the cycle after its write, and one read fetches a row whose
-  ``c`` columns inside N go out on the ``c`` cycles from the second after it (they pass
-  through the drain's output register); the next row is fetched on the cycle before the
+  ``c`` columns inside N go out on the ``c`` cycles from the third after it (they pass
+  through the drain's two select stages); the next row is fetched two cycles before the
   current row's last word, so rows follow each other without a gap;
 * the engine is free for the next ``START`` two cycles after the last row leaves the array
   and one cycle after the last result word.
@@ -52,8 +52,8 @@ LAUNCH_DELAY = 4
 #: first read, the read register).
 FIRST_BEAT_DELAY = 3
 #: Cycles from the decoder taking a READ (the engine free) to the first result word (the read
-#: pulse, the drain's first fetch, the read register, the drain's output register).
-READ_DELAY = 4
+#: pulse, the drain's first fetch, the read register, the drain's two select stages).
+READ_DELAY = 5
 
 
 def k_chunks(k, config):
@@ -158,17 +158,17 @@ def job_timing(m, k, n, config, launch, *, emit=True):
     words = []
     out_free = None
     if emit:
-        # `moved`: cycle the previous row's last element moved to the output register (a
-        # cycle before it goes out); the drain is armed at launch + 2.
+        # `moved`: cycle the previous row's last element left the read register (two cycles
+        # before it goes out); the drain is armed at launch + 2.
         moved = launch + 2
         for (ti, tj), passed in zip(tiles, schedule):
             cols = cols_in_tile[tj]
             for i in range(rows_in_tile[ti]):
                 leaves = first_beat + passed.first_row + i
                 fetch = max(leaves + 2 + config.result_write_stages, moved)
-                words.extend(range(fetch + 2, fetch + cols + 2))
+                words.extend(range(fetch + 3, fetch + cols + 3))
                 moved = fetch + cols
-        out_free = moved + 2
+        out_free = moved + 3
     return JobTiming(launch=launch, last_beat=last_beat, last_row=last_row, words=words,
                      busy_free=last_row + 2, out_free=out_free)
 

@@ -241,13 +241,13 @@ def test_large_gemm_keeps_array_busy(rows, cols):
     cycles = job_cycles(128, 128, 128, config)
     assert ideal_cycles(128, 128, 128, config.array) / cycles >= 0.95
     # On top of the bare array's schedule the engine adds a constant: 7 cycles from START to
-    # the first beat, 2 from a row leaving the array to its fetch, 1 through the drain's output
-    # register, 1 to count the last word, and the last tile's words leaving one a cycle from
-    # its first row on (instead of its R rows leaving one a cycle).
+    # the first beat, 2 from a row leaving the array to its fetch, 2 through the drain's
+    # select stages, 1 to count the last word, and the last tile's words leaving one a cycle
+    # from its first row on (instead of its R rows leaving one a cycle).
     array = config.array
     array_only = gemm_cycles(128, 128, 128, array)
     last_tile = (128 - 1) % array.rows + 1, (128 - 1) % array.cols + 1
-    assert cycles == array_only - array.rows + 7 + 2 + 1 + 1 + last_tile[0] * last_tile[1]
+    assert cycles == array_only - array.rows + 7 + 2 + 2 + 1 + last_tile[0] * last_tile[1]
 
 
 def test_drain_overlaps_compute():
