@@ -142,6 +142,18 @@ class CommandDecoder(wiring.Component):
 
         m.d.sync += [self.launch.eq(0), self.read.eq(0)]
 
+        # START, READ and STATUS wait on these: ``busy`` and ``out_busy`` of the cycle before,
+        # kept in flip-flops so that no path runs from the engine's state through the wait to
+        # the decoder's registers. A command is taken on the cycle after the engine frees.
+        # Nothing the decoder starts is missed: its launch counts as busy, and the pulses that
+        # arm the drain count as owing words, on the cycle after it acts, before it can wait
+        # again.
+        arming = self.read | (self.launch & self.job.emit)
+        out_clear = Signal()
+        idle = Signal()
+        m.d.sync += [out_clear.eq(~self.out_busy & ~arming),
+                     idle.eq(~self.busy & ~self.out_busy & ~arming)]
+
         # Flags each opcode takes; an unknown opcode is refused before its flags matter.
         known = Signal()
         flags_ok = Signal()
@@ -226,7 +238,7 @@ class CommandDecoder(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("LAUNCH"):
-                with m.If(~self.busy & ~self.out_busy):
+                with m.If(idle):
                     m.d.sync += [
                         self.job.m.eq(m_arg),
                         self.job.k.eq(k_arg),
@@ -241,12 +253,12 @@ class CommandDecoder(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("READ"):
-                with m.If(~self.busy & ~self.out_busy):
+                with m.If(idle):
                     m.d.sync += self.read.eq(1)
                     m.next = "IDLE"
 
             with m.State("STATUS"):
-                with m.If(~self.out_busy):
+                with m.If(out_clear):
                     m.d.comb += self.status_req.eq(1)
                     m.next = "IDLE"
 

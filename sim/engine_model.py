@@ -26,8 +26,10 @@ engine). Then:
   ``c`` columns inside N go out on the ``c`` cycles from the third after it (they pass
   through the drain's two select stages); the next row is fetched two cycles before the
   current row's last word, so rows follow each other without a gap;
-* the engine is free for the next ``START`` two cycles after the last row leaves the array
-  and one cycle after the last result word.
+* the engine is free two cycles after the last row leaves the array and one cycle after the
+  last result word; a waiting ``START`` or ``READ`` is taken on the cycle after that (the
+  decoder waits on a registered copy of the busy flags), and a ``STATUS`` on the cycle after
+  the last word owed is out of the way.
 """
 
 import math
@@ -372,7 +374,7 @@ class EngineModel:
                 dims = dict(zip(names, args))
 
                 if opcode == Opcode.START:
-                    launch = max(now, self._busy_free(), out_free)
+                    launch = max(now, self._busy_free() + 1, out_free + 1)
                     m, k, n = dims["m"], dims["k"], dims["n"]
                     accumulate_flag, emit = bool(flags & 2), bool(flags & 4)
                     self._compute(m, k, n, bank, accumulate_flag)
@@ -401,7 +403,7 @@ class EngineModel:
                 if self.job is None:
                     self._refuse(ErrorCode.NO_RESULT)
                     continue
-                start = max(now, self._busy_free(), out_free)
+                start = max(now, self._busy_free() + 1, out_free + 1)
                 m, n = self.job[0], self.job[2]
                 result = self._result_words(m, n)
                 first = start + READ_DELAY
@@ -410,7 +412,7 @@ class EngineModel:
                 now = start + 1
 
             elif opcode == Opcode.STATUS:
-                at = max(now, out_free)
+                at = max(now, out_free + 1)
                 word = status_word(self._busy(at), self.error, self.code, self.jobs_started)
                 trace.outputs.append((at + 1, word))
                 out_free = at + 2
