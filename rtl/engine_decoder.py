@@ -22,8 +22,9 @@ class CommandDecoder(wiring.Component):
     """Reads command words from ``i_stream``, one command at a time, in order.
 
     See :class:`~.engine.GemmEngine` for the command set. A refused command sets ``error`` and
-    ``code`` and consumes only the words read until the refusal (its header, or its arguments),
-    so the decoder is back in its idle state on the next word. The data words of a LOAD go to
+    ``code`` and consumes only the words read until the refusal (its header, or its arguments:
+    a shape is refused on the cycle after its last argument), so the decoder is back in its
+    idle state for the next word. The data words of a LOAD go to
     its :class:`~.engine_loader.OperandLoader`, which writes the operand memories.
 
     Parameters
@@ -163,11 +164,26 @@ class CommandDecoder(wiring.Component):
                     m.d.comb += [known.eq(1), flags_ok.eq((flags & (0xFF & ~int(mask))) == 0)]
         with_args = (opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B) | (opcode == Opcode.START)
 
+        # A zero or too big argument, of the arguments taken so far.
+        bad_args = zero_seen | big_seen
+
         with m.FSM():
             # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
             # ``valid`` alone there keeps the loader's ready off the paths to their registers.
             with m.State("IDLE"):
                 m.d.comb += self.i_stream.ready.eq(1)
+                # The command's fields are kept whatever the word is: only ARGS reads them,
+                # after a good header. (Waiting on the header's checks would put them in front
+                # of every one of these registers.)
+                m.d.sync += [
+                    op.eq(opcode),
+                    bank.eq(flags[0]),
+                    accumulate.eq(flags[1]),
+                    emit.eq(flags[2]),
+                    index.eq(0),
+                    zero_seen.eq(0),
+                    big_seen.eq(0),
+                ]
                 with m.If(self.i_stream.valid):
                     with m.If(~header_ok):
                         refuse(ErrorCode.BAD_HEADER)
@@ -176,15 +192,6 @@ class CommandDecoder(wiring.Component):
                     with m.Elif(~flags_ok):
                         refuse(ErrorCode.BAD_HEADER)
                     with m.Elif(with_args):
-                        m.d.sync += [
-                            op.eq(opcode),
-                            bank.eq(flags[0]),
-                            accumulate.eq(flags[1]),
-                            emit.eq(flags[2]),
-                            index.eq(0),
-                            zero_seen.eq(0),
-                            big_seen.eq(0),
-                        ]
                         m.next = "ARGS"
                     with m.Elif(opcode == Opcode.READ):
                         with m.If(have_result):
@@ -211,34 +218,35 @@ class CommandDecoder(wiring.Component):
                         big_seen.eq(big_seen | arg_big),
                         index.eq(index + 1),
                     ]
+                    # The shape is checked on the next cycle, in LOAD or LAUNCH, from the flags
+                    # kept here: the argument checks then end at those flags' registers.
                     with m.If(last_arg):
                         with m.If(op != Opcode.START):
-                            # The loader reads the shape including the argument in hand. It is
-                            # set up before the shape is checked, which keeps the checks off
-                            # the path to its registers; a refused LOAD leaves it set up but
-                            # idle, as it only takes words in the LOAD state.
+                            # The loader reads the shape including the argument in hand. A
+                            # refused LOAD leaves it set up but idle, as it only takes words in
+                            # the LOAD state, and only with a good shape.
                             m.d.comb += loader.setup.eq(1)
-                        with m.If(zero_seen | arg_zero):
-                            refuse(ErrorCode.ZERO_SHAPE)
-                            m.next = "IDLE"
-                        with m.Elif(big_seen | arg_big):
-                            refuse(ErrorCode.TOO_BIG)
-                            m.next = "IDLE"
-                        with m.Elif(op == Opcode.START):
-                            m.next = "LAUNCH"
-                        with m.Else():
                             m.next = "LOAD"
+                        with m.Else():
+                            m.next = "LAUNCH"
 
             with m.State("LOAD"):
-                m.d.comb += [
-                    loader.i_stream.valid.eq(self.i_stream.valid),
-                    self.i_stream.ready.eq(loader.i_stream.ready),
-                ]
-                with m.If(loader.done):
+                with m.If(bad_args):
+                    refuse(Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG))
                     m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += [
+                        loader.i_stream.valid.eq(self.i_stream.valid),
+                        self.i_stream.ready.eq(loader.i_stream.ready),
+                    ]
+                    with m.If(loader.done):
+                        m.next = "IDLE"
 
             with m.State("LAUNCH"):
-                with m.If(idle):
+                with m.If(bad_args):
+                    refuse(Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG))
+                    m.next = "IDLE"
+                with m.Elif(idle):
                     m.d.sync += [
                         self.job.m.eq(m_arg),
                         self.job.k.eq(k_arg),

@@ -365,11 +365,14 @@ class EngineModel:
                 now = head + 1 + len(args)
                 if len(args) < len(names):
                     break                       # cut short: the decoder waits for more
+                # The shape is checked on the cycle after its last argument.
                 if any(value == 0 for value in args):
                     self._refuse(ErrorCode.ZERO_SHAPE)
+                    now += 1
                     continue
                 if any(value > limit for value, limit in zip(args, self._limits(opcode))):
                     self._refuse(ErrorCode.TOO_BIG)
+                    now += 1
                     continue
                 dims = dict(zip(names, args))
 
