@@ -90,14 +90,17 @@ class OperandLoader(wiring.Component):
         # one gate instead of two comparators.
         kk_at_last = Signal()
         left_at_one = Signal()
+        # ``count == 0`` and ``count == 1`` likewise, for ``ready``.
+        count_zero = Signal(init=1)
+        count_one = Signal()
         writing = Signal()
         final = Signal()
         m.d.comb += [
-            writing.eq(count != 0),
+            writing.eq(~count_zero),
             final.eq(kk_at_last & left_at_one),
             self.done.eq(writing & final),
             # The first word waits for the bank (the other bank is free: double buffering).
-            self.i_stream.ready.eq(((count == 0) & ~self.bank_busy) | ((count == 1) & ~final)),
+            self.i_stream.ready.eq((count_zero & ~self.bank_busy) | (count_one & ~final)),
             self.a_write.addr.eq(block + kk),
             self.b_write.addr.eq(block + kk),
         ]
@@ -116,6 +119,8 @@ class OperandLoader(wiring.Component):
         with m.If(writing):
             m.d.sync += [
                 count.eq(count - 1),
+                count_zero.eq(count == 1),
+                count_one.eq(count == 2),
                 shreg.eq(Mux(load_b, shreg >> b_width, shreg >> a_width)),
             ]
             with m.If(~load_b):
@@ -142,11 +147,13 @@ class OperandLoader(wiring.Component):
                     with m.Else():
                         m.d.sync += lane.eq(lane + 1)
             with m.If(final):
-                m.d.sync += count.eq(0)
+                m.d.sync += [count.eq(0), count_zero.eq(1), count_one.eq(0)]
         with m.If(self.i_stream.valid & self.i_stream.ready):
             m.d.sync += [
                 shreg.eq(self.i_stream.payload),
                 count.eq(Mux(load_b, config.b_per_word, config.a_per_word)),
+                count_zero.eq(0),
+                count_one.eq(Mux(load_b, config.b_per_word == 1, config.a_per_word == 1)),
             ]
 
         with m.If(fresh):
@@ -165,6 +172,8 @@ class OperandLoader(wiring.Component):
                 k_before_last.eq(self.k),
                 n.eq(self.n),
                 count.eq(0),
+                count_zero.eq(1),
+                count_one.eq(0),
                 kk.eq(0),
                 lane.eq(0),
                 block.eq(Mux(self.target_b, Mux(self.bank, config.b_bank_words, 0),
