@@ -10,7 +10,8 @@ from .tile_walk import tile_walk
 
 __all__ = ["GROUP", "ResultDrain"]
 
-#: Columns in a group of the drain's column select (its first stage picks within groups).
+#: Columns in a group of the drain's column select (its first stage picks within groups); a
+#: power of two, so that a column's low bits are its place in its group.
 GROUP = 4
 
 

@@ -54,12 +54,13 @@ def test_fit_engine_config_shrinks_buffers_to_the_block_ram():
     assert fit_engine_config(config, "ecp5", 1000) == config
 
 
-#: The boards issue's 85F floor is not met yet: with >= 128 MACs the engine reaches 125-138 MHz
-#: (its result drain, reading rows spread over the die, is the limit), while the 8 x 16 array
-#: alone routes at 212 MHz (BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F"). Strict: these
-#: start failing the day it is met.
+#: The boards issue's 85F floor is not met yet: with >= 128 MACs the engine reaches 133-148 MHz
+#: at a 150 MHz target, depending on the placement (its control paths between the command
+#: register, the loader and the drain are the limit), while the 8 x 16 array alone routes at
+#: 212 MHz (BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F" and "Shorter control paths").
+#: Strict: these start failing the day it is met.
 ECP5_FLOOR_NOT_MET = pytest.mark.xfail(
-    strict=True, reason="open: ULX3S-85F engine meets about 130 MHz, floor is 150 MHz")
+    strict=True, reason="open: ULX3S-85F engine reaches 133-148 MHz, floor is 150 MHz")
 
 
 def test_ecp5_links_run_from_the_oscillator():
