@@ -60,9 +60,9 @@ class BoardDefaults:
 #: PEs a block in its dual 8 x 8 mode; ECP5: one MULT18X18D a PE), at a clock the
 #: default build meets (see BENCHMARKS.md, "FPGA builds"). The LFE5U-85F boards take 128 of
 #: the 156 MULT18X18D with a pipelined 8 x 16 array (alone it routes at 212 MHz); the engine
-#: around it limits the clock: the ULX3S-85F's default build at 125 MHz reaches 143.7 MHz
-#: (at a 150 MHz target, 125-138 MHz: BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F"). The
-#: ECPIX-5, not built here, keeps 100 MHz.
+#: around it limits the clock: the ULX3S-85F's default build at 125 MHz reaches 142.9 MHz
+#: (at a 150 MHz target, 133-148 MHz with the placement: BENCHMARKS.md, "Toward 150 MHz on the
+#: ULX3S-85F" and "Shorter control paths"). The ECPIX-5, not built here, keeps 100 MHz.
 BOARD_DEFAULTS = {
     # The engine fills 80 % of the UP5K (89 % before its buffers lost Yosys's read-first
     # logic, when seed 1 could fail to place at all), and routing makes most of every path: the
