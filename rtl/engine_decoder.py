@@ -150,10 +150,10 @@ class CommandDecoder(wiring.Component):
         # arm the drain count as owing words, on the cycle after it acts, before it can wait
         # again.
         arming = self.read | (self.launch & self.job.emit)
+        nothing_owed = ~self.out_busy & ~arming
         out_clear = Signal()
         idle = Signal()
-        m.d.sync += [out_clear.eq(~self.out_busy & ~arming),
-                     idle.eq(~self.busy & ~self.out_busy & ~arming)]
+        m.d.sync += [out_clear.eq(nothing_owed), idle.eq(nothing_owed & ~self.busy)]
 
         # Flags each opcode takes; an unknown opcode is refused before its flags matter.
         known = Signal()
@@ -164,8 +164,9 @@ class CommandDecoder(wiring.Component):
                     m.d.comb += [known.eq(1), flags_ok.eq((flags & (0xFF & ~int(mask))) == 0)]
         with_args = (opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B) | (opcode == Opcode.START)
 
-        # A zero or too big argument, of the arguments taken so far.
+        # A zero or too big argument, of the arguments taken so far, and the refusal it gets.
         bad_args = zero_seen | big_seen
+        bad_args_code = Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG)
 
         with m.FSM():
             # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
@@ -232,7 +233,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("LOAD"):
                 with m.If(bad_args):
-                    refuse(Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG))
+                    refuse(bad_args_code)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.comb += [
@@ -244,7 +245,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("LAUNCH"):
                 with m.If(bad_args):
-                    refuse(Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG))
+                    refuse(bad_args_code)
                     m.next = "IDLE"
                 with m.Elif(idle):
                     m.d.sync += [

@@ -93,6 +93,7 @@ class OperandLoader(wiring.Component):
         # ``count == 0`` and ``count == 1`` likewise, for ``ready``.
         count_zero = Signal(init=1)
         count_one = Signal()
+        no_count = [count.eq(0), count_zero.eq(1), count_one.eq(0)]
         writing = Signal()
         final = Signal()
         m.d.comb += [
@@ -147,7 +148,7 @@ class OperandLoader(wiring.Component):
                     with m.Else():
                         m.d.sync += lane.eq(lane + 1)
             with m.If(final):
-                m.d.sync += [count.eq(0), count_zero.eq(1), count_one.eq(0)]
+                m.d.sync += no_count
         with m.If(self.i_stream.valid & self.i_stream.ready):
             m.d.sync += [
                 shreg.eq(self.i_stream.payload),
@@ -171,9 +172,7 @@ class OperandLoader(wiring.Component):
                 bank.eq(self.bank),
                 k_before_last.eq(self.k),
                 n.eq(self.n),
-                count.eq(0),
-                count_zero.eq(1),
-                count_one.eq(0),
+                *no_count,
                 kk.eq(0),
                 lane.eq(0),
                 block.eq(Mux(self.target_b, Mux(self.bank, config.b_bank_words, 0),

@@ -45,7 +45,7 @@ from .model import check_operands, matmul, result_dtype, saturate, schedule_pass
 __all__ = [
     "k_chunks", "accumulate", "engine_matmul", "tile_extents", "JobTiming", "job_timing",
     "job_cycles", "EngineTrace", "EngineModel", "LAUNCH_DELAY", "FIRST_BEAT_DELAY",
-    "READ_DELAY",
+    "DRAIN_DELAY", "READ_DELAY", "WAIT_LAG",
 ]
 
 #: Cycles from a START header to the launch, when the engine is idle (three argument words).
@@ -53,9 +53,14 @@ LAUNCH_DELAY = 4
 #: Cycles from the launch to the first beat accepted by the array (launch pulse, the feeder's
 #: first read, the read register).
 FIRST_BEAT_DELAY = 3
+#: Cycles from the drain's fetch of a row to the row's first word (the read register, the
+#: drain's two select stages).
+DRAIN_DELAY = 3
 #: Cycles from the decoder taking a READ (the engine free) to the first result word (the read
-#: pulse, the drain's first fetch, the read register, the drain's two select stages).
-READ_DELAY = 5
+#: pulse, the drain's first fetch, then the drain's delay).
+READ_DELAY = 2 + DRAIN_DELAY
+#: Cycles the decoder's waits lag the engine's busy flags (it waits on registered copies).
+WAIT_LAG = 1
 
 
 def k_chunks(k, config):
@@ -160,17 +165,17 @@ def job_timing(m, k, n, config, launch, *, emit=True):
     words = []
     out_free = None
     if emit:
-        # `moved`: cycle the previous row's last element left the read register (two cycles
-        # before it goes out); the drain is armed at launch + 2.
+        # `moved`: cycle the previous row's last element left the read register (its word goes
+        # out DRAIN_DELAY - 1 cycles later); the drain is armed at launch + 2.
         moved = launch + 2
         for (ti, tj), passed in zip(tiles, schedule):
             cols = cols_in_tile[tj]
             for i in range(rows_in_tile[ti]):
                 leaves = first_beat + passed.first_row + i
                 fetch = max(leaves + 2 + config.result_write_stages, moved)
-                words.extend(range(fetch + 3, fetch + cols + 3))
+                words.extend(range(fetch + DRAIN_DELAY, fetch + cols + DRAIN_DELAY))
                 moved = fetch + cols
-        out_free = moved + 3
+        out_free = moved + DRAIN_DELAY
     return JobTiming(launch=launch, last_beat=last_beat, last_row=last_row, words=words,
                      busy_free=last_row + 2, out_free=out_free)
 
@@ -280,6 +285,10 @@ class EngineModel:
     def _busy_free(self):
         return 0 if self.timing is None else self.timing.busy_free
 
+    def _free(self, out_free):
+        """First cycle a waiting START or READ is taken (no array work, no word owed)."""
+        return max(self._busy_free(), out_free) + WAIT_LAG
+
     # Effects -------------------------------------------------------------------------------
 
     def _load(self, opcode, bank, dims, data_words):
@@ -377,7 +386,7 @@ class EngineModel:
                 dims = dict(zip(names, args))
 
                 if opcode == Opcode.START:
-                    launch = max(now, self._busy_free() + 1, out_free + 1)
+                    launch = max(now, self._free(out_free))
                     m, k, n = dims["m"], dims["k"], dims["n"]
                     accumulate_flag, emit = bool(flags & 2), bool(flags & 4)
                     self._compute(m, k, n, bank, accumulate_flag)
@@ -406,7 +415,7 @@ class EngineModel:
                 if self.job is None:
                     self._refuse(ErrorCode.NO_RESULT)
                     continue
-                start = max(now, self._busy_free() + 1, out_free + 1)
+                start = max(now, self._free(out_free))
                 m, n = self.job[0], self.job[2]
                 result = self._result_words(m, n)
                 first = start + READ_DELAY
@@ -415,7 +424,7 @@ class EngineModel:
                 now = start + 1
 
             elif opcode == Opcode.STATUS:
-                at = max(now, out_free + 1)
+                at = max(now, out_free + WAIT_LAG)
                 word = status_word(self._busy(at), self.error, self.code, self.jobs_started)
                 trace.outputs.append((at + 1, word))
                 out_free = at + 2
