@@ -40,9 +40,19 @@ def exchange(port, frame, timeout=5.0):
     raise AssertionError("no reply from the virtual board")
 
 
+def stat_fields(pid):
+    """The fields of ``/proc/PID/stat`` after the command name (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def process_state(pid):
+    return stat_fields(pid)[0]
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -104,26 +114,27 @@ def test_simulation_ends_when_its_owner_dies(tmp_path):
               "board = VirtualBoard()\n"
               "print(board.pid, flush=True)\n"
               "time.sleep(60)\n")
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        pid = int(owner.stdout.readline())
-        owner.kill()
-        owner.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            # A zombie counts as gone: its parent (the killed owner) is gone too.
-            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail("the harness outlived its owner")
-    finally:
-        owner.kill()
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                          text=True) as owner:
+        try:
+            pid = int(owner.stdout.readline())
+            owner.kill()
+            owner.wait(10)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                # A zombie counts as gone: its parent (the killed owner) is gone too.
+                if process_state(pid) == "Z":
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+                pytest.fail("the harness outlived its owner")
+        finally:
+            owner.kill()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
