@@ -1,6 +1,6 @@
 """What every board runs: the protocol bridge in front of a GEMM engine, on bytes or a UART."""
 
-from amaranth.hdl import DomainRenamer, Module
+from amaranth.hdl import DomainRenamer, Module, Signal
 from amaranth.lib import data, wiring, stream
 from amaranth.lib.fifo import AsyncFIFO, AsyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -160,7 +160,16 @@ class BoardCore(wiring.Component):
                 width=width, depth=self.LINK_FIFO_DEPTH, w_domain="sync", r_domain="link")
             wiring.connect(m, bridge.cmd, cmd_fifo.w_stream)
             wiring.connect(m, cmd_fifo.r_stream, cmd_register.i_stream)
-            wiring.connect(m, rsp_register.o_stream, rsp_fifo.w_stream)
+            # The response FIFO's ``w_rdy`` compares its pointers; the engine's side waits
+            # instead on a flip-flop that promises room. The level the FIFO reports is a cycle
+            # old, and two words may be written between it and the write this flag allows.
+            room = Signal()
+            m.d.sync += room.eq(rsp_fifo.w_level <= self.LINK_FIFO_DEPTH - 3)
+            m.d.comb += [
+                rsp_fifo.w_data.eq(rsp_register.o_stream.payload),
+                rsp_fifo.w_en.eq(rsp_register.o_stream.valid & room),
+                rsp_register.o_stream.ready.eq(room),
+            ]
             wiring.connect(m, rsp_fifo.r_stream, bridge.rsp)
         else:
             wiring.connect(m, bridge.cmd, cmd_register.i_stream)

@@ -165,7 +165,7 @@ class GemmEngine(wiring.Component):
             writer.pass_done.eq(feeder.pass_done),
             drain.job.eq(decoder.job),
             drain.start.eq(decoder.launch),
-            drain.read.eq(decoder.read),
+            drain.send.eq(decoder.send),
             drain.written.eq(writer.written),
             drain.row_written.eq(writer.c_write.en),
             drain.status_req.eq(decoder.status_req),

@@ -47,9 +47,10 @@ class CommandDecoder(wiring.Component):
         The job last launched (latched at launch, kept until the next).
     launch : Out(1)
         High for one cycle after ``job`` was latched: start it.
-    read : Out(1)
-        Stream the result buffer of ``job``: high for one cycle after the decoder took the
-        READ (a register, like ``launch``, so the busy checks stay off the drain's paths).
+    send : Out(1)
+        The drain sends the results of ``job``: high for one cycle with ``launch`` if
+        ``job.emit``, and after the decoder took a READ (a register, like ``launch``, so that
+        the busy checks, and the choice between the two, stay off the drain's paths).
     status_req, status_word : Out(1), Out(word)
         Send ``status_word`` (a pulse with the word).
     error, code : Out(1), Out(4)
@@ -67,7 +68,7 @@ class CommandDecoder(wiring.Component):
             "out_busy":    In(1),
             "job":         Out(job_layout(config)),
             "launch":      Out(1),
-            "read":        Out(1),
+            "send":        Out(1),
             "status_req":  Out(1),
             "status_word": Out(word_shape(config)),
             "error":       Out(1),
@@ -141,16 +142,14 @@ class CommandDecoder(wiring.Component):
             loader.bank_busy.eq(self.feeder_busy & (self.job.bank == bank)),
         ]
 
-        m.d.sync += [self.launch.eq(0), self.read.eq(0)]
+        m.d.sync += [self.launch.eq(0), self.send.eq(0)]
 
         # START, READ and STATUS wait on these: ``busy`` and ``out_busy`` of the cycle before,
         # kept in flip-flops so that no path runs from the engine's state through the wait to
         # the decoder's registers. A command is taken on the cycle after the engine frees.
-        # Nothing the decoder starts is missed: its launch counts as busy, and the pulses that
-        # arm the drain count as owing words, on the cycle after it acts, before it can wait
-        # again.
-        arming = self.read | (self.launch & self.job.emit)
-        nothing_owed = ~self.out_busy & ~arming
+        # Nothing the decoder starts is missed: its launch counts as busy, and ``send`` counts
+        # as owing words, on the cycle after it acts, before it can wait again.
+        nothing_owed = ~self.out_busy & ~self.send
         out_clear = Signal()
         idle = Signal()
         m.d.sync += [out_clear.eq(nothing_owed), idle.eq(nothing_owed & ~self.busy)]
@@ -256,6 +255,7 @@ class CommandDecoder(wiring.Component):
                         self.job.accumulate.eq(accumulate),
                         self.job.emit.eq(emit),
                         self.launch.eq(1),
+                        self.send.eq(emit),
                         jobs.eq(jobs + 1),
                         have_result.eq(1),
                     ]
@@ -263,7 +263,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("READ"):
                 with m.If(idle):
-                    m.d.sync += self.read.eq(1)
+                    m.d.sync += self.send.eq(1)
                     m.next = "IDLE"
 
             with m.State("STATUS"):

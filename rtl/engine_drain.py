@@ -39,11 +39,12 @@ class ResultDrain(wiring.Component):
     Members
     -------
     job : In(job_layout(config))
-        The job whose results are sent (M and N are read on ``start``/``read``).
+        The job whose results are sent (M and N are read on ``send``).
     start : In(1)
-        A job begins; its results are sent if ``job.emit``.
-    read : In(1)
-        Send the results of ``job`` from the buffer (all rows are written).
+        A job begins (the writer's count of written rows starts over).
+    send : In(1)
+        Send the results of ``job``: with ``start`` when the job emits them, or alone when all
+        its rows are written (READ).
     written : In(range(result_rows + 1))
         Rows of the job the writer has written.
     row_written : In(1)
@@ -63,7 +64,7 @@ class ResultDrain(wiring.Component):
         super().__init__({
             "job":         In(job_layout(config)),
             "start":       In(1),
-            "read":        In(1),
+            "send":        In(1),
             "written":     In(range(config.result_rows + 1)),
             "row_written": In(1),
             "drain_read":  In(result_read_signature(config)),
@@ -80,21 +81,23 @@ class ResultDrain(wiring.Component):
         out = self.o_stream
 
         active = Signal()
-        # The row in the read register: it holds a row; the column that moves on next; its
-        # last column.
+        # The row in the read register: it holds a row; the column that moves on next; the
+        # column before its last (what ``at_last_col`` becomes after the last column does not
+        # matter: the row has moved on, and a fetch sets it again).
         have = Signal()
         col = Signal(range(cols))
-        last_col = Signal(range(cols))
-        # ``col == last_col`` and ``addr < written``, kept in flip-flops: ``fetch`` (whose
-        # enable reaches the whole read register) then waits on no comparator.
+        before_last_col = Signal(range(cols))
+        # "The column moving on is the row's last" and ``addr < written``, kept in flip-flops:
+        # ``fetch`` (whose enable reaches the whole read register) then waits on no comparator.
         at_last_col = Signal()
         row_ready = Signal()
-        # The next row to read: its address, its tile's first address, its row in the tile, and
-        # the rows (columns) of the result from its tile's block on.
+        # The next row to read: its address, the next tile's first address, its row in the
+        # tile; ``fetching`` while rows are left to read (``active`` lasts until the last one
+        # has moved on).
         addr = Signal(range(config.result_rows + 1))
-        tile = Signal(range(config.result_rows + 1))
+        tile_next = Signal(range(config.result_rows + rows + 1))
         row = Signal(range(rows))
-        walked = Signal()
+        fetching = Signal()
         # The last row of the tile inside M, kept beside the walk's counters, and
         # ``row == row_end``, so that no comparator or subtractor sits behind ``fetch``.
         row_end = Signal(range(rows))
@@ -117,16 +120,15 @@ class ResultDrain(wiring.Component):
         move = Signal()
         row_moved = Signal()
         fetch = Signal()
-        restart = (self.start & self.job.emit) | self.read
-        walk = tile_walk(m, config, self.job, restart=restart, advance=fetch & tile_row_last)
-        m_left, n_left, m_more, n_more = walk.m_left, walk.n_left, walk.m_more, walk.n_more
+        walk = tile_walk(m, config, self.job, restart=self.send, advance=fetch & tile_row_last)
+        m_left, n_left = walk.m_left, walk.n_left
         m.d.comb += [
             out.valid.eq(word_valid),
             out.payload.eq(word),
             move.eq(picked & (~word_valid | out.ready)),
             pick.eq(have & (~picked | move)),
             row_moved.eq(pick & at_last_col),
-            fetch.eq(active & ~walked & (~have | row_moved) & row_ready),
+            fetch.eq(fetching & (~have | row_moved) & row_ready),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(fetch),
             self.out_busy.eq(active | picked | word_valid),
@@ -138,48 +140,46 @@ class ResultDrain(wiring.Component):
             m.d.sync += [word.eq(candidates[group]), word_valid.eq(1), picked.eq(0)]
         with m.If(pick):
             m.d.sync += [picked.eq(1), group.eq(of_group),
-                         col.eq(col + 1), at_last_col.eq(col + 1 == last_col)]
+                         col.eq(col + 1), at_last_col.eq(col == before_last_col)]
             for g in range(groups):
                 members = [row_data[c] for c in range(g * GROUP, min(cols, (g + 1) * GROUP))]
                 m.d.sync += candidates[g].eq(Array(members)[in_group])
         with m.If(row_moved):
             m.d.sync += have.eq(0)
-            with m.If(walked):
+            with m.If(~fetching):
                 m.d.sync += active.eq(0)
         with m.If(fetch):
-            row_last_col = Mux(n_left >= cols, cols - 1, n_left - 1)
             m.d.sync += [
                 have.eq(1),
                 col.eq(0),
-                last_col.eq(row_last_col),
-                at_last_col.eq(row_last_col == 0),
+                before_last_col.eq(Mux(walk.n_more, cols - 2, n_left - 2)),
+                at_last_col.eq((cols == 1) | (n_left == 1)),
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
-                m.d.sync += [row.eq(0), tile.eq(tile + rows), addr.eq(tile + rows),
+                m.d.sync += [row.eq(0), tile_next.eq(tile_next + rows), addr.eq(tile_next),
                              tile_row_last.eq(row_end == 0)]
-                with m.If(~n_more):
-                    with m.If(m_more):
-                        m.d.sync += [
-                            row_end.eq(Mux(m_left >= 2 * rows, rows - 1, m_left - rows - 1)),
-                            tile_row_last.eq((rows == 1) | (m_left == rows + 1)),
-                        ]
-                    with m.Else():
-                        m.d.sync += walked.eq(1)
+                with m.If(walk.down):
+                    m.d.sync += [
+                        row_end.eq(Mux(m_left >= 2 * rows, rows - 1, m_left - rows - 1)),
+                        tile_row_last.eq((rows == 1) | (m_left == rows + 1)),
+                    ]
+                with m.If(walk.last):
+                    m.d.sync += fetching.eq(0)
             with m.Else():
                 m.d.sync += [row.eq(row + 1), addr.eq(addr + 1),
                              tile_row_last.eq(row + 1 == row_end)]
 
-        with m.If(restart):
+        with m.If(self.send):
             m.d.sync += [
                 active.eq(1),
                 have.eq(0),
                 addr.eq(0),
-                tile.eq(0),
+                tile_next.eq(rows),
                 row.eq(0),
                 row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
                 tile_row_last.eq((rows == 1) | (self.job.m == 1)),
-                walked.eq(0),
+                fetching.eq(1),
             ]
 
         # ``row_ready`` is ``addr < written`` of the next cycle: ``written`` grows by
@@ -189,11 +189,10 @@ class ResultDrain(wiring.Component):
         m.d.sync += row_ready.eq(row_ready | (grown & (addr == written)))
         with m.If(fetch):
             with m.If(tile_row_last):
-                next_tile = tile + rows
-                m.d.sync += row_ready.eq((next_tile < written) | (grown & (next_tile == written)))
+                m.d.sync += row_ready.eq((tile_next < written) | (grown & (tile_next == written)))
             with m.Else():
                 m.d.sync += row_ready.eq(grown | (addr + 1 != written))
-        with m.If(self.read):
+        with m.If(self.send):
             m.d.sync += row_ready.eq((written != 0) | grown)
         with m.If(self.start):
             m.d.sync += row_ready.eq(0)

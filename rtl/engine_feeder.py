@@ -102,7 +102,6 @@ class TileFeeder(wiring.Component):
         spaced = pass_spacing(m, config.array, step & k_at_last)
         # Rows of A (columns of B) from the current block on.
         walk = tile_walk(m, config, job, restart=self.start, advance=step & k_at_last)
-        m_more, n_more = walk.m_more, walk.n_more
         m.d.comb += [
             step.eq(issuing & (~k_at_last | spaced)),
             self.a_read.addr.eq(a_addr),
@@ -132,14 +131,14 @@ class TileFeeder(wiring.Component):
         with m.If(step):
             with m.If(k_at_last):
                 m.d.sync += [k.eq(0), k_at_last.eq(job.k == 1)]
-                with m.If(n_more):
+                with m.If(walk.n_more):
                     m.d.sync += b_base.eq(b_base + config.k_depth)
                 with m.Else():
                     m.d.sync += b_base.eq(b_bank_base)
-                    with m.If(m_more):
-                        m.d.sync += a_base.eq(a_base + config.k_depth)
-                    with m.Else():
-                        m.d.sync += issuing.eq(0)
+                with m.If(walk.down):
+                    m.d.sync += a_base.eq(a_base + config.k_depth)
+                with m.If(walk.last):
+                    m.d.sync += issuing.eq(0)
             with m.Else():
                 m.d.sync += [k.eq(k + 1), k_at_last.eq(k == k_before_last)]
 
@@ -156,8 +155,8 @@ class TileFeeder(wiring.Component):
         # The addresses step with the beats: to the bank's first block on start, to the next
         # word within a pass, and at a pass's end back to its A block's first word (to the next
         # A block once the B blocks are done) and on to the next B block (back to the first).
-        a_pass_end = Mux(~n_more & m_more, a_base + config.k_depth, a_base)
-        b_pass_end = Mux(n_more, b_base + config.k_depth, b_bank_base)
+        a_pass_end = Mux(walk.down, a_base + config.k_depth, a_base)
+        b_pass_end = Mux(walk.n_more, b_base + config.k_depth, b_bank_base)
         for target, first, pass_end in ((a_addr, a_bank_base, a_pass_end),
                                         (b_addr, b_bank_base, b_pass_end)):
             m.d.sync += target.eq(Mux(self.start, first,
