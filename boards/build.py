@@ -172,6 +172,7 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
     if timed_out.is_set():
         raise BuildError(stage, f"{stage} ({tool}) took over {timeout:g} s and was stopped",
                          log=log_file.name)

@@ -60,9 +60,9 @@ class BoardDefaults:
 #: PEs a block in its dual 8 x 8 mode; ECP5: one MULT18X18D a PE), at a clock the
 #: default build meets (see BENCHMARKS.md, "FPGA builds"). The LFE5U-85F boards take 128 of
 #: the 156 MULT18X18D with a pipelined 8 x 16 array (alone it routes at 212 MHz); the engine
-#: around it limits the clock: the ULX3S-85F's default build at 125 MHz reaches 142.9 MHz
-#: (at a 150 MHz target, 133-148 MHz with the placement: BENCHMARKS.md, "Toward 150 MHz on the
-#: ULX3S-85F" and "Shorter control paths"). The ECPIX-5, not built here, keeps 100 MHz.
+#: around it limits the clock: the ULX3S-85F's default build at 150 MHz reaches 154.9 MHz with
+#: nextpnr's own seed (seeds 1 and 2: 121.5 and 156.6 MHz; BENCHMARKS.md, "The tile step
+#: decided from flip-flops"). The ECPIX-5, not built here, keeps 100 MHz.
 BOARD_DEFAULTS = {
     # The engine fills 80 % of the UP5K (89 % before its buffers lost Yosys's read-first
     # logic, when seed 1 could fail to place at all), and routing makes most of every path: the
@@ -72,7 +72,7 @@ BOARD_DEFAULTS = {
     "ulx3s-12f":  BoardDefaults(4, 7),
     "ulx3s-25f":  BoardDefaults(4, 7),
     "ulx3s-45f":  BoardDefaults(8, 9),
-    "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=125e6, pipeline=1),
+    "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=150e6, pipeline=1),
     "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
 }
 

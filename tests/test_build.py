@@ -54,24 +54,15 @@ def test_fit_engine_config_shrinks_buffers_to_the_block_ram():
     assert fit_engine_config(config, "ecp5", 1000) == config
 
 
-#: The boards issue's 85F floor is not met yet: with >= 128 MACs the engine reaches 133-148 MHz
-#: at a 150 MHz target, depending on the placement (its control paths between the command
-#: register, the loader and the drain are the limit), while the 8 x 16 array alone routes at
-#: 212 MHz (BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F" and "Shorter control paths").
-#: Strict: these start failing the day it is met.
-ECP5_FLOOR_NOT_MET = pytest.mark.xfail(
-    strict=True, reason="open: ULX3S-85F engine reaches 133-148 MHz, floor is 150 MHz")
-
-
 def test_ecp5_links_run_from_the_oscillator():
     # The UART and bridge of an ECP5 build get a clock domain of their own (the oscillator),
     # which the build defines; the iCE40 PLL takes the oscillator pad, so there they share sync.
     assert link_clock_hz("ulx3s-85f") == board("ulx3s-85f").osc_hz == 25e6
     assert link_clock_hz("icebreaker") is None
-    top = BoardTop("ulx3s-85f", default_engine_config("ulx3s-85f"), clock_hz=125e6,
+    top = BoardTop("ulx3s-85f", default_engine_config("ulx3s-85f"), clock_hz=150e6,
                    link_clock_hz=25e6)
     assert top.core.link_clock_hz == 25e6 and top.core.divisor == 25
-    assert top.core.info.clock_khz == 125_000
+    assert top.core.info.clock_khz == 150_000
     Fragment.get(top, board("ulx3s-85f").platform())     # and it elaborates on the board
 
 
@@ -84,7 +75,6 @@ def test_ulx3s_85f_default_has_the_floor_macs():
     assert default_array("ulx3s-85f").macs >= 128
 
 
-@ECP5_FLOOR_NOT_MET
 def test_ulx3s_85f_default_clock_floor():
     assert default_clock_hz("ulx3s-85f") >= 150e6
 
@@ -301,7 +291,7 @@ def read_log_figures(tim):
     table = {cell: (int(used), int(avail)) for cell, used, avail in
              re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text, re.M)}
     # The post-route figure is the last; nextpnr makes it a warning when the clock fails.
-    fmax = re.findall(r"^(?:Info|Warning): Max frequency for clock '([^']*clk[^']*)': ([\d.]+) MHz "
+    fmax = re.findall(r"^(?:Info|Warning): Max frequency for clock\s+'([^']*clk[^']*)': ([\d.]+) MHz "
                       r"\((?:PASS|FAIL) at ([\d.]+) MHz\)", text, re.M)
     ffs = sum(int(n) for n, kind in re.findall(r"^Info:\s+(\d+) LCs used as (.*DFF.*)$", text, re.M))
     return table, fmax[-1], ffs
@@ -421,7 +411,6 @@ def test_a_design_that_does_not_fit_ends_with_one_line(run_cli, tmp_path):
 # ECP5 (slow: minutes a build) ------------------------------------------------------------------
 
 @pytest.mark.slow
-@ECP5_FLOOR_NOT_MET
 def test_ulx3s_85f_floor(run_cli, tmp_path):
     """At least 128 int8 MACs meeting at least 150 MHz (38 GOPS) on the default build."""
     status, out, err = run_cli("build", "--board", "ulx3s-85f", "--out", tmp_path / "b", "--json")
