@@ -103,6 +103,14 @@ class ResultDrain(wiring.Component):
         row_end = Signal(range(rows))
         tile_row_last = Signal()
 
+        # ``row_end`` and ``tile_row_last`` for the first row of a tile that has
+        # ``m_from - skipped`` rows of M from its block on; ``skipped`` is a constant, so no
+        # subtractor sits in front of the comparisons.
+        def first_row_of(m_from, skipped):
+            left = m_from - skipped if skipped else m_from
+            return [row_end.eq(Mux(m_from >= skipped + rows, rows - 1, left - 1)),
+                    tile_row_last.eq((rows == 1) | (m_from == skipped + 1))]
+
         # The first stage of the column select: the moving element's candidates, one from each
         # group of columns (the element's column in its group picks them), and its group.
         row_data = self.drain_read.data
@@ -121,7 +129,6 @@ class ResultDrain(wiring.Component):
         row_moved = Signal()
         fetch = Signal()
         walk = tile_walk(m, config, self.job, restart=self.send, advance=fetch & tile_row_last)
-        m_left, n_left = walk.m_left, walk.n_left
         m.d.comb += [
             out.valid.eq(word_valid),
             out.payload.eq(word),
@@ -152,18 +159,15 @@ class ResultDrain(wiring.Component):
             m.d.sync += [
                 have.eq(1),
                 col.eq(0),
-                before_last_col.eq(Mux(walk.n_more, cols - 2, n_left - 2)),
-                at_last_col.eq((cols == 1) | (n_left == 1)),
+                before_last_col.eq(Mux(walk.n_more, cols - 2, walk.n_left - 2)),
+                at_last_col.eq((cols == 1) | (walk.n_left == 1)),
             ]
             with m.If(tile_row_last):
                 # Skip the tile's padding rows: the next row is the next tile's first.
                 m.d.sync += [row.eq(0), tile_next.eq(tile_next + rows), addr.eq(tile_next),
                              tile_row_last.eq(row_end == 0)]
                 with m.If(walk.down):
-                    m.d.sync += [
-                        row_end.eq(Mux(m_left >= 2 * rows, rows - 1, m_left - rows - 1)),
-                        tile_row_last.eq((rows == 1) | (m_left == rows + 1)),
-                    ]
+                    m.d.sync += first_row_of(walk.m_left, rows)
                 with m.If(walk.last):
                     m.d.sync += fetching.eq(0)
             with m.Else():
@@ -177,8 +181,7 @@ class ResultDrain(wiring.Component):
                 addr.eq(0),
                 tile_next.eq(rows),
                 row.eq(0),
-                row_end.eq(Mux(self.job.m >= rows, rows - 1, self.job.m - 1)),
-                tile_row_last.eq((rows == 1) | (self.job.m == 1)),
+                *first_row_of(self.job.m, 0),
                 fetching.eq(1),
             ]
 
