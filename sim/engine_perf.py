@@ -1,0 +1,95 @@
+"""What a GEMM costs on the engine: cycles, words each way and efficiency (numpy only).
+
+:func:`gemm_perf` is the one place every report, sweep and workload asks how long an
+``M x K x N`` GEMM takes on an :class:`~systolic.rtl.engine_config.EngineConfig`: the host
+tiler's jobs (:mod:`.engine_tiling`) timed by the exact engine model (:mod:`.engine_model`),
+the model the RTL is held to cycle for cycle. Operand values do not change the timing, so
+nothing here looks at any.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..rtl.engine_config import EngineConfig
+from .engine_model import EngineModel
+from .engine_tiling import gemm_program
+
+__all__ = ["GemmPerf", "gemm_perf"]
+
+
+@dataclass(frozen=True)
+class GemmPerf:
+    """The cost of one GEMM on one engine design (see :func:`gemm_perf`).
+
+    Attributes
+    ----------
+    m, k, n : int
+        The GEMM: ``A`` is M x K, ``B`` K x N.
+    macs : int
+        Multiply-accumulates of the array (``rows * cols``).
+    jobs : int
+        Engine jobs (STARTs) the host tiler splits it into.
+    cycles : int
+        Cycles from the first START command word to the last result word, both counted: the
+        first job's operand load is not in it (the figure ``systolic simulate`` reports).
+    total_cycles : int
+        Cycles from the first input word to the last result word, both counted: everything,
+        the first job's load included (what a sustained figure divides by).
+    ideal_cycles : float
+        ``M*N*K / (R*C)``: every MAC busy on every cycle.
+    words_in, words_out : int
+        Engine words into the engine (commands, arguments, operands) and out of it (results).
+    """
+
+    m: int
+    k: int
+    n: int
+    macs: int
+    jobs: int
+    cycles: int
+    total_cycles: int
+    ideal_cycles: float
+    words_in: int
+    words_out: int
+
+    @property
+    def efficiency(self):
+        """``ideal_cycles / cycles``."""
+        return self.ideal_cycles / self.cycles
+
+    @property
+    def sustained_efficiency(self):
+        """``ideal_cycles / total_cycles``: the share of peak the GEMM sustains, loads included."""
+        return self.ideal_cycles / self.total_cycles
+
+    def ops_per_s(self, clock_hz):
+        """Operations a second (two per multiply-accumulate) at ``clock_hz``, loads included."""
+        return 2 * self.m * self.k * self.n * clock_hz / self.total_cycles
+
+    def to_dict(self):
+        """The fields and the two efficiencies, JSON-serializable."""
+        return {**asdict(self), "efficiency": self.efficiency,
+                "sustained_efficiency": self.sustained_efficiency}
+
+
+def gemm_perf(config, m, k, n):
+    """Return the :class:`GemmPerf` of an ``m x k x n`` GEMM on an engine of ``config``.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    m, k, n : int
+        Dimensions, each at least 1; GEMMs larger than the buffers are host-tiled.
+    """
+    if not isinstance(config, EngineConfig):
+        raise TypeError(f"gemm_perf needs an EngineConfig, got {type(config).__name__}")
+    program = gemm_program(np.zeros((m, k), dtype=np.int64), np.zeros((k, n), dtype=np.int64),
+                           config)
+    trace = EngineModel(config).run(program.words)
+    last = trace.outputs[-1][0]
+    array = config.array
+    return GemmPerf(m=m, k=k, n=n, macs=array.macs, jobs=len(program.jobs),
+                    cycles=last - trace.accepted[program.first_start] + 1,
+                    total_cycles=last + 1, ideal_cycles=m * n * k / array.macs,
+                    words_in=len(program.words), words_out=program.result_words)
