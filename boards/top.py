@@ -93,14 +93,15 @@ _DEFAULT_LED_ROLES = ("alive", "busy", "error", "link", "rx", "tx")
 BRIDGE_BRAM = 2
 
 
-#: The engine's buffers on ECP5: distributed RAM, small enough for LUTs. A DP16KD read
-#: without its output register (which Yosys does not use) has a 5.8 ns clock-to-out in
-#: nextpnr at speed grade 6, too slow for the 125-150 MHz the ECP5 boards aim at; distributed RAM
-#: keeps the same synchronous read port, so only synthesis differs. Jobs are one array tile
-#: of up to ``k_depth`` K steps; the host tiles bigger GEMMs. 32 steps (two banks of 32 words,
-#: four RAM slices deep) keep the read address's fanout and the read mux small enough for
-#: 150 MHz; 32 is still twice the array's size, so passes follow each other without a gap.
-ECP5_BUFFERS = {"buffer_ram": "distributed", "k_depth": 32, "m_blocks": 1, "n_blocks": 1}
+#: The engine's buffers on ECP5: block RAM read through its output register (``buffer_latency``
+#: 2, DP16KD blocks instantiated with ``REGMODE_B="OUTREG"``; without it a DP16KD's data leaves
+#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (128 x 32 x 128 for
+#: the 8 x 16 array): every loaded operand is used at least 8 times, so a job's loads take half
+#: its passes' cycles behind the other bank's job, and 32 K steps are twice the array's side,
+#: so passes follow each other without a gap. The boards with less block RAM get their buffers
+#: cut to it (:func:`fit_engine_config`).
+ECP5_BUFFERS = {"buffer_ram": "block", "buffer_latency": 2, "k_depth": 32, "m_blocks": 16,
+                "n_blocks": 8}
 
 
 def default_array(board):
@@ -151,19 +152,17 @@ def fit_engine_config(config, family, bram):
 def default_engine_config(board, array=None, **overrides):
     """Return the :class:`EngineConfig` a build for ``board`` uses with ``array``.
 
-    On iCE40 the default ``EngineConfig()`` with its buffers cut to the device's block RAM
-    less :data:`BRIDGE_BRAM` (:func:`fit_engine_config`); on ECP5 :data:`ECP5_BUFFERS`.
+    On iCE40 jobs of 8 row and 8 column blocks and 32 K steps, on ECP5 :data:`ECP5_BUFFERS`,
+    either cut to the device's block RAM less :data:`BRIDGE_BRAM` (:func:`fit_engine_config`).
     ``overrides`` (``k_depth``, ``m_blocks``, ``n_blocks``, ``word_width``, ``buffer_ram``)
     are applied afterwards, as given.
     """
     board = get_board(board)
     array = default_array(board) if array is None else array
-    facts = board.facts()
-    if board.family == "ecp5":
-        config = EngineConfig(array=array, **ECP5_BUFFERS)
-    else:
-        config = fit_engine_config(EngineConfig(array=array), board.family,
-                                   facts["bram"] - BRIDGE_BRAM)
+    start = ECP5_BUFFERS if board.family == "ecp5" else {"k_depth": 32, "m_blocks": 8,
+                                                         "n_blocks": 8}
+    config = fit_engine_config(EngineConfig(array=array, **start), board.family,
+                               board.facts()["bram"] - BRIDGE_BRAM)
     if overrides:
         config = EngineConfig.from_dict({**config.to_dict(), **overrides})
     return config

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import UsageError
-from .options import ENGINE_OPTIONS, add_array_options, config_from_args
+from .options import ENGINE_OPTIONS, add_array_options, add_gemm_option, config_from_args
 from .output import print_json, progress, write_atomic
 
 __all__ = ["register", "run", "programmer_command", "PROGRAMMERS", "REPORT_NAME"]
@@ -74,6 +74,7 @@ def register(subparsers):
                        help="hard multiplier blocks the array may use (default: all the device has)")
     build.add_argument("--out", metavar="DIR", help="output directory (default build/<board>)")
     build.add_argument("--timeout", type=float, metavar="S", help="seconds any one tool may run")
+    add_gemm_option(build)
     build.add_argument("--json", action="store_true", help="print the report as one JSON object")
     build.add_argument("--program", action="store_true",
                        help="load the bitstream onto the board (openFPGALoader or iceprog on PATH)")
@@ -147,12 +148,29 @@ def _summary(report):
     if report["peak_gops"] is not None:
         lines.append(f"  peak    {report['peak_gops']:g} GOPS (2 x {report['macs']} MACs x "
                      f"{min(report['fmax_mhz'], report['target_mhz']):g} MHz)")
+    if report.get("sustained_gops") is not None:
+        sustained = report["sustained"]
+        gemm = "x".join(str(sustained["gemm"][d]) for d in "mkn")
+        lines.append(f"  sustained {report['sustained_gops']:.3f} GOPS on {gemm} "
+                     f"({report['sustained_efficiency']:.1%} of peak); over the link at "
+                     f"{sustained['link']['baud']:,} baud {report['link_gops']:.4f} GOPS")
     path = report["clock"].get("critical_path")
     if path:
         lines.append(f"  critical path {path['delay_ns']} ns ({path['logic_ns']} logic, "
                      f"{path['routing_ns']} routing): {path['from']} -> {path['to']}")
     lines.append(f"  bitstream {report['bitstream']}")
     return "\n".join(lines)
+
+
+def _sustained(report, engine, baud, gemm):
+    """The build's sustained and link figures at ``min(Fmax, target)`` (:mod:`.throughput`)."""
+    from .throughput import throughput
+    if report["fmax_mhz"] is None:
+        return {"sustained_gops": None, "sustained_efficiency": None, "link_gops": None}
+    clock = min(report["fmax_mhz"], report["target_mhz"]) * 1e6
+    figures = throughput(engine, clock, gemm=gemm, baud=baud)
+    return {key: figures[key] for key in ("sustained_gops", "sustained_efficiency", "link_gops",
+                                          "sustained")}
 
 
 def run(args):
@@ -182,6 +200,7 @@ def run(args):
                         "fits": False if exc.overflow is not None else None, **exc.to_dict()})
         print(f"systolic build: error: {exc}", file=sys.stderr)
         return 2
+    report.update(_sustained(report, engine, baud, args.gemm) if args.design == "engine" else {})
     report["report"] = str(report_path)
     write_atomic(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.json:

@@ -1,15 +1,20 @@
-"""``systolic report``: peak throughput of a design, per dollar and per watt, beside references.
+"""``systolic report``: peak, sustained and over-the-wire throughput of a design, per dollar and
+per watt, beside references.
 
-Peak operations per second are ``2 * MACs * f`` (one multiply-accumulate is two operations).
-The reference rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their sources.
+Peak operations per second are ``2 * MACs * f`` (one multiply-accumulate is two operations);
+sustained and link figures are those of a reference GEMM (:mod:`.throughput`). The reference
+rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their sources.
 """
 
 from ..rtl.config import ArrayConfig
+from ..rtl.engine_config import EngineConfig
 from . import cost
 from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
 from .errors import UsageError
-from .options import add_array_options, config_from_args
+from .options import add_array_options, add_engine_options, add_gemm_option, config_from_args, \
+    engine_config_from_args, ENGINE_OPTIONS
 from .output import print_json
+from .throughput import throughput
 
 __all__ = ["register", "run", "peak_ops_per_s", "throughput_row", "design_row", "report",
            "format_ops"]
@@ -67,18 +72,30 @@ def report(row, data=None):
 def register(subparsers):
     """Add the ``report`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
-        "report", help="peak throughput, per dollar and per watt, beside A100/H100/TPU rows",
-        description="Report the peak operations per second of a design (2 x MACs x clock), per "
-                    "dollar of the FPGA and, given a power figure, per watt, beside reference rows "
-                    "for the NVIDIA A100 and H100 and Google's TPU v4 and v1 (host/cost_data.json). "
-                    "The design comes from --from-build, or from array options with --clock-mhz.")
+        "report", help="peak, sustained and link throughput, per dollar and per watt, beside "
+                       "A100/H100/TPU rows",
+        description="Report the throughput of a design: peak (2 x MACs x clock), sustained (the "
+                    "exact engine model's cycles for a reference GEMM, host tiling and the first "
+                    "job's operand load included) and over the board's serial link (the driver's "
+                    "own frames at the baud); per dollar of the FPGA and, given a power figure, "
+                    "per watt, beside reference rows for the NVIDIA A100 and H100 and Google's "
+                    "TPU v4 and v1 (host/cost_data.json). The design comes from --board (the "
+                    "board's default design at its target clock, without building), from "
+                    "--from-build, or from array and engine options with --clock-mhz.")
     src = parser.add_argument_group("the design")
+    src.add_argument("--board", metavar="NAME",
+                     help="a board's default design at its target clock (see 'systolic boards')")
     src.add_argument("--from-build", metavar="BUILD.json",
                      help="the JSON printed by 'systolic build --json' (MACs, clock, device)")
     src.add_argument("--clock-mhz", type=parse_positive, metavar="F",
-                     help="clock in MHz (required with array options; with --from-build it replaces "
-                          "the build's clock)")
+                     help="clock in MHz (required with array options; with --board or --from-build "
+                          "it replaces the design's clock)")
+    src.add_argument("--baud", type=parse_positive, metavar="B",
+                     help="serial link rate for link_gops (default: the board's or the build's; "
+                          "1000000 for array options)")
+    add_gemm_option(src)
     add_array_options(parser)
+    add_engine_options(parser)
     money = parser.add_argument_group("per dollar and per watt")
     money.add_argument("--device", type=parse_device, metavar="NAME",
                        help="with array options: the FPGA whose catalog price the ops/s per dollar "
@@ -111,26 +128,66 @@ def _price(args, design):
     return price, source, design["device"]
 
 
+def _given_design_options(args):
+    given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS
+             if getattr(args, name) is not None]
+    if config_from_args(args) != ArrayConfig():
+        given.append("array options")
+    return given + (["--device"] if args.device else [])
+
+
+def _board_design(args):
+    """``(array, engine, clock MHz, clock source, baud, design)`` of ``--board``."""
+    from ..boards.platforms import BoardError, board as get_board
+    from ..boards.top import default_clock_hz, default_engine_config
+    from ..rtl.uart import DEFAULT_BAUD
+    try:
+        board = get_board(args.board)
+    except BoardError as exc:
+        raise UsageError(str(exc)) from None
+    engine = default_engine_config(board)
+    if args.clock_mhz is not None:
+        clock, source = args.clock_mhz, "command line (--clock-mhz)"
+    else:
+        clock, source = default_clock_hz(board) / 1e6, f"{board.name}'s target clock (not built)"
+    return engine.array, engine, clock, source, DEFAULT_BAUD, {"device": board.device}
+
+
 def run(args):
     """Run ``systolic report`` with parsed ``args``; return the exit status."""
-    config = config_from_args(args)
+    sources = [name for name, given in (("--board", args.board), ("--from-build", args.from_build))
+               if given]
+    if len(sources) > 1:
+        raise UsageError("give --board or --from-build, not both")
+    if sources and _given_design_options(args):
+        raise UsageError(f"{sources[0]} excludes {', '.join(_given_design_options(args))}: it "
+                         f"describes the design and its device")
     design = None
-    if args.from_build:
-        if config != ArrayConfig() or args.device:
-            raise UsageError("--from-build excludes array options and --device: the build report "
-                             "describes the design and its device")
+    baud = args.baud
+    if args.board:
+        config, engine, clock, clock_source, board_baud, design = _board_design(args)
+        macs = config.macs
+        baud = board_baud if baud is None else baud
+    elif args.from_build:
         build = load_build(args.from_build)
         config = build_config(build)
+        engine = EngineConfig.from_dict(build["engine"]) if build.get("engine") else None
         macs = build["macs"]
         clock, clock_source = _build_clock(build, args.clock_mhz)
+        baud = build.get("baud") if baud is None else baud
         try:
             design = cost.design_from_build(build)
         except cost.CostInputError as exc:
             raise UsageError(str(exc)) from None
     else:
+        from ..rtl.uart import DEFAULT_BAUD
+        config = config_from_args(args)
+        engine = engine_config_from_args(args, config)
         if args.clock_mhz is None:
-            raise UsageError("--clock-mhz F is required with array options (or give --from-build)")
+            raise UsageError("--clock-mhz F is required with array options (or give --board or "
+                             "--from-build)")
         macs, clock, clock_source = config.macs, args.clock_mhz, "command line (--clock-mhz)"
+        baud = DEFAULT_BAUD if baud is None else baud
         if args.device:
             try:
                 design = cost.design_from_config(config, args.device)
@@ -142,6 +199,12 @@ def run(args):
     row = design_row(macs=macs, clock_mhz=clock, clock_source=clock_source, price_usd=price,
                      price_source=price_source, power_w=args.power, device=device, config=config)
     result = report(row)
+    if engine is not None:
+        figures = throughput(engine, clock * 1e6, gemm=args.gemm, baud=baud)
+        row.update(figures)
+        result.update({key: figures[key] for key in ("peak_gops", "sustained_gops",
+                                                     "sustained_efficiency", "link_gops")})
+        result["engine"] = engine.to_dict()
     if args.json:
         print_json(result)
     else:
@@ -169,6 +232,20 @@ def render(result):
         lines.append(f"{row['name'][:28]:28} {format_ops(row['peak_ops_per_s']):>12} "
                      f"{format_ops(row['ops_per_s_per_usd'], '/$'):>14} "
                      f"{format_ops(row['ops_per_s_per_w'], '/W'):>14}  {price}, {power}")
+    sustained = design.get("sustained")
+    if sustained:
+        gemm = sustained["gemm"]
+        link = sustained.get("link")
+        lines += ["", f"this design on a {gemm['m']}x{gemm['k']}x{gemm['n']} GEMM "
+                      f"({sustained['jobs']} engine jobs, {sustained['total_cycles']:,} cycles at "
+                      f"{sustained['clock_mhz']:g} MHz):",
+                  f"  peak       {design['peak_gops']:10.3f} GOPS",
+                  f"  sustained  {design['sustained_gops']:10.3f} GOPS  "
+                  f"({design['sustained_efficiency']:.1%} of peak, first operand load included)"]
+        if link:
+            lines.append(f"  over link  {design['link_gops']:10.4f} GOPS  ({link['bytes_to_board']:,} "
+                         f"bytes to the board, {link['bytes_from_board']:,} back, "
+                         f"{link['exchanges']:,} exchanges at {link['baud']:,.0f} baud)")
     lines += ["", "Sources:",
               f"  this design: {design['source']}; clock: {design['clock_source']}; "
               f"device: {design['device'] or 'none'}; price: {design['price_source']}; "

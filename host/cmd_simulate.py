@@ -10,12 +10,14 @@ import numpy as np
 from ..sim.runner import BACKENDS, BackendUnavailable, check_backend
 from .errors import UsageError
 from .operands import add_operand_options, operands_from_args
-from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, config_from_args,
-                      engine_config_from_args)
+from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add_gemm_option,
+                      config_from_args, engine_config_from_args)
 from .output import atomic_path, print_json, progress
 
 #: What ``--target`` may name.
 TARGETS = ("engine", "array")
+#: The clock of ``simulate``'s GOPS figures unless ``--clock-mhz`` says otherwise.
+DEFAULT_CLOCK_MHZ = 100.0
 
 
 def register(subparsers):
@@ -35,6 +37,13 @@ def register(subparsers):
     parser.add_argument("--out", metavar="C.npy", help="write the hardware's result here")
     parser.add_argument("--vcd", metavar="FILE", help="write a waveform of the run")
     parser.add_argument("--fst", metavar="FILE", help="write an FST waveform (backends that support it)")
+    figures = parser.add_argument_group(
+        "throughput (engine only): peak, sustained on the reference GEMM, over a serial link")
+    add_gemm_option(figures)
+    figures.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="F",
+                         help=f"the clock the GOPS figures assume (default {DEFAULT_CLOCK_MHZ:g})")
+    figures.add_argument("--baud", type=int, default=None, metavar="B",
+                         help="the serial link rate link_gops assumes (default 1000000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
 
@@ -146,6 +155,9 @@ def _engine_options_given(args):
 
 def run(args):
     config = config_from_args(args)
+    if not args.clock_mhz > 0 or (args.baud is not None and args.baud <= 0):
+        raise UsageError(f"--clock-mhz and --baud must be positive, got {args.clock_mhz:g} and "
+                         f"{args.baud}")
     if args.target == "engine":
         engine = engine_config_from_args(args, config)
     else:
@@ -175,6 +187,11 @@ def run(args):
         run_, report = simulate_and_check(config, a, b, backend=args.backend, vcd=args.vcd,
                                           fst=args.fst)
         report.update(target="array", engine=None, jobs=None)
+    if engine:
+        from ..rtl.uart import DEFAULT_BAUD
+        from .throughput import throughput
+        report.update(throughput(engine, args.clock_mhz * 1e6, gemm=args.gemm,
+                                 baud=DEFAULT_BAUD if args.baud is None else args.baud))
     if args.out:
         with atomic_path(args.out) as tmp:
             with open(tmp, "wb") as f:

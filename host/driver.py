@@ -38,7 +38,7 @@ from ..sim.engine_tiling import assemble_results, command_words, plan_jobs
 from ..sim.model import check_operands
 from .channel import (BITS_PER_BYTE, AcceleratorError, BoardError, BoardTimeout, Channel,
                       LinkError, PortError)
-from .gemm_jobs import STATUS_WORDS, BankContents, gemm_jobs
+from .gemm_jobs import STATUS_WORDS, BankContents, gemm_jobs, job_messages
 from .transport import LinkClosed, SerialLink
 
 __all__ = [
@@ -463,17 +463,19 @@ class Accelerator:
             program, jobs = gemm_jobs(a, b, config, self._banks)
             words = []
             for job in jobs:
-                if job.result_words:
-                    self._write(job.words)
-                    results = self._read(job.result_words)
-                    _check_extension(results, config)
-                    words += results
-                    status = self._status()
-                else:
-                    # Nothing is owed, so STATUS answers at once: one WRITE for both.
-                    self._write(job.words + STATUS_WORDS)
-                    status = _parse_status(self._read(1)[0])
-                self._check_job_status(status)
+                outgoing = job.words + STATUS_WORDS
+                replies = []
+                for kind, count in job_messages(len(job.words), job.result_words):
+                    if kind == Kind.WRITE:
+                        self._write(outgoing[:count])
+                        outgoing = outgoing[count:]
+                    else:
+                        replies.append(self._read(count))
+                *results, (status,) = replies
+                for got in results:
+                    _check_extension(got, config)
+                    words += got
+                self._check_job_status(_parse_status(status))
         except BaseException:
             # Whatever happened, what the engine and its banks hold is no longer known.
             self._engine_known = False

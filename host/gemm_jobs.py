@@ -10,10 +10,11 @@ import hashlib
 from dataclasses import dataclass
 
 from ..rtl.engine_protocol import Opcode
+from ..rtl.protocol import Kind
 from ..sim.engine_tiling import (GemmProgram, command_words, load_a_words, load_b_words,
                                  plan_jobs, start_words)
 
-__all__ = ["JobCommands", "BankContents", "gemm_jobs", "STATUS_WORDS"]
+__all__ = ["JobCommands", "BankContents", "gemm_jobs", "STATUS_WORDS", "job_messages"]
 
 #: The single word asking the engine for its status word.
 STATUS_WORDS = command_words(Opcode.STATUS)
@@ -106,4 +107,21 @@ def gemm_jobs(a, b, config, banks):
         jobs.append(JobCommands(job, words, m_job * n_job if job.emit else 0, tuple(loaded)))
     program = GemmProgram(words=[], jobs=planned, m=m, n=n, first_start=0, result_words=m * n)
     return program, jobs
+
+
+
+def job_messages(job_words, result_words):
+    """The driver's requests for one job, in order: ``(Kind.WRITE, n)`` sends the next ``n`` of
+    the job's words followed by :data:`STATUS_WORDS`, ``(Kind.READ, n)`` reads ``n`` words.
+
+    A job that emits is written, its results read, then its status asked for and read; one
+    that does not has nothing owed, so its STATUS goes with it in one WRITE. The last READ is
+    always the status word. (A WRITE or READ longer than a frame's payload goes out in as many
+    frames as it needs.)
+    """
+    status = len(STATUS_WORDS)
+    if result_words:
+        return [(Kind.WRITE, job_words), (Kind.READ, result_words), (Kind.WRITE, status),
+                (Kind.READ, 1)]
+    return [(Kind.WRITE, job_words + status), (Kind.READ, 1)]
 

@@ -1,11 +1,12 @@
 """Command-line options shared by the commands that describe an array design (and an engine)."""
 
+import argparse
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX
 from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
-           "ENGINE_OPTIONS"]
+           "ENGINE_OPTIONS", "add_gemm_option"]
 
 _DEFAULT = ArrayConfig()
 _ENGINE_DEFAULT = EngineConfig()
@@ -69,10 +70,10 @@ def add_engine_options(parser):
                             f"(default {_ENGINE_DEFAULT.k_depth}); deeper GEMMs accumulate K chunks")
     group.add_argument("--m-blocks", type=int, metavar="B",
                        help=f"blocks of R rows of A one operand bank holds, 1 to {BLOCKS_MAX} "
-                            f"(default {_ENGINE_DEFAULT.m_blocks})")
+                            f"(default: max(ceil(128 / R), R, C), jobs at least 128 rows)")
     group.add_argument("--n-blocks", type=int, metavar="B",
                        help=f"blocks of C columns of B one operand bank holds, 1 to {BLOCKS_MAX} "
-                            f"(default {_ENGINE_DEFAULT.n_blocks})")
+                            f"(default: max(ceil(128 / C), R, C), jobs at least 128 columns)")
     group.add_argument("--no-tiling", action="store_true",
                        help="refuse a GEMM larger than the buffers instead of splitting it into jobs")
     return group
@@ -84,3 +85,20 @@ def engine_config_from_args(args, array=None):
     array = config_from_args(args) if array is None else array
     given = {name: getattr(args, name) for name in ENGINE_OPTIONS if getattr(args, name) is not None}
     return EngineConfig(array, **given)
+
+
+def _gemm(text):
+    from .throughput import parse_gemm
+    try:
+        return parse_gemm(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--gemm {text!r} is invalid: "))
+
+
+def add_gemm_option(parser):
+    """Add ``--gemm M,K,N``: the reference GEMM of the sustained figures (parsed to a tuple)."""
+    from .throughput import REFERENCE_GEMM
+    default = ",".join(map(str, REFERENCE_GEMM))
+    parser.add_argument("--gemm", type=_gemm, default=REFERENCE_GEMM, metavar="M,K,N",
+                        help=f"the reference GEMM of the sustained figures: A is M x K, B K x N, "
+                             f"host-tiled to the engine's buffers (default {default})")

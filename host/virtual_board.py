@@ -132,7 +132,7 @@ class VirtualBoard:
     Parameters
     ----------
     config : EngineConfig or ArrayConfig, optional
-        The design (default ``EngineConfig()``: a 4x4 int8 array, jobs up to 32x32x32); an
+        The design (default ``EngineConfig()``: a 4x4 int8 array, jobs up to 128x128x128); an
         ``ArrayConfig`` gets the default buffers.
     clock_hz : int
         Clock the board reports in INFO.

@@ -6,6 +6,7 @@ from amaranth.lib.fifo import AsyncFIFO, AsyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
+from .beat_serializer import BeatSerializer
 from .bridge import Bridge, frame_timeout_cycles, refused_unused
 from .engine import GemmEngine
 from .stream_register import StreamRegister
@@ -144,12 +145,15 @@ class BoardCore(wiring.Component):
         add("bridge", bridge)
 
         # Registers both ways: the bridge's and the engine's handshakes are deep enough that a
-        # path through both would set the board's clock.
+        # path through both would set the board's clock. The engine's result rows leave a
+        # word at a time, as the bridge sends them.
         word = self._engine.i_stream.payload.shape()
         m.submodules.cmd_register = cmd_register = StreamRegister(word)
         m.submodules.rsp_register = rsp_register = StreamRegister(word)
+        m.submodules.serializer = serializer = BeatSerializer(self._engine.config)
         wiring.connect(m, cmd_register.o_stream, engine.i_stream)
-        wiring.connect(m, engine.o_stream, rsp_register.i_stream)
+        wiring.connect(m, engine.o_stream, serializer.i_stream)
+        wiring.connect(m, serializer.o_stream, rsp_register.i_stream)
         if split:
             width = word.width
             # The command side's read port (in the engine's clock) is registered, so the

@@ -34,27 +34,36 @@ UNDEFINED_INIT = "systolic_undefined_init"
 YOSYS_SCRIPT_AFTER_READ = f"setattr -unset init a:{UNDEFINED_INIT}"
 
 
-def buffer_read_port(m, memory):
+def buffer_read_port(m, memory, latency=1):
     """Return a synchronous read port of ``memory`` whose collisions with writes are undefined.
 
     Parameters
     ----------
     m : Module
-        The module the port's register goes in (``sync`` domain).
+        The module the port's registers go in (``sync`` domain).
     memory : amaranth.lib.memory.Memory
         A memory whose attributes include :data:`NO_RW_CHECK`.
+    latency : int
+        Registers from the address to ``data``: 1 (the RAM's read register), or 2 with an
+        output register after it (a RAM's own where the platform builds one,
+        :func:`~.block_ram.registered_block_ram`). Every register advances on ``en``.
 
     Returns
     -------
     interface of ``ReadPort.Signature``
         ``addr`` and ``en`` as on :meth:`Memory.read_port`; ``data`` is the word at the
-        ``addr`` of the last cycle with ``en`` set. Connect it like a memory's read port.
+        ``addr`` of ``latency`` cycles with ``en`` set ago. Connect it like a memory's read port.
     """
     comb_port = memory.read_port(domain="comb")
     port = ReadPort.Signature(addr_width=len(comb_port.addr), shape=memory.shape).create()
-    # Reset-less and of no initial value, as a RAM's output register: either would be logic.
-    data = Signal(memory.shape, reset_less=True, attrs={UNDEFINED_INIT: 1})
-    m.d.comb += [comb_port.addr.eq(port.addr), port.data.eq(data)]
-    with m.If(port.en):
-        m.d.sync += data.eq(comb_port.data)
+    m.d.comb += comb_port.addr.eq(port.addr)
+    value = comb_port.data
+    for stage in range(latency):
+        # Reset-less and of no initial value, as a RAM's registers: either would be logic.
+        data = Signal(memory.shape, reset_less=True, attrs={UNDEFINED_INIT: 1},
+                      name=f"read_data_{stage}" if stage else None)
+        with m.If(port.en):
+            m.d.sync += data.eq(value)
+        value = data
+    m.d.comb += port.data.eq(value)
     return port

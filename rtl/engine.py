@@ -6,13 +6,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .array import SystolicArray
+from .block_ram import buffer_memory
 from .buffer_port import buffer_read_port
 from .engine_config import EngineConfig
 from .engine_decoder import CommandDecoder
 from .engine_drain import ResultDrain
 from .engine_feeder import TileFeeder
 from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, buffer_attrs,
-                             result_row_layout, status_layout, word_shape)
+                             result_beat_layout, result_row_layout, status_layout, word_shape)
 from .engine_writer import ResultWriter
 from .kept_register import kept_register
 
@@ -33,9 +34,14 @@ class GemmEngine(wiring.Component):
     emits. :mod:`systolic.sim.engine_tiling` plans that, and blocks of M and N larger than the
     buffers; :mod:`systolic.sim.engine_model` gives the exact results and cycle counts.
 
-    **Words.** Both streams carry ``config.word_width``-bit words (32 bits for 8-bit operands;
-    wider if an accumulator is), which a byte bridge sends little-endian in
-    ``ceil(word_width / 8)`` bytes. Header and status layouts are in
+    **Words and beats.** ``i_stream`` carries ``config.word_width``-bit words (32 bits for 8-bit
+    operands; wider if an accumulator is), one a cycle, operands included: a LOAD writes a
+    whole word of operands a cycle. ``o_stream`` carries a result row a beat
+    (:func:`~.engine_layouts.result_beat_layout`: up to ``cols`` words, each an accumulator
+    sign-extended to a word, and their count), so results leave as fast as the array makes
+    them whenever a pass is at least ``rows`` beats long; a status word is a beat of one word.
+    A link that carries words sends a beat's words in order
+    (:class:`~.beat_serializer.BeatSerializer`). Header and status layouts are in
     :mod:`~.engine_protocol`: a header is ``0xC5 << 24 | flags << 8 | opcode``; arguments are
     plain unsigned words.
 
@@ -43,11 +49,13 @@ class GemmEngine(wiring.Component):
     opcode        flags          arguments     effect
     ============  =============  ============  ==============================================
     0x00 NOP      --             --            nothing
-    0x01 LOAD_A   BANK (bit 8)   M, K          then ``ceil(M*K / (W // a_width))`` data words:
-                                               A row-major, operands packed low first, the
-                                               last word padded
-    0x02 LOAD_B   BANK           K, N          then the K x N operands of B, row-major, packed
-                                               ``W // b_width`` a word
+    0x01 LOAD_A   BANK (bit 8)   M, K          then A beat by beat: for each block of R rows,
+                                               for each K step, the block's R operands, lane
+                                               0 first, packed ``W // a_width`` a word into
+                                               ``a_words_per_beat`` words (rows past M zero)
+    0x02 LOAD_B   BANK           K, N          then B beat by beat likewise: for each block
+                                               of C columns, for each K step, its C operands
+                                               in ``b_words_per_beat`` words
     0x03 START    BANK, ACC      M, K, N       run the job on the bank; ACC (bit 9) adds to
                   (bit 9), EMIT                the result buffer; EMIT (bit 10) streams the
                   (bit 10)                     M*N results
@@ -57,7 +65,7 @@ class GemmEngine(wiring.Component):
     ============  =============  ============  ==============================================
 
     Results leave in tile order: for ``ti`` in M-tiles, ``tj`` in N-tiles, the tile's rows
-    inside M, each row's columns inside N; one element a word, sign-extended.
+    inside M, a beat each, carrying the row's columns inside N.
 
     **Ordering and waiting.** Commands run in order. A LOAD into the bank the running job is
     reading waits until the array has taken its last beat; START waits until the previous job
@@ -79,8 +87,8 @@ class GemmEngine(wiring.Component):
     -------
     i_stream : In(stream.Signature(unsigned(word_width)))
         Command, argument and operand words.
-    o_stream : Out(stream.Signature(unsigned(word_width)))
-        Result and status words.
+    o_stream : Out(stream.Signature(result_beat_layout(config)))
+        Result rows and status words.
     status : Out(StructLayout({"busy": 1, "error": 1, "code": 4}))
         The status fields as pins (for LEDs).
     """
@@ -91,7 +99,7 @@ class GemmEngine(wiring.Component):
         self._config = config
         super().__init__({
             "i_stream": In(stream.Signature(word_shape(config))),
-            "o_stream": Out(stream.Signature(word_shape(config))),
+            "o_stream": Out(stream.Signature(result_beat_layout(config))),
             "status":   Out(status_layout()),
         })
 
@@ -111,8 +119,13 @@ class GemmEngine(wiring.Component):
         m.submodules.drain = drain = ResultDrain(config)
 
         attrs = buffer_attrs(config)
-        m.submodules.c_mem = c_mem = Memory(shape=result_row_layout(config),
-                                             depth=config.result_rows, init=[], attrs=attrs)
+        latency = config.buffer_latency
+        # The writer reads a row when the array gives the new one and writes the sum when the
+        # old row arrives (the next read is of the next row); the drain reads only rows already
+        # written.
+        c_write, (acc_read, drain_read) = buffer_memory(
+            m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
+            latency=latency, attrs=attrs, read_ports=2)
 
         wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
         operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
@@ -121,10 +134,11 @@ class GemmEngine(wiring.Component):
         # last beat (see the class docstring), so reads need no old-word rule (buffer_read_port).
         for name, layout, depth, source, sink in operands:
             if config.buffer_ram == "block":
-                m.submodules[f"{name}_mem"] = memory = Memory(shape=layout, depth=depth, init=[],
-                                                              attrs=attrs)
-                wiring.connect(m, source, memory.write_port(granularity=1))
-                wiring.connect(m, sink, buffer_read_port(m, memory))
+                write, (read,) = buffer_memory(m, platform, name=f"{name}_mem", layout=layout,
+                                               depth=depth, latency=latency, attrs=attrs,
+                                               lane_enables=True)
+                wiring.connect(m, source, write)
+                wiring.connect(m, sink, read)
                 continue
             # Distributed RAM: a memory a lane, read at the feeder's copy of the address for
             # that lane, so that no address net spreads over the whole buffer. Two register
@@ -141,7 +155,7 @@ class GemmEngine(wiring.Component):
             for lane in range(layout.length):
                 memory = Memory(shape=layout.elem_shape, depth=depth, init=[], attrs=attrs)
                 m.submodules[f"{name}_mem_{lane}"] = memory
-                write, read = memory.write_port(), buffer_read_port(m, memory)
+                write, read = memory.write_port(), buffer_read_port(m, memory, latency)
                 lane_write_addr = Signal.like(write_addr, name=f"{name}_write_addr_lane{lane}")
                 kept_register(m, platform, lane_write_addr, write_addr)
                 m.d.sync += [write.data.eq(write_data[lane]), write.en.eq(write_en[lane])]
@@ -149,11 +163,9 @@ class GemmEngine(wiring.Component):
                              read.en.eq(sink.en), sink.data[lane].eq(read.data)]
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
-        wiring.connect(m, writer.c_write, c_mem.write_port())
-        # The writer reads a row a cycle before it writes it back (the next read is of the next
-        # row); the drain reads only rows already written.
-        wiring.connect(m, writer.acc_read, buffer_read_port(m, c_mem))
-        wiring.connect(m, drain.drain_read, buffer_read_port(m, c_mem))
+        wiring.connect(m, writer.c_write, c_write)
+        wiring.connect(m, writer.acc_read, acc_read)
+        wiring.connect(m, drain.drain_read, drain_read)
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 
         busy = decoder.launch | feeder.busy | writer.rows_pending

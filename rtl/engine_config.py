@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from .config import ArrayConfig, ConfigError, check_int, check_known_fields
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
-           "BLOCK_RAM_MODES", "BUFFER_RAMS"]
+           "BLOCK_RAM_MODES", "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
 
 #: Deepest operand buffer (K steps per bank) we accept.
 K_DEPTH_MAX = 1 << 16
@@ -20,6 +20,9 @@ BLOCKS_MAX = 4096
 RESULT_ROWS_MAX = 1 << 20
 #: Allowed stream word widths, in bits (inclusive).
 WORD_WIDTH_RANGE = (32, 256)
+#: Cycles from a buffer read's address to its data: 1 (the RAM's read register), or 2 with
+#: the RAM's output register after it (what an ECP5 DP16KD needs for a short clock-to-out).
+BUFFER_LATENCIES = (1, 2)
 
 #: Kinds of RAM the buffers may be built from (the Yosys ``ram_style`` they ask for): ``block``
 #: RAM holds large buffers; ``distributed`` RAM (LUTs) holds small ones and reads fast: an ECP5
@@ -34,6 +37,22 @@ BLOCK_RAM_MODES = {
 }
 
 
+def default_blocks(array):
+    """``(m_blocks, n_blocks)`` a bank holds unless told otherwise.
+
+    Jobs at least 128 rows and columns big, and at least ``max(rows, cols)`` blocks each way.
+    The operand stream brings one word of operands a cycle while the array takes ``rows``
+    operands of A and ``cols`` of B from the buffers a cycle. An A operand is read once for
+    each of a job's column blocks and a B operand once for each of its row blocks, so with at
+    least ``max(rows, cols)`` blocks each way every loaded operand is used that many times or
+    more, and a job's loads (four int8 operands a word) take at most half of its computation's
+    cycles, behind the other bank's job. (For arrays too big for that, as many blocks as keep the
+    result buffer within :data:`RESULT_ROWS_MAX` rows.)
+    """
+    side = min(max(array.rows, array.cols), math.isqrt(RESULT_ROWS_MAX // array.rows))
+    return max(math.ceil(128 / array.rows), side), max(math.ceil(128 / array.cols), side)
+
+
 def _blocks(depth, width, family):
     """Fewest block RAMs holding a ``depth`` x ``width`` memory in one of the family's modes."""
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCK_RAM_MODES[family])
@@ -44,9 +63,8 @@ class EngineConfig:
     """Parameters of a :class:`~.engine.GemmEngine`: the array and its buffer sizes.
 
     Immutable and validated on construction; a value out of range raises
-    :class:`~.config.ConfigError` naming the parameter. The defaults fit an iCE40 UP5K with the
-    default 4 x 4 int8 array: 22 of its 30 EBR (see :meth:`block_rams`); :meth:`ecp5` is a
-    preset for the larger ECP5 parts.
+    :class:`~.config.ConfigError` naming the parameter. :meth:`ecp5` is a preset for the larger
+    ECP5 parts; the boards cut the buffers to their block RAM (:meth:`block_rams`).
 
     A *job* is one ``START``: ``A`` (M x K) times ``B`` (K x N) with both operands in one bank.
     It fits when ``M <= max_m``, ``K <= max_k`` and ``N <= max_n``; bigger GEMMs are split by
@@ -59,10 +77,12 @@ class EngineConfig:
         The systolic array.
     k_depth : int
         Depth of the operand buffers in K steps: the largest K of one job (:attr:`max_k`).
-    m_blocks : int
+    m_blocks : int or None
         Blocks of ``array.rows`` rows of A one bank holds: ``max_m = m_blocks * rows``.
-    n_blocks : int
+        ``None`` takes :func:`default_blocks`'s.
+    n_blocks : int or None
         Blocks of ``array.cols`` columns of B one bank holds: ``max_n = n_blocks * cols``.
+        ``None`` takes :func:`default_blocks`'s.
     word_width : int or None
         Width of the stream words in bits. ``None`` derives the smallest multiple of 8 that is
         at least 32 and holds an accumulator and an operand; an explicit value must hold them
@@ -73,8 +93,14 @@ class EngineConfig:
         :data:`BUFFER_RAMS`: ``"block"`` RAM or ``"distributed"`` RAM (LUTs; keep the buffers
         small). Distributed RAM takes its addresses and writes through registers (to and
         from anywhere on a big die), so a job's first beat reaches the array a cycle later
-        (:attr:`read_address_stages`) and a result row can be read a cycle later
+        (:attr:`read_address_stages`) and a result row is written a cycle later
         (:attr:`result_write_stages`); the ports and the rest of the timing are the same.
+    buffer_latency : int
+        Cycles from a buffer read's address to its data, one of :data:`BUFFER_LATENCIES`: 1,
+        or 2 when every buffer read goes through an output register after the RAM's read
+        register (an ECP5 block RAM's ``OUTREG``, which cuts its clock-to-out). The second
+        cycle delays a job's first beat, each result row's write and each result row's
+        departure by one cycle.
 
     Notes
     -----
@@ -88,18 +114,21 @@ class EngineConfig:
     """
 
     array: ArrayConfig = field(default_factory=ArrayConfig)
-    k_depth: int = 32
-    m_blocks: int = 8
-    n_blocks: int = 8
+    k_depth: int = 128
+    m_blocks: int | None = None
+    n_blocks: int | None = None
     word_width: int | None = None
     buffer_ram: str = "block"
+    buffer_latency: int = 1
 
     def __post_init__(self):
         if not isinstance(self.array, ArrayConfig):
             raise ConfigError("array", self.array, "must be an ArrayConfig")
         check_int("k_depth", self.k_depth, 1, K_DEPTH_MAX)
-        check_int("m_blocks", self.m_blocks, 1, BLOCKS_MAX)
-        check_int("n_blocks", self.n_blocks, 1, BLOCKS_MAX)
+        for name, blocks in zip(("m_blocks", "n_blocks"), default_blocks(self.array)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, blocks)
+            check_int(name, getattr(self, name), 1, BLOCKS_MAX)
         if self.result_rows > RESULT_ROWS_MAX:
             raise ConfigError("n_blocks", self.n_blocks,
                               f"m_blocks * n_blocks * rows = {self.result_rows} result rows, more "
@@ -114,6 +143,9 @@ class EngineConfig:
                 raise ConfigError("word_width", self.word_width, "must be a multiple of 8")
         if self.buffer_ram not in BUFFER_RAMS:
             raise ConfigError("buffer_ram", self.buffer_ram, f"must be one of {', '.join(BUFFER_RAMS)}")
+        if self.buffer_latency not in BUFFER_LATENCIES or isinstance(self.buffer_latency, bool):
+            raise ConfigError("buffer_latency", self.buffer_latency,
+                              f"must be one of {', '.join(map(str, BUFFER_LATENCIES))}")
 
     @classmethod
     def ecp5(cls, array=None, **overrides):
@@ -172,6 +204,28 @@ class EngineConfig:
         return self.word_width // self.array.a_width
 
     @property
+    def b_per_word(self):
+        """B operands packed in one stream word."""
+        return self.word_width // self.array.b_width
+
+    @property
+    def a_words_per_beat(self):
+        """Stream words that carry one beat of A (the ``rows`` operands of one K step)."""
+        return math.ceil(self.array.rows / self.a_per_word)
+
+    @property
+    def b_words_per_beat(self):
+        """Stream words that carry one beat of B (the ``cols`` operands of one K step)."""
+        return math.ceil(self.array.cols / self.b_per_word)
+
+    def load_words(self, operand, rows, cols):
+        """Data words of a LOAD of ``operand`` (``"a"``: ``rows`` x ``cols`` = M x K; ``"b"``:
+        K x N): a beat for each K step of each block, each beat in whole words."""
+        if operand == "a":
+            return math.ceil(rows / self.array.rows) * cols * self.a_words_per_beat
+        return math.ceil(cols / self.array.cols) * rows * self.b_words_per_beat
+
+    @property
     def read_address_stages(self):
         """Registers between the feeder's read addresses and the operand buffers (0 or 1).
 
@@ -184,11 +238,6 @@ class EngineConfig:
     def result_write_stages(self):
         """Registers between the result writer's sum and the result buffer (0 or 1)."""
         return int(self.buffer_ram == "distributed")
-
-    @property
-    def b_per_word(self):
-        """B operands packed in one stream word."""
-        return self.word_width // self.array.b_width
 
     @property
     def buffer_bits(self):
@@ -226,9 +275,8 @@ class EngineConfig:
         command cut short has run out (a LOAD fills the rest of its bank region with NOP words,
         so reload that bank).
         """
-        a_words = math.ceil(self.max_m * self.max_k / self.a_per_word)
-        b_words = math.ceil(self.max_k * self.max_n / self.b_per_word)
-        return 3 + max(a_words, b_words)
+        return 3 + max(self.load_words("a", self.max_m, self.max_k),
+                       self.load_words("b", self.max_k, self.max_n))
 
     # Conversion ------------------------------------------------------------------------------
 
@@ -249,8 +297,10 @@ class EngineConfig:
     def describe(self):
         """Return a short summary, e.g. ``4x4 ... ; jobs up to 32x32x32, 32-bit words``.
 
-        Buffers in anything but block RAM are named at the end (``, distributed RAM``).
+        Buffers in anything but block RAM are named at the end (``, distributed RAM``), and
+        an output register after the RAM's read (``, registered reads``).
         """
         ram = "" if self.buffer_ram == "block" else f", {self.buffer_ram} RAM"
+        registered = ", registered reads" if self.buffer_latency == 2 else ""
         return (f"{self.array.describe()}; jobs up to {self.max_m}x{self.max_k}x{self.max_n} "
-                f"(MxKxN), {self.word_width}-bit words{ram}")
+                f"(MxKxN), {self.word_width}-bit words{ram}{registered}")

@@ -113,10 +113,11 @@ class TileFeeder(wiring.Component):
             beat.payload.last.eq(last),
             self.pass_done.eq(beat.valid & last),
         ]
-        # With lane copies of the addresses (a register later), the beat is a cycle later too.
+        # The beat leaves the read port ``buffer_latency`` cycles after its address (a cycle
+        # more with lane copies of the addresses): the last of those cycles is ``o_stream``'s.
         issued, issued_last = step, k_at_last
         in_flight = []
-        for stage in range(config.read_address_stages):
+        for stage in range(config.read_address_stages + config.buffer_latency - 1):
             issued_d = Signal(name=f"issued_{stage}")
             issued_last_d = Signal(name=f"issued_last_{stage}")
             m.d.sync += [issued_d.eq(issued), issued_last_d.eq(issued_last)]

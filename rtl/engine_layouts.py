@@ -12,13 +12,26 @@ __all__ = [
     "job_layout", "status_layout", "a_word_layout", "b_word_layout", "result_row_layout",
     "a_depth", "b_depth", "a_write_signature", "b_write_signature", "a_read_signature",
     "b_read_signature", "result_write_signature", "result_read_signature", "word_shape",
-    "buffer_attrs",
+    "buffer_attrs", "result_beat_layout",
 ]
 
 
 def word_shape(config):
     """Shape of one stream word."""
     return unsigned(config.word_width)
+
+
+def result_beat_layout(config):
+    """One beat of the engine's output stream: a row of results, or a status word.
+
+    ``data[j]`` is column ``j`` of a result row inside N, the accumulator sign-extended (zero-
+    extended if unsigned) to a stream word; ``count`` (1 to ``cols``) says how many columns the
+    beat carries, from column 0. A status word is ``data[0]`` of a beat with ``count`` 1.
+    """
+    return data.StructLayout({
+        "data":  data.ArrayLayout(word_shape(config), config.array.cols),
+        "count": range(1, config.array.cols + 1),
+    })
 
 
 def job_layout(config):

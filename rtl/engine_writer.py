@@ -16,9 +16,10 @@ class ResultWriter(wiring.Component):
     Rows arrive in pass order, so row ``r`` of a job goes to address ``r`` (tile ``t`` row
     ``i`` at ``t * rows + i``, padding rows included). For an accumulating job the row is added
     to the one already there: the old row is read on the cycle the array delivers the new one
-    and the sum is written the cycle after. Non-accumulating jobs take the same path (the old
-    value is ignored) so that every job writes a row exactly one cycle after the array gives it
-    (``1 + config.result_write_stages`` with distributed RAM, whose writes go through registers).
+    and the sum is written when the old row arrives, ``buffer_latency`` cycles later.
+    Non-accumulating jobs take the same path (the old value is ignored) so that every job
+    writes a row exactly ``buffer_latency`` cycles after the array gives it (plus
+    ``config.result_write_stages`` with distributed RAM, whose writes go through registers).
 
     The sum follows the array's overflow rule at ``acc_width``: it wraps, or with
     ``overflow="saturate"`` it is clamped once, so a K-chunked result is
@@ -78,34 +79,44 @@ class ResultWriter(wiring.Component):
 
         requested = Signal(range(config.result_rows + 1))
         m.d.comb += self.acc_read.addr.eq(requested)
+        m.d.comb += self.acc_read.en.eq(1)
         with m.If(row.valid):
             m.d.sync += requested.eq(requested + 1)
 
-        row_d = Signal(result_layout(array))
-        valid_d = Signal()
-        m.d.sync += [row_d.eq(row.payload), valid_d.eq(row.valid)]
+        # The old row arrives ``buffer_latency`` cycles after its read, which is issued on the
+        # cycle the new row arrives: the new row waits as long in registers.
+        row_d, valid_d = row.payload, row.valid
+        for stage in range(config.buffer_latency):
+            staged = (Signal(result_layout(array), name=f"row_{stage}"),
+                      Signal(name=f"row_valid_{stage}"))
+            m.d.sync += [staged[0].eq(row_d), staged[1].eq(valid_d)]
+            row_d, valid_d = staged
         # With ``result_write_stages`` the write follows that many cycles later. Rows are
         # written in order, so a row's address is the count of rows written before it.
         sums = Signal.like(self.c_write.data)
         for j in range(array.cols):
             old, new = self.acc_read.data[j], row_d.data[j]
             m.d.comb += sums[j].eq(Mux(self.job.accumulate, self.accumulate(old, new), new))
-        en, data = valid_d, sums
+        en, data, last = valid_d, sums, row_d.last
         for stage in range(config.result_write_stages):
             staged = (Signal.like(en, name=f"write_en_{stage}"),
-                      Signal.like(data, name=f"write_data_{stage}"))
-            m.d.sync += [staged[0].eq(en), staged[1].eq(data)]
-            en, data = staged
+                      Signal.like(data, name=f"write_data_{stage}"),
+                      Signal(name=f"write_last_{stage}"))
+            m.d.sync += [staged[0].eq(en), staged[1].eq(data), staged[2].eq(last)]
+            en, data, last = staged
         m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(self.written),
                      self.c_write.data.eq(data)]
         with m.If(en):
             m.d.sync += self.written.eq(self.written + 1)
 
         # Passes between their last beat and their last row written. A pass spends
-        # result_latency + rows cycles there and passes are at least min_pass_spacing apart.
-        in_flight = (array.result_latency + array.rows) // array.min_pass_spacing + 2
+        # result_latency + rows + buffer_latency + result_write_stages cycles there and passes
+        # are at least min_pass_spacing apart.
+        span = (array.result_latency + array.rows + config.buffer_latency
+                + config.result_write_stages)
+        in_flight = span // array.min_pass_spacing + 2
         pending = Signal(range(in_flight + 1))
-        m.d.sync += pending.eq(pending + self.pass_done - (valid_d & row_d.last))
+        m.d.sync += pending.eq(pending + self.pass_done - (en & last))
         m.d.comb += self.rows_pending.eq(pending != 0)
 
         with m.If(self.start):

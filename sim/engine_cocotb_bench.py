@@ -6,20 +6,20 @@ not meant to be imported otherwise. The job file named by
 
 ``words``
     The input words, as hex strings.
-``outputs``
-    Output words to wait for.
+``beats``
+    Output beats to wait for.
 ``budget``
     Cycles after which an unfinished run is a hang.
 ``tail``
     Cycles to go on after the last expected output (to catch words that should not be there).
 ``out``
-    Where the bench writes ``accepted`` (the cycle each input word was taken), ``outputs``
-    (``[cycle, hex word]`` pairs), ``cycles`` and ``loop_s``, or ``error``.
+    Where the bench writes ``accepted`` (the cycle each input word was taken), ``beats``
+    (``[cycle, hex beat]`` pairs), ``cycles`` and ``loop_s``, or ``error``.
 
 The bench drives the engine exactly like the Amaranth harness
 (:func:`systolic.sim.engine_sim.run_engine_words`) and the compiled Verilator harness
 (``harness/engine_harness.cpp``): cycle 0 is the first after reset, a word is offered on every
-cycle until all are taken, and every output word is taken on the cycle it appears.
+cycle until all are taken, and every output beat is taken on the cycle it appears.
 """
 
 import json
@@ -45,8 +45,8 @@ def _write_out(path, data):
     os.replace(tmp, path)
 
 
-async def drive_words(dut, words, outputs, budget, tail=0):
-    """Offer ``words`` to the engine back to back and collect its output words.
+async def drive_words(dut, words, beats, budget, tail=0):
+    """Offer ``words`` to the engine back to back and collect its output beats.
 
     Each cycle, right after the rising edge, the bench drives ``valid`` and the payload,
     waits for the design to settle (``ready`` is combinational) and then samples the
@@ -57,19 +57,19 @@ async def drive_words(dut, words, outputs, budget, tail=0):
     dut : cocotb handle
         The ``gemm_engine`` top level.
     words : list of int
-    outputs : int
-        Output words to wait for.
+    beats : int
+        Output beats to wait for.
     budget : int
         Cycles after which an unfinished run raises :class:`SimulationError`.
     tail : int
-        Cycles to go on after the last expected output word.
+        Cycles to go on after the last expected output beat.
 
     Returns
     -------
     accepted : list of int
         The cycle each input word was taken.
     seen : list of (int, int)
-        ``(cycle, word)`` of every output word.
+        ``(cycle, beat)`` of every output beat.
     cycles : int
         Cycles run.
     """
@@ -94,7 +94,7 @@ async def drive_words(dut, words, outputs, budget, tail=0):
         if cycle > budget:
             raise SimulationError(f"engine still running after {budget} cycles: "
                                   f"{index} of {len(words)} words taken, "
-                                  f"{len(seen)} of {outputs} output words seen")
+                                  f"{len(seen)} of {beats} output beats seen")
         offer = index < len(words)
         valid.value = int(offer)
         if offer:
@@ -105,7 +105,7 @@ async def drive_words(dut, words, outputs, budget, tail=0):
             index += 1
         if out_valid.value:
             seen.append((cycle, out_payload.value.to_unsigned()))
-        if done_at is None and index == len(words) and len(seen) >= outputs:
+        if done_at is None and index == len(words) and len(seen) >= beats:
             done_at = cycle
         await RisingEdge(clk)
         cycle += 1
@@ -121,11 +121,11 @@ async def engine_words(dut):
     words = [int(word, 16) for word in job["words"]]
     started = time.perf_counter()
     try:
-        accepted, seen, cycles = await drive_words(dut, words, job["outputs"], job["budget"],
+        accepted, seen, cycles = await drive_words(dut, words, job["beats"], job["budget"],
                                                    job.get("tail", 0))
     except SimulationError as exc:
         _write_out(job["out"], {"error": str(exc)})
         raise
     _write_out(job["out"], {"accepted": accepted,
-                            "outputs": [[cycle, format(word, "x")] for cycle, word in seen],
+                            "beats": [[cycle, format(beat, "x")] for cycle, beat in seen],
                             "cycles": cycles, "loop_s": time.perf_counter() - started})

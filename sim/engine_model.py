@@ -13,23 +13,23 @@ Two levels:
 
 **Timing conventions.** Cycle numbers count clock cycles from the first cycle the host offers a
 word (cycle 0). The host offers the next word as soon as one is taken, and takes every output
-word on the cycle it appears. A job's *launch* is the cycle its ``START`` leaves the decoder
+beat on the cycle it appears. A job's *launch* is the cycle its ``START`` leaves the decoder
 (``START`` header at ``h``, its three arguments on ``h+1 .. h+3``, launch at ``h+4`` on an idle
-engine). Then:
+engine). With ``L = config.buffer_latency``:
 
-* the first beat reaches the array at ``launch + 3`` (``+ read_address_stages``) and passes
-  follow
-  :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
+* a LOAD's data words are taken one a cycle, from the second cycle after its last argument
+  (or once the feeder has left the bank);
+* the first beat reaches the array at ``launch + 2 + L`` (``+ read_address_stages``) and
+  passes follow :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
-  buffer the cycle after (``1 + result_write_stages`` cycles after);
-* a written row may be read from the cycle after its write, and one read fetches a row whose
-  ``c`` columns inside N go out on the ``c`` cycles from the third after it (they pass
-  through the drain's two select stages); the next row is fetched two cycles before the
-  current row's last word, so rows follow each other without a gap;
-* the engine is free two cycles after the last row leaves the array and one cycle after the
-  last result word; a waiting ``START`` or ``READ`` is taken on the cycle after that (the
-  decoder waits on a registered copy of the busy flags), and a ``STATUS`` on the cycle after
-  the last word owed is out of the way.
+  buffer ``L`` cycles after (``L + result_write_stages`` with distributed RAM);
+* a written row may be fetched from the cycle after its write, one row a cycle; a fetched row
+  leaves as one output beat ``L + 1`` cycles later (the read, the output register), carrying
+  the row's columns inside N;
+* the engine is free the cycle after the last row is written and the cycle after the last
+  output beat; a waiting ``START`` or ``READ`` is taken on the cycle after that (the decoder
+  waits on a registered copy of the busy flags), and a ``STATUS`` on the cycle after the last
+  beat owed is out of the way.
 """
 
 import math
@@ -44,21 +44,33 @@ from .model import check_operands, matmul, result_dtype, saturate, schedule_pass
 
 __all__ = [
     "k_chunks", "accumulate", "engine_matmul", "tile_extents", "JobTiming", "job_timing",
-    "job_cycles", "EngineTrace", "EngineModel", "LAUNCH_DELAY", "FIRST_BEAT_DELAY",
-    "DRAIN_DELAY", "READ_DELAY", "WAIT_LAG",
+    "job_cycles", "EngineTrace", "EngineModel", "LAUNCH_DELAY", "first_beat_delay",
+    "drain_delay", "read_delay", "WAIT_LAG", "output_beats", "EngineClock",
 ]
 
 #: Cycles from a START header to the launch, when the engine is idle (three argument words).
 LAUNCH_DELAY = 4
-#: Cycles from the launch to the first beat accepted by the array (launch pulse, the feeder's
-#: first read, the read register).
-FIRST_BEAT_DELAY = 3
-#: Cycles from the drain's fetch of a row to the row's first word (the read register, the
-#: drain's two select stages).
-DRAIN_DELAY = 3
-#: Cycles from the decoder taking a READ (the engine free) to the first result word (the read
-#: pulse, the drain's first fetch, then the drain's delay).
-READ_DELAY = 2 + DRAIN_DELAY
+
+
+def first_beat_delay(config):
+    """Cycles from the launch to the first beat accepted by the array: the launch pulse, the
+    feeder's first read, the buffer's ``buffer_latency`` (and the distributed buffers' address
+    copies)."""
+    return 2 + config.buffer_latency + config.read_address_stages
+
+
+def drain_delay(config):
+    """Cycles from the drain's fetch of a result row to its output beat: the buffer's read
+    (``buffer_latency``) and the output register."""
+    return config.buffer_latency + 1
+
+
+def read_delay(config):
+    """Cycles from the decoder taking a READ (the engine free) to the first result beat: the
+    read pulse, the drain's first fetch, then :func:`drain_delay`."""
+    return 2 + drain_delay(config)
+
+
 #: Cycles the decoder's waits lag the engine's busy flags (it waits on registered copies).
 WAIT_LAG = 1
 
@@ -138,11 +150,12 @@ class JobTiming:
     last_row : int
         The cycle the job's last row left the array.
     words : list of int
-        The cycle of each result word, if the job emits (else empty).
+        The cycle of each result word, if the job emits and they were asked for (else empty):
+        a row's words share the cycle of its output beat.
     busy_free : int
         First cycle with no array work of the job in flight (rows all written).
     out_free : int or None
-        First cycle with no result word owed (None if the job does not emit).
+        First cycle with no result beat owed (None if the job does not emit).
     """
     launch: int
     last_beat: int
@@ -152,38 +165,141 @@ class JobTiming:
     out_free: int | None = None
 
 
-def job_timing(m, k, n, config, launch, *, emit=True):
-    """Return the :class:`JobTiming` of an ``m x k x n`` job launched on cycle ``launch``."""
+def job_timing(m, k, n, config, launch, *, emit=True, words=True):
+    """Return the :class:`JobTiming` of an ``m x k x n`` job launched on cycle ``launch``.
+
+    ``words=False`` leaves out the cycle of every result word (``out_free`` is still there):
+    the passes are back to back (each pass's last beat ``max(K, min_pass_spacing)`` after the
+    previous one's), so the job's figures are closed forms, whatever its size.
+    """
     array = config.array
     rows_in_tile = tile_extents(m, array.rows)
     cols_in_tile = tile_extents(n, array.cols)
-    tiles = [(ti, tj) for ti in range(len(rows_in_tile)) for tj in range(len(cols_in_tile))]
-    first_beat = launch + FIRST_BEAT_DELAY + config.read_address_stages
-    schedule = schedule_passes([k] * len(tiles), array)
-    last_beat = first_beat + schedule[-1].last_beat
-    last_row = first_beat + schedule[-1].last_row
-    words = []
+    passes = len(rows_in_tile) * len(cols_in_tile)
+    first_beat = launch + first_beat_delay(config)
+    last_beat = first_beat + k - 1 + (passes - 1) * max(k, array.min_pass_spacing)
+    last_row = last_beat + array.result_latency + array.rows - 1
+    write_delay = config.buffer_latency + config.result_write_stages
+    cycles = []
     out_free = None
-    if emit:
-        # `moved`: cycle the previous row's last element left the read register (its word goes
-        # out DRAIN_DELAY - 1 cycles later); the drain is armed at launch + 2.
-        moved = launch + 2
-        for (ti, tj), passed in zip(tiles, schedule):
-            cols = cols_in_tile[tj]
+    if emit and words:
+        # Rows are fetched one a cycle, each from the cycle after its write; the drain is
+        # armed at launch + 2.
+        tiles = [(ti, tj) for ti in range(len(rows_in_tile)) for tj in range(len(cols_in_tile))]
+        fetch = launch + 1
+        for (ti, tj), passed in zip(tiles, schedule_passes([k] * passes, array)):
             for i in range(rows_in_tile[ti]):
-                leaves = first_beat + passed.first_row + i
-                fetch = max(leaves + 2 + config.result_write_stages, moved)
-                words.extend(range(fetch + DRAIN_DELAY, fetch + cols + DRAIN_DELAY))
-                moved = fetch + cols
-        out_free = moved + DRAIN_DELAY
-    return JobTiming(launch=launch, last_beat=last_beat, last_row=last_row, words=words,
-                     busy_free=last_row + 2, out_free=out_free)
+                written = first_beat + passed.first_row + i + write_delay
+                fetch = max(written + 1, fetch + 1)
+                cycles.extend([fetch + drain_delay(config)] * cols_in_tile[tj])
+        out_free = cycles[-1] + 1
+    elif emit:
+        # A pass's rows leave the array on consecutive cycles and passes at least ``rows``
+        # cycles apart, so each row is fetched the cycle after its write: the last beat is the
+        # last tile's last row inside M.
+        last_written = last_row - (array.rows - rows_in_tile[-1]) + write_delay
+        out_free = last_written + 1 + drain_delay(config) + 1
+    return JobTiming(launch=launch, last_beat=last_beat, last_row=last_row, words=cycles,
+                     busy_free=last_row + write_delay + 1, out_free=out_free)
 
 
 def job_cycles(m, k, n, config):
     """Cycles of one emitting job on an idle engine, from its START header to its last result
     word, both counted (operands already loaded)."""
     return job_timing(m, k, n, config, LAUNCH_DELAY).words[-1] + 1
+
+
+def output_beats(outputs):
+    """Group ``(cycle, word)`` output pairs into beats: ``[(cycle, [words])]`` (the engine sends
+    at most one beat a cycle)."""
+    beats = []
+    for cycle, word in outputs:
+        if beats and beats[-1][0] == cycle:
+            beats[-1][1].append(word)
+        else:
+            beats.append((cycle, [word]))
+    return beats
+
+
+# The decoder's clock ------------------------------------------------------------------------
+
+class EngineClock:
+    """When the decoder takes words, launches jobs and owes output beats.
+
+    The timing half of :class:`EngineModel`, apart so that a host program can be timed job by
+    job without its words (:func:`~.engine_perf.gemm_perf`): each method takes the next
+    command's words on the cycles the engine would and returns those cycles.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.now = 0              # first cycle the decoder may take the next word
+        self.out_free = 0         # first cycle no output beat is owed
+        self.timing = None        # JobTiming of the last launch
+        self.bank = None          # and the bank it reads
+
+    def words(self, count):
+        """Take ``count`` words back to back (a header, arguments); return their cycles."""
+        taken = range(self.now, self.now + count)
+        self.now += count
+        return taken
+
+    def refuse(self):
+        """A shape refused: checked on the cycle after its last argument."""
+        self.now += 1
+
+    def bank_free(self, bank):
+        """First cycle the feeder is no longer reading ``bank``."""
+        if self.timing is None or self.bank != bank:
+            return 0
+        return self.timing.last_beat + 1
+
+    def busy(self, cycle):
+        """The engine's busy flag (array work in flight) on ``cycle``."""
+        return self.timing is not None and self.timing.launch + 1 <= cycle < self.timing.busy_free
+
+    def _free(self):
+        """First cycle a waiting START or READ is taken (no array work, no beat owed)."""
+        busy_free = 0 if self.timing is None else self.timing.busy_free
+        return max(busy_free, self.out_free) + WAIT_LAG
+
+    def load(self, bank, count):
+        """A LOAD's ``count`` data words, after its arguments: return the first one's cycle.
+
+        The loader takes the first word a cycle after the shape check at the earliest.
+        """
+        first = max(self.now + 1, self.bank_free(bank))
+        self.now = first + count
+        return first
+
+    def start(self, m, k, n, bank, *, emit, words=True):
+        """Launch a job after its START's arguments; return its :class:`JobTiming`."""
+        launch = max(self.now, self._free())
+        self.timing = job_timing(m, k, n, self.config, launch, emit=emit, words=words)
+        self.bank = bank
+        if emit:
+            self.out_free = self.timing.out_free
+        self.now = launch + 1
+        return self.timing
+
+    def read(self, beats):
+        """A READ of ``beats`` result beats: return the first beat's cycle."""
+        start = max(self.now, self._free())
+        first = start + read_delay(self.config)
+        self.out_free = first + beats
+        self.now = start + 1
+        return first
+
+    def status(self):
+        """A STATUS: return the cycle its word is chosen (it leaves on the next)."""
+        at = max(self.now, self.out_free + WAIT_LAG)
+        self.out_free = at + 2
+        self.now = at + 1
+        return at
 
 
 # The engine, word by word -------------------------------------------------------------------
@@ -237,7 +353,7 @@ class EngineModel:
         self.code = ErrorCode.NONE
         self.jobs_started = 0
         self.job = None           # (m, k, n, bank, accumulate, emit) of the last launch
-        self.timing = None        # JobTiming of the last launch
+        self.clock = EngineClock(config)
 
     # Decoding helpers ------------------------------------------------------------------------
 
@@ -271,47 +387,31 @@ class EngineModel:
             value -= 1 << width
         return value
 
-    def _busy(self, cycle):
-        """The engine's busy flag (array work in flight) on ``cycle``."""
-        return (self.timing is not None
-                and self.timing.launch + 1 <= cycle < self.timing.busy_free)
-
-    def _bank_free(self, bank):
-        """First cycle the feeder is no longer reading ``bank``."""
-        if self.job is None or self.job[3] != bank:
-            return 0
-        return self.timing.last_beat + 1
-
-    def _busy_free(self):
-        return 0 if self.timing is None else self.timing.busy_free
-
-    def _free(self, out_free):
-        """First cycle a waiting START or READ is taken (no array work, no word owed)."""
-        return max(self._busy_free(), out_free) + WAIT_LAG
-
     # Effects -------------------------------------------------------------------------------
 
     def _load(self, opcode, bank, dims, data_words):
-        """Write the operands of a LOAD's data words into the bank, as the loader does."""
+        """Write the operands of a LOAD's data words into the bank, as the loader does.
+
+        The words come beat by beat: for each block of ``rows`` rows of A (``cols`` columns of
+        B), for each K step, the block's operands of that step, lane 0 first, packed low first
+        into ``a_words_per_beat`` (``b_words_per_beat``) words; lanes past M (N) are padding.
+        """
         config, array = self.config, self.config.array
         if opcode == Opcode.LOAD_A:
             m, k = dims
-            width, per_word, mem = array.a_width, config.a_per_word, self.a_mem
-            base = bank * config.a_bank_words
-            count = m * k
+            width, per_word, group = array.a_width, config.a_per_word, config.a_words_per_beat
+            lanes, mem, base = array.rows, self.a_mem, bank * config.a_bank_words
         else:
             k, n = dims
-            width, per_word, mem = array.b_width, config.b_per_word, self.b_mem
-            base = bank * config.b_bank_words
-            count = k * n
-        for e in range(min(count, len(data_words) * per_word)):
-            value = self._operand(data_words[e // per_word], e % per_word, width)
-            if opcode == Opcode.LOAD_A:
-                row, kk = divmod(e, k)
-                mem[base + (row // array.rows) * config.k_depth + kk, row % array.rows] = value
-            else:
-                kk, col = divmod(e, n)
-                mem[base + (col // array.cols) * config.k_depth + kk, col % array.cols] = value
+            width, per_word, group = array.b_width, config.b_per_word, config.b_words_per_beat
+            lanes, mem, base = array.cols, self.b_mem, bank * config.b_bank_words
+        for index, word in enumerate(data_words):
+            beat, part = divmod(index, group)
+            block, kk = divmod(beat, k)
+            for slot in range(per_word):
+                lane = part * per_word + slot
+                if lane < lanes:
+                    mem[base + block * config.k_depth + kk, lane] = self._operand(word, slot, width)
 
     def _compute(self, m, k, n, bank, accumulate_flag):
         """Run the job's passes on the buffers: every padded tile, as the array does."""
@@ -331,36 +431,42 @@ class EngineModel:
                 old = self.c_mem[base:base + rows]
                 self.c_mem[base:base + rows] = accumulate(old, part, array) if accumulate_flag else part
 
-    def _result_words(self, m, n):
-        """The words of an M x N result in drain order, from the result buffer."""
+    def _result_beats(self, m, n):
+        """The output beats of an M x N result in drain order, from the result buffer: a list
+        of rows, each the words of its columns inside N."""
         array = self.config.array
         mask = (1 << self.config.word_width) - 1
         tiles_n = math.ceil(n / array.cols)
-        words = []
+        beats = []
         for ti, rows_here in enumerate(tile_extents(m, array.rows)):
             for tj, cols_here in enumerate(tile_extents(n, array.cols)):
                 base = (ti * tiles_n + tj) * array.rows
                 for i in range(rows_here):
-                    words.extend(int(v) & mask for v in self.c_mem[base + i, :cols_here])
-        return words
+                    beats.append([int(v) & mask for v in self.c_mem[base + i, :cols_here]])
+        return beats
+
+    def _result_words(self, m, n):
+        """The words of an M x N result in drain order."""
+        return [word for beat in self._result_beats(m, n) for word in beat]
 
     # The decoder ---------------------------------------------------------------------------
 
-    def run(self, words):
-        """Feed ``words`` (ints) to the engine back to back; return an :class:`EngineTrace`."""
+    def run(self, words, *, values=True):
+        """Feed ``words`` (ints) to the engine back to back; return an :class:`EngineTrace`.
+
+        With ``values=False`` only the timing is followed: operands are not stored, nothing is
+        computed and result words are zero (the cycles are the same: no value changes them).
+        """
         self.reset()
-        config = self.config
+        config, clock = self.config, self.clock
         words = [int(w) for w in words]
         trace = EngineTrace()
-        out_free = 0      # first cycle no output word is owed
-        now = 0           # first cycle the decoder may take the next word
         index = 0
         while index < len(words):
-            head = now
+            (head,) = clock.words(1)
             trace.accepted.append(head)
             parsed = self._header(words[index])
             index += 1
-            now = head + 1
             if parsed is None:
                 continue
             opcode, flags = parsed
@@ -369,66 +475,57 @@ class EngineModel:
             if opcode in ARGUMENTS:
                 names = ARGUMENTS[opcode]
                 args = words[index:index + len(names)]
-                trace.accepted.extend(range(head + 1, head + 1 + len(args)))
+                trace.accepted.extend(clock.words(len(args)))
                 index += len(args)
-                now = head + 1 + len(args)
                 if len(args) < len(names):
                     break                       # cut short: the decoder waits for more
-                # The shape is checked on the cycle after its last argument.
                 if any(value == 0 for value in args):
                     self._refuse(ErrorCode.ZERO_SHAPE)
-                    now += 1
+                    clock.refuse()
                     continue
                 if any(value > limit for value, limit in zip(args, self._limits(opcode))):
                     self._refuse(ErrorCode.TOO_BIG)
-                    now += 1
+                    clock.refuse()
                     continue
                 dims = dict(zip(names, args))
 
                 if opcode == Opcode.START:
-                    launch = max(now, self._free(out_free))
                     m, k, n = dims["m"], dims["k"], dims["n"]
                     accumulate_flag, emit = bool(flags & 2), bool(flags & 4)
-                    self._compute(m, k, n, bank, accumulate_flag)
+                    if values:
+                        self._compute(m, k, n, bank, accumulate_flag)
                     self.job = (m, k, n, bank, accumulate_flag, emit)
-                    self.timing = job_timing(m, k, n, config, launch, emit=emit)
+                    timing = clock.start(m, k, n, bank, emit=emit)
                     self.jobs_started += 1
-                    trace.jobs.append(self.timing)
+                    trace.jobs.append(timing)
                     trace.starts.append(head)
                     if emit:
-                        trace.outputs.extend(zip(self.timing.words, self._result_words(m, n)))
-                        out_free = self.timing.out_free
-                    now = launch + 1
+                        trace.outputs.extend(zip(timing.words, self._result_words(m, n)))
                 else:
-                    per_word = config.a_per_word if opcode == Opcode.LOAD_A else config.b_per_word
-                    count = math.prod(args)
-                    data = words[index:index + math.ceil(count / per_word)]
+                    operand = "a" if opcode == Opcode.LOAD_A else "b"
+                    count = config.load_words(operand, *args)
+                    data = words[index:index + count]
                     index += len(data)
-                    first = max(now, self._bank_free(bank))
-                    trace.accepted.extend(first + j * per_word for j in range(len(data)))
-                    self._load(opcode, bank, args, data)
-                    if len(data) * per_word < count:
+                    first = clock.load(bank, count)
+                    trace.accepted.extend(range(first, first + len(data)))
+                    if values:
+                        self._load(opcode, bank, args, data)
+                    if len(data) < count:
                         break                   # cut short
-                    now = first + count + 1
 
             elif opcode == Opcode.READ:
                 if self.job is None:
                     self._refuse(ErrorCode.NO_RESULT)
                     continue
-                start = max(now, self._free(out_free))
-                m, n = self.job[0], self.job[2]
-                result = self._result_words(m, n)
-                first = start + READ_DELAY
-                trace.outputs.extend(zip(range(first, first + len(result)), result))
-                out_free = first + len(result)
-                now = start + 1
+                beats = self._result_beats(self.job[0], self.job[2])
+                first = clock.read(len(beats))
+                for beat, words_of_row in enumerate(beats):
+                    trace.outputs.extend((first + beat, word) for word in words_of_row)
 
             elif opcode == Opcode.STATUS:
-                at = max(now, out_free + WAIT_LAG)
-                word = status_word(self._busy(at), self.error, self.code, self.jobs_started)
+                at = clock.status()
+                word = status_word(clock.busy(at), self.error, self.code, self.jobs_started)
                 trace.outputs.append((at + 1, word))
-                out_free = at + 2
-                now = at + 1
 
             elif opcode == Opcode.CLEAR:
                 self.error = False

@@ -2,18 +2,18 @@
 
 :func:`gemm_perf` is the one place every report, sweep and workload asks how long an
 ``M x K x N`` GEMM takes on an :class:`~systolic.rtl.engine_config.EngineConfig`: the host
-tiler's jobs (:mod:`.engine_tiling`) timed by the exact engine model (:mod:`.engine_model`),
-the model the RTL is held to cycle for cycle. Operand values do not change the timing, so
-nothing here looks at any.
+tiler's jobs (:func:`~.engine_tiling.plan_jobs`) timed by the exact engine model's clock
+(:class:`~.engine_model.EngineClock`, the timing half of the model the RTL is held to cycle
+for cycle), job by job: no operand is packed and no word is looked at, so a GEMM's cost takes
+time in its number of jobs, not in its size. Operand values do not change the timing.
 """
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from ..rtl.engine_config import EngineConfig
-from .engine_model import EngineModel
-from .engine_tiling import gemm_program
+from ..rtl.engine_protocol import ARGUMENTS, Opcode
+from .engine_model import EngineClock
+from .engine_tiling import job_word_count, plan_jobs
 
 __all__ = ["GemmPerf", "gemm_perf"]
 
@@ -76,6 +76,10 @@ class GemmPerf:
 def gemm_perf(config, m, k, n):
     """Return the :class:`GemmPerf` of an ``m x k x n`` GEMM on an engine of ``config``.
 
+    The host program is the one :func:`~.engine_tiling.gemm_program` writes (each job's LOADs,
+    then its START), offered word after word as the simulators offer it; the figures equal
+    :class:`~.engine_model.EngineModel`'s on those words.
+
     Parameters
     ----------
     config : EngineConfig
@@ -84,12 +88,22 @@ def gemm_perf(config, m, k, n):
     """
     if not isinstance(config, EngineConfig):
         raise TypeError(f"gemm_perf needs an EngineConfig, got {type(config).__name__}")
-    program = gemm_program(np.zeros((m, k), dtype=np.int64), np.zeros((k, n), dtype=np.int64),
-                           config)
-    trace = EngineModel(config).run(program.words)
-    last = trace.outputs[-1][0]
+    jobs = plan_jobs(m, k, n, config)
+    clock = EngineClock(config)
+    first_start = None
+    for job in jobs:
+        job_m, job_k, job_n = job.shape
+        for needed, opcode, operand, dims in ((job.load_a, Opcode.LOAD_A, "a", (job_m, job_k)),
+                                              (job.load_b, Opcode.LOAD_B, "b", (job_k, job_n))):
+            if needed:
+                clock.words(1 + len(ARGUMENTS[opcode]))
+                clock.load(job.bank, config.load_words(operand, *dims))
+        (header, *_) = clock.words(1 + len(ARGUMENTS[Opcode.START]))
+        first_start = header if first_start is None else first_start
+        clock.start(job_m, job_k, job_n, job.bank, emit=job.emit, words=False)
+    last = clock.out_free - 1       # the tiler's last job emits
     array = config.array
-    return GemmPerf(m=m, k=k, n=n, macs=array.macs, jobs=len(program.jobs),
-                    cycles=last - trace.accepted[program.first_start] + 1,
-                    total_cycles=last + 1, ideal_cycles=m * n * k / array.macs,
-                    words_in=len(program.words), words_out=program.result_words)
+    return GemmPerf(m=m, k=k, n=n, macs=array.macs, jobs=len(jobs),
+                    cycles=last - first_start + 1, total_cycles=last + 1,
+                    ideal_cycles=m * n * k / array.macs,
+                    words_in=sum(job_word_count(job, config) for job in jobs), words_out=m * n)

@@ -8,6 +8,7 @@ from amaranth.sim import Simulator
 
 from ..rtl.engine import GemmEngine
 from .engine_tiling import assemble_results, gemm_program
+from .packing import unpack_beat
 from .tiling import GemmRun, SimulationError
 
 __all__ = ["EngineRun", "run_engine_words", "run_engine_gemm", "CLOCK_PERIOD_S"]
@@ -25,7 +26,7 @@ class EngineRun:
     accepted : list of int
         The cycle each input word was taken.
     outputs : list of (int, int)
-        ``(cycle, word)`` of every output word.
+        ``(cycle, word)`` of every output word (the words of one beat share its cycle).
     cycles : int
         Cycles simulated.
     wall_s, build_s : float
@@ -38,20 +39,20 @@ class EngineRun:
     build_s: float
 
 
-def run_engine_words(config, words, *, outputs, budget, tail=0, vcd=None):
+def run_engine_words(config, words, *, beats, budget, tail=0, vcd=None):
     """Offer ``words`` to a simulated :class:`GemmEngine` back to back and collect its output.
 
     The testbench offers the next word on the cycle after one is taken and takes every output
-    word the cycle it appears (cycle 0 is the first cycle a word is offered). It stops once
-    every word was taken, ``outputs`` words were seen and ``tail`` more cycles have passed
-    (to catch words that should not be there).
+    beat the cycle it appears (cycle 0 is the first cycle a word is offered). It stops once
+    every word was taken, ``beats`` beats were seen and ``tail`` more cycles have passed
+    (to catch beats that should not be there).
 
     Parameters
     ----------
     config : EngineConfig
     words : list of int
-    outputs : int
-        Output words to wait for.
+    beats : int
+        Output beats to wait for.
     budget : int
         Cycles after which a run that has not finished raises :class:`SimulationError`.
     tail : int
@@ -76,7 +77,7 @@ def run_engine_words(config, words, *, outputs, budget, tail=0, vcd=None):
             if cycle > budget:
                 raise SimulationError(f"engine still running after {budget} cycles: "
                                       f"{index} of {len(words)} words taken, "
-                                      f"{len(seen)} of {outputs} output words seen")
+                                      f"{len(seen)} of {beats} output beats seen")
             if index < len(words):
                 ctx.set(dut.i_stream.valid, 1)
                 ctx.set(dut.i_stream.payload, words[index])
@@ -86,8 +87,8 @@ def run_engine_words(config, words, *, outputs, budget, tail=0, vcd=None):
             else:
                 ctx.set(dut.i_stream.valid, 0)
             if ctx.get(dut.o_stream.valid):
-                seen.append((cycle, ctx.get(dut.o_stream.payload)))
-            if done_at is None and index == len(words) and len(seen) >= outputs:
+                seen.append((cycle, ctx.get(dut.o_stream.payload.as_value())))
+            if done_at is None and index == len(words) and len(seen) >= beats:
                 done_at = cycle
             await ctx.tick()
             cycle += 1
@@ -103,7 +104,8 @@ def run_engine_words(config, words, *, outputs, budget, tail=0, vcd=None):
             sim.run()
     else:
         sim.run()
-    return EngineRun(accepted=accepted, outputs=seen, cycles=state["cycle"],
+    outputs = [(cycle, word) for cycle, bits in seen for word in unpack_beat(bits, config)]
+    return EngineRun(accepted=accepted, outputs=outputs, cycles=state["cycle"],
                      wall_s=time.perf_counter() - started, build_s=build_s)
 
 
@@ -114,7 +116,7 @@ def _budget(program, config):
     for job in program.jobs:
         m, k, n = job.shape
         passes = math.ceil(m / array.rows) * math.ceil(n / array.cols)
-        total += (m + n) * k + passes * max(k, array.min_pass_spacing) + m * n
+        total += (m + n) * k + passes * max(k, array.min_pass_spacing) + m
         total += array.result_latency + array.rows + 50
     return 2 * total + 1000
 
@@ -145,7 +147,7 @@ def run_engine_gemm(engine_config, a, b, *, vcd=None, tiling=True):
     started = time.perf_counter()
     program = gemm_program(a, b, engine_config, tiling=tiling)
     planned = time.perf_counter() - started
-    run = run_engine_words(engine_config, program.words, outputs=program.result_words,
+    run = run_engine_words(engine_config, program.words, beats=program.result_beats,
                            budget=_budget(program, engine_config), vcd=vcd)
     words = [word for _, word in run.outputs]
     result = assemble_results(words, program, engine_config)

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rtl.engine_config import EngineConfig
-from ..rtl.engine_protocol import Flag, Opcode, header
+from ..rtl.engine_protocol import ARGUMENTS, Flag, Opcode, header
 from .engine_model import k_chunks, tile_extents
 from .model import check_operands, result_dtype
-from .packing import to_bits
 from .tiling import SimulationError
 
 __all__ = [
     "JobError", "EngineJob", "split_blocks", "plan_jobs", "GemmProgram", "gemm_program",
     "load_a_words", "load_b_words", "start_words", "command_words", "result_positions",
+    "result_beats", "job_word_count",
     "assemble_results",
 ]
 
@@ -119,29 +119,49 @@ def plan_jobs(m, k, n, config, *, tiling=True):
 
 # Command words ------------------------------------------------------------------------------
 
-def _pack(values, width, per_word):
-    values = [to_bits(v, width) for v in np.asarray(values).ravel().tolist()]
-    words = []
-    for start in range(0, len(values), per_word):
-        word = 0
-        for i, value in enumerate(values[start:start + per_word]):
-            word |= value << (i * width)
-        words.append(word)
-    return words
+def _beat_words(blocks, width, per_word, group):
+    """Pack ``blocks`` (``[block, k, lane]`` operands) beat by beat: each K step of each block
+    in ``group`` words of ``per_word`` operands, lane 0 in the low bits, missing lanes zero."""
+    blocks = np.asarray(blocks, dtype=np.int64)
+    count, depth, lanes = blocks.shape
+    padded = np.zeros((count, depth, group * per_word), dtype=object)
+    padded[:, :, :lanes] = blocks & ((1 << width) - 1)
+    slots = padded.reshape(-1, per_word)
+    shifts = np.array([1 << (slot * width) for slot in range(per_word)], dtype=object)
+    return [int(word) for word in (slots * shifts).sum(axis=1)]
+
+
+def _blocks_of(matrix, lanes):
+    """``matrix`` (lanes x K, rows past its end padded with zeros) as ``[block, k, lane]``."""
+    rows, depth = matrix.shape
+    count = math.ceil(rows / lanes)
+    padded = np.zeros((count * lanes, depth), dtype=np.int64)
+    padded[:rows] = matrix
+    return padded.reshape(count, lanes, depth).transpose(0, 2, 1)
 
 
 def load_a_words(a, bank, config):
-    """Words of ``LOAD_A``: header, M, K, then A row-major, packed ``a_per_word`` a word."""
+    """Words of ``LOAD_A``: header, M, K, then A beat by beat.
+
+    For each block of ``rows`` rows of A, for each K step, the block's ``rows`` operands of that
+    step (row ``i`` of the block is lane ``i``), packed ``a_per_word`` a word into
+    ``a_words_per_beat`` words; rows past M are zero. So each word goes to one address of the
+    A buffer, and the engine takes one a cycle.
+    """
     a = np.asarray(a)
     return ([header(Opcode.LOAD_A, Flag.BANK if bank else 0), a.shape[0], a.shape[1]]
-            + _pack(a, config.array.a_width, config.a_per_word))
+            + _beat_words(_blocks_of(a, config.array.rows), config.array.a_width,
+                          config.a_per_word, config.a_words_per_beat))
 
 
 def load_b_words(b, bank, config):
-    """Words of ``LOAD_B``: header, K, N, then B row-major, packed ``b_per_word`` a word."""
+    """Words of ``LOAD_B``: header, K, N, then B beat by beat: for each block of ``cols``
+    columns, for each K step, the block's ``cols`` operands (columns past N zero), packed
+    ``b_per_word`` a word into ``b_words_per_beat`` words."""
     b = np.asarray(b)
     return ([header(Opcode.LOAD_B, Flag.BANK if bank else 0), b.shape[0], b.shape[1]]
-            + _pack(b, config.array.b_width, config.b_per_word))
+            + _beat_words(_blocks_of(b.T, config.array.cols), config.array.b_width,
+                          config.b_per_word, config.b_words_per_beat))
 
 
 def start_words(m, k, n, *, bank=0, accumulate=False, emit=True):
@@ -173,6 +193,8 @@ class GemmProgram:
         Index in ``words`` of the first START header (cycles are counted from it).
     result_words : int
         Output words the program produces (M * N).
+    result_beats : int
+        Output beats that carry them (a beat is one row of a tile, its columns inside N).
     """
     words: list
     jobs: list
@@ -180,6 +202,7 @@ class GemmProgram:
     n: int
     first_start: int
     result_words: int
+    result_beats: int = 0
 
 
 def gemm_program(a, b, config, *, tiling=True):
@@ -206,7 +229,25 @@ def gemm_program(a, b, config, *, tiling=True):
             first_start = len(words)
         words += start_words(*job.shape, bank=job.bank, accumulate=job.accumulate, emit=job.emit)
     return GemmProgram(words=words, jobs=jobs, m=m, n=n, first_start=first_start,
-                       result_words=m * n)
+                       result_words=m * n, result_beats=result_beats(jobs, config))
+
+
+def job_word_count(job, config):
+    """Words of a planned job's commands: its LOADs (those it needs) and its START."""
+    m, k, n = job.shape
+    words = 1 + len(ARGUMENTS[Opcode.START])
+    if job.load_a:
+        words += 1 + len(ARGUMENTS[Opcode.LOAD_A]) + config.load_words("a", m, k)
+    if job.load_b:
+        words += 1 + len(ARGUMENTS[Opcode.LOAD_B]) + config.load_words("b", k, n)
+    return words
+
+
+def result_beats(jobs, config):
+    """Output beats of the emitting ``jobs``: a beat a row of each tile, ``M * ceil(N / cols)``
+    a job."""
+    return sum(job.shape[0] * math.ceil(job.shape[2] / config.array.cols)
+               for job in jobs if job.emit)
 
 
 def result_positions(m, n, config):

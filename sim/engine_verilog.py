@@ -12,9 +12,10 @@ Both drive the engine's streams exactly as :func:`~.engine_sim.run_engine_words`
 Amaranth's simulator, so the cycles they report are :class:`~.engine_model.EngineModel`'s
 figures, word for word.
 
-Stream words may be up to 256 bits wide (``EngineConfig.word_width``): the host packs each
-into ``ceil(word_width / 32)`` little-endian 32-bit words, which the harness copies into
-Verilator's ``VlWide`` ports and back.
+Stream words may be up to 256 bits wide (``EngineConfig.word_width``), output beats a row of
+them: the host packs each word into ``ceil(word_width / 32)`` little-endian 32-bit words, which
+the harness copies into Verilator's ``VlWide`` ports, and reads each beat back the same way
+(:func:`~.packing.unpack_beat` splits it into words).
 """
 
 import functools
@@ -30,6 +31,7 @@ from ..rtl.engine_config import EngineConfig
 from .engine_model import job_cycles
 from .engine_sim import EngineRun
 from .engine_tiling import assemble_results, gemm_program
+from .packing import beat_bits, unpack_beat
 from .tiling import GemmRun, SimulationError
 from .verilator_tools import make_overrides
 from .verilog_build import (
@@ -129,6 +131,10 @@ def _width_words(config):
     return math.ceil(config.word_width / 32)
 
 
+def _beat_words(config):
+    return math.ceil(beat_bits(config) / 32)
+
+
 def pack_words(words, config):
     """Pack stream words into little-endian 32-bit pieces, as the harness reads them.
 
@@ -160,7 +166,12 @@ def _unpack(pieces):
     return [int.from_bytes(row.astype("<u4").tobytes(), "little") for row in pieces]
 
 
-def run_engine_harness(build, words, *, outputs, budget, tail=0, trace_path=None):
+def _beat_outputs(beats, config):
+    """``(cycle, word)`` of every word of ``(cycle, beat)`` output beats."""
+    return [(cycle, word) for cycle, bits in beats for word in unpack_beat(bits, config)]
+
+
+def run_engine_harness(build, words, *, beats, budget, tail=0, trace_path=None):
     """Run a ``native`` engine build on ``words``.
 
     Parameters
@@ -169,12 +180,12 @@ def run_engine_harness(build, words, *, outputs, budget, tail=0, trace_path=None
         From :func:`build_engine_simulator` with ``driver="native"``.
     words : list of int
         Input words.
-    outputs : int
-        Output words to wait for.
+    beats : int
+        Output beats to wait for.
     budget : int
         Cycles after which an unfinished run raises :class:`SimulationError`.
     tail : int
-        Cycles to go on after the last expected output word.
+        Cycles to go on after the last expected output beat.
     trace_path : path-like, optional
         Waveform to write (the build must have been made with that ``trace``).
 
@@ -188,26 +199,27 @@ def run_engine_harness(build, words, *, outputs, budget, tail=0, trace_path=None
                          "(build_engine_simulator(..., driver='native'))")
     if trace_path is not None and build.trace is None:
         raise ValueError("this build has no waveform support; build it with trace='vcd' or 'fst'")
-    width = _width_words(build.config)
+    width, out_width = _width_words(build.config), _beat_words(build.config)
     packed = pack_words(words, build.config)
-    record = np.dtype([("cycle", "<u8"), ("word", "<u4", (width,))])
+    record = np.dtype([("cycle", "<u8"), ("beat", "<u4", (out_width,))])
     with tempfile.TemporaryDirectory(prefix="systolic-engine-") as tmp:
         tmp = Path(tmp)
         packed.tofile(tmp / "words.bin")
         command = [str(build.directory / "engine_harness"), str(tmp / "words.bin"), str(len(packed)),
-                   str(width), str(outputs), str(budget), str(tail), str(tmp / "accepted.bin"),
-                   str(tmp / "outputs.bin")]
+                   str(width), str(out_width), str(beats), str(budget), str(tail),
+                   str(tmp / "accepted.bin"), str(tmp / "outputs.bin")]
         if trace_path is not None:
             command.append(str(Path(trace_path).resolve()))
         summary, wall_s = run_harness_process(command, "engine harness")
         accepted = np.fromfile(tmp / "accepted.bin", dtype="<u8").tolist()
         seen = np.fromfile(tmp / "outputs.bin", dtype=record)
-    outputs_seen = list(zip(seen["cycle"].tolist(), _unpack(seen["word"].reshape(-1, width))))
-    return EngineRun(accepted=accepted, outputs=outputs_seen, cycles=int(summary["cycles"]),
+    outputs = _beat_outputs(zip(seen["cycle"].tolist(),
+                                _unpack(seen["beat"].reshape(-1, out_width))), build.config)
+    return EngineRun(accepted=accepted, outputs=outputs, cycles=int(summary["cycles"]),
                      wall_s=wall_s, build_s=0.0)
 
 
-def run_engine_cocotb(build, words, *, outputs, budget, tail=0, vcd=None, fst=None):
+def run_engine_cocotb(build, words, *, beats, budget, tail=0, vcd=None, fst=None):
     """Run :mod:`systolic.sim.engine_cocotb_bench` on a ``cocotb`` engine build.
 
     Parameters and result as :func:`run_engine_harness`; ``vcd`` or ``fst`` writes a waveform.
@@ -218,11 +230,12 @@ def run_engine_cocotb(build, words, *, outputs, budget, tail=0, vcd=None, fst=No
                          "(build_engine_simulator(..., driver='cocotb'))")
     wave_option(build, vcd, fst)
     pack_words(words, build.config)          # the same refusal of oversized words as the harness
-    job = {"words": [format(int(word), "x") for word in words], "outputs": outputs,
+    job = {"words": [format(int(word), "x") for word in words], "beats": beats,
            "budget": budget, "tail": tail}
     data, wall_s = run_cocotb_test(build, BENCH_MODULE, job, vcd=vcd, fst=fst)
     return EngineRun(accepted=data["accepted"],
-                     outputs=[(cycle, int(word, 16)) for cycle, word in data["outputs"]],
+                     outputs=_beat_outputs([(cycle, int(bits, 16)) for cycle, bits in data["beats"]],
+                                           build.config),
                      cycles=data["cycles"], wall_s=wall_s, build_s=0.0)
 
 
@@ -240,7 +253,7 @@ def _checked_options(backend, driver, vcd, fst):
     return driver, trace
 
 
-def run_engine_words_verilog(config, words, *, outputs, budget, tail=0, backend="verilator",
+def run_engine_words_verilog(config, words, *, beats, budget, tail=0, backend="verilator",
                              driver=None, vcd=None, fst=None, build_dir=None):
     """Offer ``words`` to the engine's Verilog back to back and collect its output words.
 
@@ -259,10 +272,10 @@ def run_engine_words_verilog(config, words, *, outputs, budget, tail=0, backend=
     build = build_engine_simulator(config, backend, driver, trace=trace, build_root=build_dir)
     build_s = time.perf_counter() - started
     if driver == "native":
-        run = run_engine_harness(build, words, outputs=outputs, budget=budget, tail=tail,
+        run = run_engine_harness(build, words, beats=beats, budget=budget, tail=tail,
                                  trace_path=vcd if vcd is not None else fst)
     else:
-        run = run_engine_cocotb(build, words, outputs=outputs, budget=budget, tail=tail,
+        run = run_engine_cocotb(build, words, beats=beats, budget=budget, tail=tail,
                                 vcd=vcd, fst=fst)
     run.build_s = build_s
     return run
@@ -321,7 +334,7 @@ def run_engine_gemm_verilog(engine_config, a, b, *, backend="verilator", vcd=Non
     started = time.perf_counter()
     program = gemm_program(a, b, engine_config, tiling=tiling)
     planned = time.perf_counter() - started
-    run = run_engine_words_verilog(engine_config, program.words, outputs=program.result_words,
+    run = run_engine_words_verilog(engine_config, program.words, beats=program.result_beats,
                                    budget=_budget(program, engine_config), backend=backend,
                                    driver=driver, vcd=vcd, fst=fst, build_dir=build_dir)
     words = [word for _, word in run.outputs]

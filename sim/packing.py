@@ -5,7 +5,8 @@ declaration order, array elements from index 0 upwards. Backends that drive the 
 (cocotb) and the Amaranth simulator share these helpers; no Amaranth import here.
 """
 
-__all__ = ["to_bits", "from_bits", "pack_operands", "unpack_result", "operand_bits", "result_bits"]
+__all__ = ["to_bits", "from_bits", "pack_operands", "unpack_result", "operand_bits", "result_bits",
+           "beat_bits", "unpack_beat"]
 
 
 def to_bits(value, width):
@@ -48,3 +49,17 @@ def unpack_result(bits, config):
     width = config.acc_width
     values = [from_bits(bits >> (j * width), width, config.signed) for j in range(config.cols)]
     return values, bool((bits >> (config.cols * width)) & 1)
+
+
+def beat_bits(config):
+    """Width of one beat of the GEMM engine's output stream (an :class:`~systolic.rtl.
+    engine_config.EngineConfig`): ``cols`` words, then the count of the ones it carries."""
+    cols = config.array.cols
+    return cols * config.word_width + cols.bit_length()
+
+
+def unpack_beat(bits, config):
+    """The words one output beat of the GEMM engine carries (its first ``count`` columns)."""
+    width, cols = config.word_width, config.array.cols
+    count = (bits >> (cols * width)) & ((1 << cols.bit_length()) - 1)
+    return [(bits >> (j * width)) & ((1 << width) - 1) for j in range(count)]

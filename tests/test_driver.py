@@ -65,7 +65,7 @@ def test_info_describes_the_default_design(acc):
     info = acc.info()
     assert info == bridge_info(config, clock_hz=12_000_000, max_payload=MIN_MAX_PAYLOAD)
     assert acc.config.array.acc_width == config.array.acc_width
-    assert (acc.config.max_m, acc.config.max_k, acc.config.max_n) == (32, 32, 32)
+    assert (acc.config.max_m, acc.config.max_k, acc.config.max_n) == (128, 128, 128)
     assert acc.config.word_width == config.word_width
 
 
@@ -92,9 +92,9 @@ def test_impossible_info_is_refused():
 # GEMMs --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("m, k, n", [
-    (1, 1, 1), (4, 4, 4), (5, 7, 3), (32, 32, 32),   # one job
-    (33, 1, 65),                                     # blocks of M and N
-    (37, 53, 29),                                    # K chunks too
+    (1, 1, 1), (4, 4, 4), (5, 7, 3), (37, 53, 29),   # one job
+    (129, 1, 133),                                   # blocks of M and N
+    (5, 200, 7),                                     # K chunks
     (64, 64, 64),
 ])
 def test_matmul_default_design(acc, m, k, n):
@@ -133,7 +133,7 @@ def test_operands_already_on_the_board_are_not_sent_again(acc):
             third["payload_out"] - second["payload_out"],
             fourth["payload_out"] - third["payload_out"]]
     word_bytes = acc.info().word_bytes
-    a_bytes = (3 + 16 * 24 // 4) * word_bytes       # LOAD_A: header, M, K, packed operands
+    a_bytes = (3 + acc.config.load_words("a", 16, 24)) * word_bytes  # LOAD_A: header, M, K, data
     assert sent[0] - sent[1] == a_bytes
     assert sent[2] < sent[1] < sent[0]
     assert sent[2] <= 16 * word_bytes                # START and STATUS only
@@ -141,7 +141,7 @@ def test_operands_already_on_the_board_are_not_sent_again(acc):
 
 def test_tiled_matmul_reuses_operand_blocks():
     from systolic.host.gemm_jobs import BankContents, gemm_jobs
-    config = EngineConfig()
+    config = EngineConfig(k_depth=32, m_blocks=8, n_blocks=8)
     a, b = random_operands(config, 64, 64, 64, seed=6)
     _, jobs = gemm_jobs(a, b, config, BankContents())
     loads = [operand for job in jobs for operand in job.loaded]
@@ -193,12 +193,12 @@ def test_bad_operands_raise_value_error_before_any_byte(acc, a, b, message):
 
 def test_too_big_without_tiling_raises_before_any_byte(acc):
     from systolic.sim.engine_tiling import JobError
-    a, b = random_operands(acc.config, 33, 8, 8, seed=2)
+    a, b = random_operands(acc.config, 129, 8, 8, seed=2)
     before = acc.stats()
-    with pytest.raises(JobError, match="M=33 > 32"):
+    with pytest.raises(JobError, match="M=129 > 128"):
         acc.matmul(a, b, tiling=False)
     assert acc.stats()["bytes_out"] == before["bytes_out"]
-    a, b = random_operands(acc.config, 32, 32, 32, seed=2)
+    a, b = random_operands(acc.config, 32, 128, 32, seed=2)
     assert_matmul(acc, a, b)   # what fits still runs
 
 
@@ -278,7 +278,7 @@ def test_cli_run_port_reports_line_rate(run_cli):
     (["--port", "/dev/ttyUSB9", "--rows", "8", "--m", "2", "--k", "2", "--n", "2"],
      "--rows describe(s) a virtual board"),
     (["--virtual", "--m", "2", "--k", "2", "--n", "2", "--baud", "-5"], "--baud=-5"),
-    (["--virtual", "--m", "40", "--k", "2", "--n", "2", "--no-tiling"], "host tiling was turned off"),
+    (["--virtual", "--m", "140", "--k", "2", "--n", "2", "--no-tiling"], "host tiling was turned off"),
     (["--virtual", "--k-depth", "0", "--m", "2", "--k", "2", "--n", "2"], "k_depth=0"),
 ])
 def test_cli_run_bad_input_is_one_line_exit_2(run_cli, argv, message):

@@ -1,5 +1,6 @@
 """The GEMM engine in Amaranth's simulator against the numpy model: results and cycles, exactly."""
 
+import dataclasses
 import gc
 import random
 import re
@@ -15,11 +16,12 @@ from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine import GemmEngine
 from systolic.rtl.engine_config import EngineConfig
 from systolic.rtl.engine_protocol import ErrorCode, Flag, Opcode, header, parse_status
-from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles
+from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles, output_beats
 from systolic.sim.engine_sim import run_engine_gemm, run_engine_words
 from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_a_words,
                                         load_b_words, result_positions, start_words)
 from systolic.sim.model import ideal_cycles, matmul
+from systolic.sim.packing import unpack_beat
 
 #: Odd sizes on purpose: nothing is a power of two, and K chunks, M and N blocks all occur.
 SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
@@ -47,7 +49,8 @@ def check_words(config, words, *, tail=30):
     same cycles. Return the model's trace."""
     trace = EngineModel(config).run(words)
     budget = (trace.outputs[-1][0] if trace.outputs else 0) + len(words) * 40 + 2000
-    run = run_engine_words(config, words, outputs=len(trace.outputs), budget=budget, tail=tail)
+    run = run_engine_words(config, words, beats=len(output_beats(trace.outputs)), budget=budget,
+                           tail=tail)
     assert run.accepted == trace.accepted
     assert run.outputs == trace.outputs
     return trace
@@ -297,9 +300,11 @@ def test_load_waits_for_the_bank_in_use():
     assert np.array_equal(job_result(trace.outputs[4:], 2, 2, config), matmul(a2, b, config.array))
 
 
-def test_output_backpressure_loses_nothing():
-    """A consumer that is ready only now and then gets every word, in order."""
-    config = SMALL
+@pytest.mark.parametrize("latency", [1, 2])
+def test_output_backpressure_loses_nothing(latency):
+    """A consumer that is ready only now and then gets every word, in order, whatever the
+    buffers' read latency (the read stalls with the output)."""
+    config = dataclasses.replace(SMALL, buffer_latency=latency)
     a, b = operands(np.random.default_rng(8), 7, 20, 11, config.array)
     program = gemm_program(a, b, config)
     words = program.words + command_words(Opcode.STATUS)
@@ -321,7 +326,7 @@ def test_output_backpressure_loses_nothing():
             ready = rng.random() < 0.3
             ctx.set(dut.o_stream.ready, ready)
             if ready and ctx.get(dut.o_stream.valid):
-                seen.append(ctx.get(dut.o_stream.payload))
+                seen.extend(unpack_beat(ctx.get(dut.o_stream.payload.as_value()), config))
             if len(seen) == len(expected):
                 break
             await ctx.tick()

@@ -13,7 +13,8 @@ from systolic.rtl.engine_protocol import (ErrorCode, Opcode, Flag, header, parse
 from systolic.sim.engine_model import (EngineModel, accumulate, engine_matmul, job_cycles,
                                        job_timing, k_chunks)
 from systolic.sim.engine_tiling import (JobError, assemble_results, command_words, gemm_program,
-                                        plan_jobs, result_positions, split_blocks, start_words)
+                                        load_a_words, load_b_words, plan_jobs, result_positions,
+                                        split_blocks, start_words)
 from systolic.sim.model import OperandError, gemm_cycles, ideal_cycles, matmul
 
 
@@ -33,13 +34,44 @@ def model_gemm(a, b, config, tiling=True):
 
 # EngineConfig --------------------------------------------------------------------------------
 
-def test_defaults_fit_up5k():
-    config = EngineConfig()
-    assert config.array == ArrayConfig()
-    assert (config.k_depth, config.m_blocks, config.n_blocks) == (32, 8, 8)
-    assert config.word_width == 32
-    assert (config.max_m, config.max_k, config.max_n) == (32, 32, 32)
-    assert config.block_rams("ice40")["total"] <= 30
+@pytest.mark.parametrize("rows, cols", [(4, 4), (2, 2), (3, 5), (8, 16), (16, 16), (12, 12)])
+def test_default_buffers_reuse_each_operand_max_r_c_times(rows, cols):
+    """Jobs of at least 128 x 128 x 128, and at least max(R, C) blocks each way: loading a full
+    job takes at most half the cycles its passes do."""
+    config = EngineConfig(ArrayConfig(rows=rows, cols=cols))
+    assert config.word_width == 32 and config.k_depth == 128
+    assert min(config.max_m, config.max_n) >= 128
+    assert min(config.m_blocks, config.n_blocks) >= max(rows, cols)
+    load = (config.load_words("a", config.max_m, config.k_depth)
+            + config.load_words("b", config.k_depth, config.max_n))
+    passes = config.m_blocks * config.n_blocks * config.k_depth
+    assert load <= passes / 2
+
+
+def test_beats_take_whole_words():
+    config = EngineConfig(ArrayConfig(rows=5, cols=3, a_width=6, b_width=11))
+    assert (config.a_per_word, config.b_per_word) == (5, 2)
+    assert (config.a_words_per_beat, config.b_words_per_beat) == (1, 2)
+    # 12 rows of A are 3 blocks of 5 rows; 7 columns of B 3 blocks of 3 columns.
+    assert config.load_words("a", 12, 4) == 3 * 4 * 1
+    assert config.load_words("b", 4, 7) == 3 * 4 * 2
+
+
+def test_load_words_follow_the_beats():
+    """LOAD data, rebuilt independently: for each block, for each K step, the block's lanes
+    packed low first, each beat in whole words, padding lanes zero."""
+    config = EngineConfig(ArrayConfig(rows=3, cols=2), k_depth=4, m_blocks=2, n_blocks=2)
+    a = np.arange(5 * 2).reshape(5, 2) - 4          # 5 x 2: two blocks of 3 rows, one padded
+    words = load_a_words(a, 1, config)
+    assert words[:3] == [header(Opcode.LOAD_A, Flag.BANK), 5, 2]
+
+    def word(values):
+        return sum((v & 0xff) << (8 * i) for i, v in enumerate(values))
+    assert words[3:] == [word(a[0:3, 0]), word(a[0:3, 1]), word([*a[3:5, 0], 0]),
+                         word([*a[3:5, 1], 0])]
+    b = np.arange(2 * 3).reshape(2, 3)              # 2 x 3: blocks of columns 0-1 and 2
+    assert load_b_words(b, 0, config)[3:] == [word(b[0, 0:2]), word(b[1, 0:2]),
+                                              word([b[0, 2], 0]), word([b[1, 2], 0])]
 
 
 def test_ecp5_preset():
@@ -66,6 +98,8 @@ def test_word_width_derived_and_checked():
     ({"m_blocks": 4096, "n_blocks": 4096}, "n_blocks"),
     ({"buffer_ram": "lutram"}, "buffer_ram"),
     ({"buffer_ram": None}, "buffer_ram"),
+    ({"buffer_latency": 3}, "buffer_latency"),
+    ({"buffer_latency": True}, "buffer_latency"),
 ])
 def test_bad_config_names_parameter(params, parameter):
     with pytest.raises(ConfigError) as info:
@@ -171,10 +205,10 @@ def test_empty_operands_refused():
 
 
 def test_too_big_without_tiling_refused():
-    config = EngineConfig()
+    config = EngineConfig(k_depth=32)
     with pytest.raises(JobError, match=r"K=33 > 32.*tiling was turned off"):
         plan_jobs(4, 33, 4, config, tiling=False)
-    assert len(plan_jobs(32, 32, 32, config, tiling=False)) == 1
+    assert len(plan_jobs(config.max_m, 32, config.max_n, config, tiling=False)) == 1
 
 
 @given(m=st.integers(1, 80), k=st.integers(1, 80), n=st.integers(1, 80))
@@ -223,8 +257,10 @@ def test_model_program_computes_engine_matmul(m, k, n, rows, cols, overflow, see
     result, trace, program = model_gemm(a, b, config)
     assert np.array_equal(result, engine_matmul(a, b, config))
     assert len(trace.accepted) == len(program.words)
+    # One beat a cycle at most, a row of at most ``cols`` words.
     cycles = [c for c, _ in trace.outputs]
-    assert cycles == sorted(set(cycles))
+    assert cycles == sorted(cycles)
+    assert max(cycles.count(c) for c in cycles) <= cols
 
 
 def test_single_job_cycles_match_the_trace():
@@ -241,13 +277,13 @@ def test_large_gemm_keeps_array_busy(rows, cols):
     cycles = job_cycles(128, 128, 128, config)
     assert ideal_cycles(128, 128, 128, config.array) / cycles >= 0.95
     # On top of the bare array's schedule the engine adds a constant: 7 cycles from START to
-    # the first beat, 2 from a row leaving the array to its fetch, 2 through the drain's
-    # select stages, 1 to count the last word, and the last tile's words leaving one a cycle
-    # from its first row on (instead of its R rows leaving one a cycle).
+    # the first beat, 1 from a row leaving the array to its write, 1 to its fetch, 2 through
+    # the read register and the output register: the last tile's rows leave a beat each, one a
+    # cycle, as they leave the array, its padding rows (past M) not at all.
     array = config.array
     array_only = gemm_cycles(128, 128, 128, array)
-    last_tile = (128 - 1) % array.rows + 1, (128 - 1) % array.cols + 1
-    assert cycles == array_only - array.rows + 7 + 2 + 2 + 1 + last_tile[0] * last_tile[1]
+    padding = array.rows - ((128 - 1) % array.rows + 1)
+    assert cycles == array_only + 7 + 1 + 1 + 2 - padding
 
 
 def test_drain_overlaps_compute():
@@ -258,7 +294,7 @@ def test_drain_overlaps_compute():
     assert len(timing.words) == 64 * 64
     # Everything but the last tile's 16 words left before the last row was out of the array.
     assert sum(1 for c in timing.words if c <= timing.last_row) >= 64 * 64 - 2 * 16
-    assert timing.words[-1] - timing.last_row <= 4 * 4 + 3
+    assert timing.words[-1] - timing.last_row == 4
     assert timing.last_beat + 1 - 3 == tiles * 64
 
 

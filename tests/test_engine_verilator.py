@@ -24,7 +24,7 @@ from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine_config import EngineConfig
 from systolic.rtl.engine_protocol import ErrorCode, Flag, Opcode, header, parse_status
 from systolic.sim import engine_verilog, verilog_build
-from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles
+from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles, output_beats
 from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_b_words,
                                         start_words)
 from systolic.sim.engine_verilog import (
@@ -83,7 +83,7 @@ def check_words(build, words, *, tail=30):
     trace = EngineModel(build.config).run(words)
     budget = (trace.outputs[-1][0] if trace.outputs else 0) + len(words) * 40 + 2000
     runner = run_engine_harness if build.driver == "native" else run_engine_cocotb
-    run = runner(build, words, outputs=len(trace.outputs), budget=budget, tail=tail)
+    run = runner(build, words, beats=len(output_beats(trace.outputs)), budget=budget, tail=tail)
     assert run.accepted == trace.accepted
     assert run.outputs == trace.outputs
     return trace
@@ -154,7 +154,7 @@ def test_wide_words_pass_through_the_harness(wide_sat):
     a = np.full((2, 3), -3)
     b = np.full((3, 3), 5)
     program = gemm_program(a, b, WIDE_SAT)
-    run = run_engine_harness(wide_sat, program.words, outputs=program.result_words, budget=5000)
+    run = run_engine_harness(wide_sat, program.words, beats=program.result_beats, budget=5000)
     assert [word for _, word in run.outputs] == [(1 << 96) - 45] * 6
 
 
@@ -188,7 +188,7 @@ def test_garbage_refusals_and_a_good_job(small):
 
 def test_status_after_reset(small):
     words = command_words(Opcode.STATUS) + command_words(Opcode.CLEAR) + command_words(Opcode.STATUS)
-    run = run_engine_words_verilog(SMALL, words, outputs=2, budget=100, tail=10,
+    run = run_engine_words_verilog(SMALL, words, beats=2, budget=100, tail=10,
                                    build_dir=BUILD_ROOT)
     assert run.outputs == EngineModel(SMALL).run(words).outputs
     assert run.accepted == [0, 2, 3] and run.cycles == 5 + 10
@@ -209,24 +209,24 @@ def test_harness_reports_a_hang(small):
     a, b = operands(np.random.default_rng(6), 3, 4, 5, SMALL.array)
     program = gemm_program(a, b, SMALL)
     with pytest.raises(SimulationError, match="still running after 2 cycles"):
-        run_engine_harness(small, program.words, outputs=15, budget=2)
-    # Waiting for a word that never comes is a hang too, not a silent short result.
-    with pytest.raises(SimulationError, match="15 of 16 output words"):
-        run_engine_harness(small, program.words, outputs=16, budget=500)
+        run_engine_harness(small, program.words, beats=3, budget=2)
+    # Waiting for a beat that never comes is a hang too, not a silent short result.
+    with pytest.raises(SimulationError, match="3 of 4 output beats"):
+        run_engine_harness(small, program.words, beats=4, budget=500)
 
 
 def test_harness_refuses_words_packed_for_another_build(small, wide_sat):
     with pytest.raises(ValueError, match="cocotb build of the engine"):
-        run_engine_cocotb(small, [0], outputs=0, budget=10)
+        run_engine_cocotb(small, [0], beats=0, budget=10)
     # The binary checks the packing too: a 96-bit build fed 32-bit words says so.
     narrow = pack_words([header(Opcode.NOP)], SMALL)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.bin"
         narrow.tofile(path)
         done = subprocess.run([str(wide_sat.directory / "engine_harness"), str(path), "1", "1",
-                               "0", "10", "0", str(Path(tmp) / "a"), str(Path(tmp) / "o")],
+                               "1", "0", "10", "0", str(Path(tmp) / "a"), str(Path(tmp) / "o")],
                               capture_output=True, text=True)
-    assert done.returncode == 2 and "the host packed 1" in done.stderr
+    assert done.returncode == 2 and "the host packed 1 and 1" in done.stderr
 
 
 # cocotb bench (on Verilator here; on Icarus below) ----------------------------------------------
@@ -243,7 +243,8 @@ def test_cocotb_bench_matches_the_model_and_the_harness(wide_sat_cocotb, wide_sa
              + command_words(Opcode.STATUS))
     trace = check_words(wide_sat_cocotb, words)
     assert any(word >> 64 for _, word in trace.outputs)
-    native = run_engine_harness(wide_sat, words, outputs=len(trace.outputs), budget=5000, tail=30)
+    native = run_engine_harness(wide_sat, words, beats=len(output_beats(trace.outputs)), budget=5000,
+                                tail=30)
     assert native.outputs == trace.outputs
 
 

@@ -4,20 +4,22 @@
 // It drives the engine's word streams as the Amaranth harness
 // (systolic.sim.engine_sim.run_engine_words) does, cycle for cycle: cycle 0 is the first
 // cycle after reset; the next input word is offered on every cycle until all are taken
-// (honouring i_stream.ready), and every output word is taken on the cycle it appears
+// (honouring i_stream.ready), and every output beat is taken on the cycle it appears
 // (o_stream.ready is held high). The run ends once every input word was taken and NOUT
-// output words were seen, plus TAIL more cycles (to catch words that should not be there).
+// output beats were seen, plus TAIL more cycles (to catch beats that should not be there).
 //
-// Usage: engine_harness WORDS NWORDS WIDTH_WORDS NOUT MAX_CYCLES TAIL ACCEPTED OUTPUTS [TRACE]
+// Usage: engine_harness WORDS NWORDS WIDTH_WORDS OUT_WIDTH_WORDS NOUT MAX_CYCLES TAIL ACCEPTED
+//                       OUTPUTS [TRACE]
 //   WORDS        binary file of NWORDS input words, each WIDTH_WORDS little-endian uint32
 //                (bit 0 of the first uint32 is bit 0 of i_stream__payload)
-//   WIDTH_WORDS  uint32 per stream word; must be what the model's ports hold (a check that
-//                the host packed the words for this build)
-//   NOUT         output words to wait for
+//   WIDTH_WORDS, OUT_WIDTH_WORDS
+//                uint32 per input word and per output beat; must be what the model's ports
+//                hold (a check that the host packed the words for this build)
+//   NOUT         output beats to wait for
 //   MAX_CYCLES   give up (exit status 3) when the run has not finished by then
 //   ACCEPTED     file written with the cycle each input word was taken (uint64 each)
-//   OUTPUTS      file written with one record per output word: its cycle (uint64), then
-//                the word (WIDTH_WORDS uint32)
+//   OUTPUTS      file written with one record per output beat: its cycle (uint64), then
+//                the beat (OUT_WIDTH_WORDS uint32)
 //   TRACE        waveform file (only in builds made with --trace or --trace-fst)
 // On success prints "cycles=N taken=T outputs=O" and exits with status 0.
 
@@ -76,26 +78,28 @@ unsigned long long ull(uint64_t value) { return static_cast<unsigned long long>(
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 9 && argc != 10) {
-        return fail(2, "usage: engine_harness WORDS NWORDS WIDTH_WORDS NOUT MAX_CYCLES TAIL "
-                       "ACCEPTED OUTPUTS [TRACE]");
+    if (argc != 10 && argc != 11) {
+        return fail(2, "usage: engine_harness WORDS NWORDS WIDTH_WORDS OUT_WIDTH_WORDS NOUT "
+                       "MAX_CYCLES TAIL ACCEPTED OUTPUTS [TRACE]");
     }
     const char* words_path = argv[1];
     const uint64_t n_words = std::strtoull(argv[2], nullptr, 10);
     const std::size_t width_words = std::strtoull(argv[3], nullptr, 10);
-    const uint64_t n_out = std::strtoull(argv[4], nullptr, 10);
-    const uint64_t max_cycles = std::strtoull(argv[5], nullptr, 10);
-    const uint64_t tail = std::strtoull(argv[6], nullptr, 10);
-    const char* accepted_path = argv[7];
-    const char* outputs_path = argv[8];
+    const std::size_t out_width_words = std::strtoull(argv[4], nullptr, 10);
+    const uint64_t n_out = std::strtoull(argv[5], nullptr, 10);
+    const uint64_t max_cycles = std::strtoull(argv[6], nullptr, 10);
+    const uint64_t tail = std::strtoull(argv[7], nullptr, 10);
+    const char* accepted_path = argv[8];
+    const char* outputs_path = argv[9];
 
     auto context = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<Vtop>(context.get());
     if (words_of(top->i_stream___05Fpayload) != width_words ||
-        words_of(top->o_stream___05Fpayload) != width_words) {
-        std::fprintf(stderr, "engine_harness: this build's words are %zu uint32 wide, "
-                             "the host packed %zu\n",
-                     words_of(top->i_stream___05Fpayload), width_words);
+        words_of(top->o_stream___05Fpayload) != out_width_words) {
+        std::fprintf(stderr, "engine_harness: this build's words and beats are %zu and %zu "
+                             "uint32 wide, the host packed %zu and %zu\n",
+                     words_of(top->i_stream___05Fpayload), words_of(top->o_stream___05Fpayload),
+                     width_words, out_width_words);
         return 2;
     }
 
@@ -110,15 +114,15 @@ int main(int argc, char** argv) {
 
 #if VM_TRACE
     std::unique_ptr<Trace> trace;
-    if (argc == 10) {
+    if (argc == 11) {
         context->traceEverOn(true);
         trace = std::make_unique<Trace>();
         top->trace(trace.get(), 99);
-        trace->open(argv[9]);
+        trace->open(argv[10]);
     }
     auto dump = [&]() { if (trace) trace->dump(context->time()); };
 #else
-    if (argc == 10) return fail(2, "this build has no waveform support");
+    if (argc == 11) return fail(2, "this build has no waveform support");
     auto dump = []() {};
 #endif
 
@@ -150,8 +154,8 @@ int main(int argc, char** argv) {
 
     std::vector<uint64_t> accepted;
     accepted.reserve(n_words);
-    // One record per output word: the cycle as two uint32 (low first), then the word.
-    const std::size_t record = 2 + width_words;
+    // One record per output beat: the cycle as two uint32 (low first), then the beat.
+    const std::size_t record = 2 + out_width_words;
     std::vector<uint32_t> outputs;
     outputs.reserve(n_out * record);
     uint64_t index = 0, cycle = 0, seen = 0, done_at = 0;
@@ -159,7 +163,7 @@ int main(int argc, char** argv) {
     while (!done || cycle < done_at + tail) {
         if (cycle > max_cycles) {
             std::fprintf(stderr, "engine_harness: engine still running after %llu cycles: "
-                                 "%llu of %llu words taken, %llu of %llu output words seen\n",
+                                 "%llu of %llu words taken, %llu of %llu output beats seen\n",
                          ull(max_cycles), ull(index), ull(n_words), ull(seen), ull(n_out));
             return 3;
         }

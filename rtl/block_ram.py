@@ -1,0 +1,140 @@
+"""The engine's buffers as memories: Amaranth memories, or ECP5 block RAM with its output register.
+
+:func:`buffer_memory` is the one place a buffer of the engine becomes a memory. Everywhere it is
+an :class:`amaranth.lib.memory.Memory` with one write port and synchronous read ports
+(:func:`~.buffer_port.buffer_read_port`), except where the silicon needs the primitive: on an
+ECP5 with ``buffer_latency=2`` each buffer is built from ``DP16KD`` blocks whose read port uses
+the block's own output register (``REGMODE_B="OUTREG"``). Yosys infers block RAM with the read
+register only (``memory_libmap`` cannot absorb a second register), whose data then leaves the
+block late in the cycle; the output register makes the block's clock-to-out short. Both builds
+behave the same cycle for cycle: the data of a read appears two cycles after its address, and
+the two registers advance on ``en``.
+"""
+
+import math
+
+from amaranth.hdl import C, Cat, ClockSignal, Const, Instance, Signal
+from amaranth.lib.memory import Memory, ReadPort, WritePort
+from amaranth.utils import ceil_log2
+
+from .buffer_port import buffer_read_port
+from .multiplier import platform_family
+
+__all__ = ["buffer_memory", "DP16KD_MODES"]
+
+#: ``(data width, address bits)`` of the DP16KD's port modes, widest first: 1024 x 18 (two
+#: 9-bit bytes with their own write enables), 2048 x 9, 4096 x 4, 8192 x 2, 16384 x 1.
+DP16KD_MODES = ((18, 10), (9, 11), (4, 12), (2, 13), (1, 14))
+
+
+def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_ports=1,
+                  lane_enables=False):
+    """Add a buffer to ``m``; return its write port and its read ports.
+
+    Parameters
+    ----------
+    m : Module
+    platform : Platform or None
+    name : str
+        Names the submodules.
+    layout : ArrayLayout
+        One word of the buffer: its lanes.
+    depth : int
+        Words.
+    latency : int
+        ``buffer_latency``: 1 or 2 (see :func:`~.buffer_port.buffer_read_port`).
+    attrs : dict
+        Attributes of the Amaranth memory (:func:`~.engine_layouts.buffer_attrs`).
+    read_ports : int
+        Read ports (block RAM provides each with a copy of the memory).
+    lane_enables : bool
+        A write enable a lane (``WritePort`` granularity 1), else one for the word.
+
+    Returns
+    -------
+    write : interface of ``WritePort.Signature``
+    reads : list of interfaces of ``ReadPort.Signature``
+    """
+    if latency == 2 and platform_family(platform) == "ecp5":
+        return _dp16kd_buffer(m, name=name, layout=layout, depth=depth, read_ports=read_ports,
+                              lane_enables=lane_enables)
+    m.submodules[name] = memory = Memory(shape=layout, depth=depth, init=[], attrs=attrs)
+    write = memory.write_port(granularity=1) if lane_enables else memory.write_port()
+    return write, [buffer_read_port(m, memory, latency) for _ in range(read_ports)]
+
+
+def _pieces(width, lane, piece_width):
+    """``(offset, width, enable)`` of the pieces a ``width``-bit word is stored in: each at most
+    ``piece_width`` bits, none across a boundary between ``lane``-bit write-enable groups."""
+    pieces = []
+    for start in range(0, width, lane):
+        stop = min(start + lane, width)
+        for offset in range(start, stop, piece_width):
+            pieces.append((offset, min(piece_width, stop - offset), start // lane))
+    return pieces
+
+
+def _dp16kd_buffer(m, *, name, layout, depth, read_ports, lane_enables):
+    """The buffer as DP16KD blocks, port A writing, port B reading through ``OUTREG``."""
+    width = layout.size
+    modes = [(bits, abits) for bits, abits in DP16KD_MODES if depth <= 1 << abits]
+    if not modes:
+        raise ValueError(f"a buffer of {depth} words is deeper than a DP16KD holds (16384); "
+                         f"use buffer_latency=1")
+    data_width, address_bits = modes[0]
+    # 1024 x 18 keeps two 9-bit bytes a block, each with its own write enable (the port's two
+    # low address bits); the narrower modes keep one piece a block.
+    slot = 9 if data_width == 18 else data_width
+    per_block = 2 if data_width == 18 else 1
+    lane = layout.size // layout.length if lane_enables else width
+    pieces = _pieces(width, lane, slot)
+    blocks = [pieces[i:i + per_block] for i in range(0, len(pieces), per_block)]
+    addr_width = ceil_log2(depth)
+    signature = (WritePort.Signature(addr_width=addr_width, shape=layout, granularity=1)
+                 if lane_enables else WritePort.Signature(addr_width=addr_width, shape=layout))
+    write = signature.create()
+    reads = [ReadPort.Signature(addr_width=addr_width, shape=layout).create()
+             for _ in range(read_ports)]
+    enables = write.en
+    data = write.data.as_value()
+
+    def address(addr):
+        return Cat(C(0, 14 - address_bits), addr, C(0, 14))[:14]
+
+    for r, read in enumerate(reads):
+        out_pieces = []
+        for b, block in enumerate(blocks):
+            data_in = Signal(18, name=f"{name}_r{r}_b{b}_di")
+            data_out = Signal(18, name=f"{name}_r{r}_b{b}_do")
+            for p, (offset, bits, _) in enumerate(block):
+                m.d.comb += data_in[p * slot:p * slot + bits].eq(data[offset:offset + bits])
+                out_pieces.append((offset, data_out[p * slot:p * slot + bits]))
+            port_a = address(write.addr)
+            if data_width == 18:
+                byte_en = Cat(*(enables[lane] for _, _, lane in block), C(0, 2 - len(block)))
+                port_a = Cat(byte_en, port_a[2:])
+                we = byte_en.any()
+            else:
+                we = enables[block[0][2]]
+            port_b = address(read.addr)
+            m.submodules[f"{name}_r{r}_b{b}"] = Instance(
+                "DP16KD",
+                p_DATA_WIDTH_A=data_width, p_DATA_WIDTH_B=data_width,
+                p_REGMODE_A="NOREG", p_REGMODE_B="OUTREG",
+                p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+                p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+                p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
+                i_CLKA=ClockSignal("sync"), i_CEA=C(1, 1), i_OCEA=C(1, 1), i_RSTA=C(0, 1),
+                i_WEA=we, i_CLKB=ClockSignal("sync"), i_CEB=read.en, i_OCEB=read.en,
+                i_RSTB=C(0, 1), i_WEB=C(0, 1),
+                **{f"i_CSA{i}": C(0, 1) for i in range(3)},
+                **{f"i_CSB{i}": C(0, 1) for i in range(3)},
+                **{f"i_ADA{i}": port_a[i] for i in range(14)},
+                **{f"i_ADB{i}": port_b[i] for i in range(14)},
+                **{f"i_DIA{i}": data_in[i] for i in range(18)},
+                **{f"i_DIB{i}": C(0, 1) for i in range(18)},
+                **{f"o_DOB{i}": data_out[i] for i in range(18)},
+            )
+        m.d.comb += read.data.as_value().eq(Cat(*(bits for _, bits in sorted(
+            out_pieces, key=lambda piece: piece[0]))))
+    return write, reads
