@@ -10,13 +10,12 @@ from .channel import BITS_PER_BYTE
 from .cmd_virtual_board import add_board_options
 from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT
 from .errors import UsageError
+from .numbers import count_type, number_type, seed_type
+from .operands import DIM_MAX
 from .options import engine_config_from_args
 from .output import print_json, progress
 
 __all__ = ["register", "throughput_report", "uart_estimate"]
-
-_DIM_MAX = 1 << 16
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -30,31 +29,26 @@ def register(subparsers):
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
     target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=int, metavar="BAUD",
+    parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
+                        metavar="BAUD",
                         help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
                              f"the rate to estimate a real UART's time at")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+    parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
+                        default=None, metavar="S",
                         help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
                              f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
     gemm = parser.add_argument_group("GEMM")
-    gemm.add_argument("--m", type=int, required=True, help="rows of A")
-    gemm.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
-    gemm.add_argument("--n", type=int, required=True, help="columns of B")
-    gemm.add_argument("--seed", type=int, default=0, help="random seed of the operands (default 0)")
+    dim = count_type(1, DIM_MAX)
+    gemm.add_argument("--m", type=dim, required=True, help="rows of A")
+    gemm.add_argument("--k", type=dim, required=True, help="columns of A, rows of B")
+    gemm.add_argument("--n", type=dim, required=True, help="columns of B")
+    gemm.add_argument("--seed", type=seed_type, default=0, help="random seed of the operands (default 0)")
     add_board_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
 
 
 def _check_args(args, parser_defaults):
-    for name in ("m", "k", "n"):
-        value = getattr(args, name)
-        if not 1 <= value <= _DIM_MAX:
-            raise UsageError(f"--{name}={value} is out of range: must be from 1 to {_DIM_MAX}")
-    if args.baud is not None and args.baud <= 0:
-        raise UsageError(f"--baud={args.baud} must be a positive number of bits a second")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout={args.timeout} must be a positive number of seconds")
     if args.port is not None:
         changed = [f"--{name.replace('_', '-')}" for name, default in parser_defaults.items()
                    if name != "no_tiling" and getattr(args, name) != default]
