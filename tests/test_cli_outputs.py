@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from systolic.host.estimate import LIMIT_S, estimate_simulation, gemm_cycles_of_passes
 from systolic.rtl.config import ArrayConfig
 from systolic.sim.model import gemm_cycles
 
@@ -155,12 +154,14 @@ def test_a_simulation_larger_than_memory_is_refused_even_forced(run_cli):
 
 @pytest.mark.parametrize("rows, cols, pipeline", [(4, 4, 0), (3, 5, 1), (8, 2, 0), (1, 1, 0)])
 def test_the_estimates_cycle_count_is_the_models(rows, cols, pipeline):
+    from systolic.host.estimate import gemm_cycles_of_passes
     config = ArrayConfig(rows=rows, cols=cols, pipeline=pipeline)
     for m, k, n in [(1, 1, 1), (3, 2, 4), (9, 5, 11), (17, 40, 4), (9, 1, 17)]:
         assert gemm_cycles_of_passes(config, m, k, n) == gemm_cycles(m, k, n, config)
 
 
 def test_estimates_grow_with_the_array_and_favour_verilator():
+    from systolic.host.estimate import LIMIT_S, estimate_simulation
     small, big = ArrayConfig(rows=2, cols=2), ArrayConfig(rows=16, cols=16)
     for backend in ("amaranth", "verilator"):
         per_cycle = [estimate_simulation(c, 64, 64, 64, backend=backend, target="engine")
