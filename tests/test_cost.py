@@ -15,7 +15,7 @@ from systolic.rtl.config import ArrayConfig
 # Total cost and breakeven ------------------------------------------------------------------
 
 def test_reference_case_breaks_even_at_375000():
-    # 1.5M / (8 - 4) = 375,000 (shared/REFERENCE.md).
+    # 1.5M / (8 - 4) = 375,000.
     assert cost.breakeven_units(1.5e6, 4.0, 0.0, 8.0) == 375_000
     # At the breakeven both options cost 1.5M + 4 * 375k = 8 * 375k = 3M.
     assert cost.total_cost(1.5e6, 4.0, 375_000) == 3_000_000
@@ -118,7 +118,7 @@ def test_lut_area_from_the_up5k_die():
 def test_kuon_rose_ratio_follows_hard_blocks():
     assert cost.kuon_rose_ratio(True)[0] == 18
     assert cost.kuon_rose_ratio(False)[0] == 35
-    assert "Kuon & Rose" in cost.kuon_rose_ratio(False)[1]
+    assert "Kuon and J. Rose" in cost.kuon_rose_ratio(False)[1]
 
 
 def test_asic_area_from_fpga_scales_with_node():
