@@ -15,7 +15,7 @@ from .operands import DIM_MAX
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "throughput_report", "uart_estimate"]
+__all__ = ["register", "throughput_report", "uart_estimate", "result_line"]
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -70,7 +70,8 @@ def throughput_report(m, k, n, wall_s, before, after, baud):
     ``line_rate_fraction`` relates the payload bytes a second to what one direction of an
     8N1 line at ``baud`` carries; the protocol waits for each reply before the next request,
     so at most one direction is busy at a time and 1.0 is the ceiling. ``None`` without a
-    baud (a virtual board's pseudo-terminal has no line rate).
+    baud, and when the bytes moved faster than the baud allows (a pseudo-terminal, whatever
+    rate it was opened at, has no line rate).
     """
     delta = {key: after[key] - before[key] for key in after if isinstance(after[key], int)}
     payload = delta["payload_out"] + delta["payload_in"]
@@ -93,7 +94,9 @@ def throughput_report(m, k, n, wall_s, before, after, baud):
         "line_rate_fraction": None,
     }
     if baud and wall_s > 0:
-        report["line_rate_fraction"] = payload / wall_s / (baud / BITS_PER_BYTE)
+        fraction = payload / wall_s / (baud / BITS_PER_BYTE)
+        # More than the line can carry: not a UART at that rate (a pseudo-terminal, say).
+        report["line_rate_fraction"] = fraction if fraction <= 1 else None
     return report
 
 
@@ -192,9 +195,21 @@ def _exact_product(a, b):
     return a.astype(object) @ b.astype(object)
 
 
+def result_line(report):
+    """Say what the board's result matched: the design's model and exact ``A @ B`` can differ
+    when the accumulator overflows (wraps or saturates) on these operands."""
+    gemm = f"{report['m']}x{report['k']}x{report['n']}, seed {report['seed']}"
+    if not report["match"]:
+        return f"DIFFERS FROM the design's numpy model ({gemm})"
+    if report["numpy_exact"]:
+        return f"matches numpy's exact A @ B and the design's model ({gemm})"
+    acc = report["config"]["acc_width"]
+    return (f"matches the design's numpy model, which differs from the exact A @ B: the "
+            f"{acc}-bit accumulator overflows on these operands ({gemm})")
+
+
 def _print_text(report):
-    print(f"result:     {'matches' if report['match'] else 'DIFFERS FROM'} numpy "
-          f"({report['m']}x{report['k']}x{report['n']}, seed {report['seed']})")
+    print(f"result:     {result_line(report)}")
     print(f"wire:       {report['bytes_to_board']:,} bytes to the board, "
           f"{report['bytes_from_board']:,} back; {report['exchanges']} exchanges, "
           f"{report['retries']} retries")
@@ -203,6 +218,9 @@ def _print_text(report):
     if report["line_rate_fraction"] is not None:
         print(f"line rate:  {report['line_rate_fraction']:.1%} of {report['baud']:,} baud "
               f"carried payload")
+    elif report["baud"]:
+        print(f"line rate:  faster than {report['baud']:,} baud allows: the port is not a UART "
+              f"at that rate (a pseudo-terminal?), so no share of it is given")
     if "uart_estimate" in report:
         estimate = report["uart_estimate"]
         print(f"on a UART:  {estimate['seconds']:.3f} s at {estimate['baud']:,} baud for these "

@@ -1,5 +1,6 @@
 """Command-line options shared by the commands that describe an array design (and an engine)."""
 
+import sys
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX
 from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
@@ -42,8 +43,21 @@ def add_array_options(parser):
     return group
 
 
-def config_from_args(args):
-    """Build the :class:`ArrayConfig` the options describe (raises ``ConfigError``)."""
+def config_from_args(args, *, warn=True):
+    """Build the :class:`ArrayConfig` the options describe (raises ``ConfigError``).
+
+    With ``warn``, an ``--acc-width`` too narrow for ``--max-k`` gets a warning on stderr:
+    dot products deeper than the accumulator holds exactly will wrap or saturate.
+    """
+    config = _config(args)
+    if warn and args.acc_width is not None and config.exact_k < config.max_k:
+        print(f"systolic: warning: --acc-width {config.acc_width} holds every dot product exactly "
+              f"only up to K={config.exact_k:,} (--max-k is {config.max_k:,}); deeper ones may "
+              f"{'wrap' if config.overflow == 'wrap' else 'saturate'}", file=sys.stderr)
+    return config
+
+
+def _config(args):
     width = args.width if args.width is not None else _DEFAULT.a_width
     return ArrayConfig(
         rows=args.rows, cols=args.cols,

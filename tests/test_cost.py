@@ -183,7 +183,7 @@ def test_device_price_converts_and_overrides():
     assert "EUR 8.30" in source and "250" in source
     assert cost.device_price("iCE40UP5K", {"iCE40UP5K": 5.0})[0] == 5.0
     price, reason = cost.device_price("LFE5U-85F")
-    assert price is None and "no price" in reason
+    assert price is None and "no published, dated price" in reason
 
 
 def test_node_key_accepts_spellings_and_rejects_unknown():
