@@ -79,7 +79,7 @@ def _bad_inputs(tmp_path):
         "only one file": (["--a", "ok_a.npy"], "both --a and --b"),
         "bad rows": (["--rows", "0"], "rows=0"),
         "bad acc width": (["--acc-width", "9"], "acc_width=9"),
-        "bad m": (["--m", "0"], "--m=0"),
+        "bad m": (["--m", "0"], "argument --m"),
     }
 
 
