@@ -3,8 +3,8 @@
 A simulation's time is its cycle count (the array's cycle model, :func:`~systolic.sim.model.
 gemm_cycles`, which the engine follows within a few percent once its operands are loaded) times
 the backend's seconds per cycle, which grow with the array's MACs. The rates below were
-measured on this project's 2-core CI machine (``BENCHMARKS.md``, "How a run's length is estimated"); they
-are estimates, good to a factor of two or so, meant to tell seconds from hours.
+measured on this project's 2-core CI machine (``BENCHMARKS.md``, "How a run's length is
+estimated"); they are estimates, good to a factor of two or so, meant to tell seconds from hours.
 
 Commands refuse a run whose estimate is above :data:`LIMIT_S` (naming a faster backend when
 there is one, and ``--force``), and one whose operands, results and command words would not
