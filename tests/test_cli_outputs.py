@@ -338,3 +338,48 @@ def test_a_damaged_cached_build_is_rebuilt(tmp_path):
     again = cached_build(tmp_path, key, None, "module m; endmodule", "m", make)
     assert not again.reused and len(made) == 2
     assert (again.directory / "harness").stat().st_size == 1004
+
+
+# Progress and a dead peer ------------------------------------------------------------------
+
+def test_a_long_step_reports_that_it_is_still_running(capsys):
+    import time
+    from systolic.host.output import Heartbeat
+    with Heartbeat("simulating", 120, every_s=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith("systolic: still simulating: ") for line in lines)
+    assert "of about 2 min" in lines[0]
+    with Heartbeat("simulating", 120, every_s=0.05, quiet=True):
+        time.sleep(0.2)
+    assert capsys.readouterr().err == ""
+
+
+class _Process:
+    """The far end of a pseudo-terminal, run by this test, with a ``check()`` like a virtual
+    board's: it raises once the process has exited."""
+
+    def __init__(self, master):
+        self.process = subprocess.Popen(["sleep", "60"], stdin=master, stdout=master)
+
+    def check(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the far end exited with status {self.process.returncode}")
+
+
+def test_a_link_whose_peer_died_says_so():
+    import time
+    from systolic.host.transport import SerialLink
+    master, slave = os.openpty()
+    peer = _Process(master)
+    os.close(master)
+    link = SerialLink(os.ttyname(slave), 1_000_000, peer=peer)
+    try:
+        assert link.receive(time.monotonic() + 0.05) == b""      # alive: just nothing yet
+        peer.process.kill()
+        peer.process.wait()
+        with pytest.raises(RuntimeError, match="far end exited"):
+            link.receive(time.monotonic() + 0.05)
+    finally:
+        link.close()
+        os.close(slave)
