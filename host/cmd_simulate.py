@@ -183,10 +183,6 @@ def run(args):
             raise UsageError(f"{', '.join(given)} only apply to --target engine")
         engine = None
     out, wave = _outputs(args, config)
-    try:
-        check_backend(args.backend, fst=args.fst)
-    except BackendUnavailable as exc:
-        raise UsageError(str(exc)) from None
     if args.a is None:
         # Random operands: refuse a run too long or too big before making them.
         check_simulation(config, args.m, args.k, args.n, backend=args.backend,
@@ -199,6 +195,10 @@ def run(args):
     # reported in one line.
     if engine and args.no_tiling:
         _check_fits(engine, m, k, n)
+    try:
+        check_backend(args.backend, fst=args.fst)
+    except BackendUnavailable as exc:
+        raise UsageError(str(exc)) from None
     design = engine.describe() if engine else config.describe()
     progress(f"simulating {m}x{k} @ {k}x{n} on the {args.target}: {design} ({args.backend})",
              quiet=args.json)
