@@ -32,7 +32,15 @@ COMMAND_MODULES = [
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse's default prints the whole usage block; one line is easier to read in scripts.
-        self.exit(2, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("systolic")
+    except PackageNotFoundError:       # run from a checkout that was never installed
+        return "unknown"
 
 
 def build_parser():
@@ -41,6 +49,7 @@ def build_parser():
         prog="systolic",
         description="Generate, simulate, build and cost parameterized systolic MAC arrays.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -56,6 +65,10 @@ def main(argv=None):
         status = args.func(args) or 0
     except (UsageError, ConfigError) as exc:
         print(f"systolic {args.command}: error: {exc}", file=sys.stderr)
+        status = 2
+    except MemoryError:
+        print(f"systolic {args.command}: error: out of memory; choose a smaller problem",
+              file=sys.stderr)
         status = 2
     except KeyboardInterrupt:
         print(f"systolic {args.command}: interrupted", file=sys.stderr)

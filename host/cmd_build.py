@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from .errors import UsageError
-from .options import ENGINE_OPTIONS, add_array_options, add_gemm_option, config_from_args
+from .options import (ENGINE_OPTIONS, add_array_options, add_gemm_option, check_gemm_option,
+                      config_from_args)
 from .output import print_json, progress, write_atomic
 
 __all__ = ["register", "run", "programmer_command", "PROGRAMMERS", "REPORT_NAME"]
@@ -178,6 +179,7 @@ def run(args):
     from ..boards.toolchain import ToolchainError
     from ..boards.top_build import BuildFailed, build_board
     board, engine, clk_hz, baud, seed, out = _settings(args)
+    gemm = check_gemm_option(engine, args.gemm)
     report_path = out / REPORT_NAME
     # A report left by an earlier build must not pass for this one's.
     report_path.unlink(missing_ok=True)
@@ -200,7 +202,7 @@ def run(args):
                         "fits": False if exc.overflow is not None else None, **exc.to_dict()})
         print(f"systolic build: error: {exc}", file=sys.stderr)
         return 2
-    report.update(_sustained(report, engine, baud, args.gemm) if args.design == "engine" else {})
+    report.update(_sustained(report, engine, baud, gemm) if args.design == "engine" else {})
     report["report"] = str(report_path)
     write_atomic(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.json:

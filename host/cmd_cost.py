@@ -15,43 +15,27 @@ from ..boards import catalog
 from ..rtl.config import ArrayConfig, ConfigError
 from . import cost
 from .errors import UsageError
+from .money import quantity, usd
+from .numbers import number_type, parse_number
 from .options import add_array_options, config_from_args
-from .output import print_json
+from .output import STDOUT, check_output, print_json
 
 __all__ = ["register", "run", "load_build", "build_config", "case_from_args", "render",
            "summarize", "usd", "parse_money", "parse_units", "parse_device", "parse_positive",
            "parse_non_negative"]
 
-_SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9}
-
-
-# Argument types ------------------------------------------------------------------------------
-
-def _number(text):
-    """Parse ``1500000``, ``1,500,000``, ``$1.5M``, ``1.5e6`` or ``375k``; ``None`` if not a number."""
-    cleaned = str(text).strip().lstrip("$").replace(",", "").replace("_", "")
-    scale = 1.0
-    if cleaned[-1:].lower() in _SUFFIXES and cleaned[:-1]:
-        scale, cleaned = _SUFFIXES[cleaned[-1].lower()], cleaned[:-1]
-    try:
-        value = float(cleaned) * scale
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def parse_money(text):
     """Return an amount of US dollars >= 0 from text such as ``1.5M``, ``$1,500,000`` or ``4``."""
-    value = _number(text)
+    value = parse_number(text)
     if value is None or value < 0:
         raise argparse.ArgumentTypeError(
             f"must be an amount of US dollars, 0 or more (e.g. 1500000, 1.5M or 4.50); got {text!r}")
-    return value
+    return float(value)
 
 
 def parse_units(text):
     """Return a volume: a whole number of units, 1 or more (``1000``, ``1e6``, ``375k``)."""
-    value = _number(text)
+    value = parse_number(text)
     if value is None or value < 1 or value != int(value):
         raise argparse.ArgumentTypeError(
             f"must be a whole number of units, 1 or more (e.g. 1000, 1e6 or 375k); got {text!r}")
@@ -60,21 +44,7 @@ def parse_units(text):
 
 def _ranged(what, lo, hi, lo_open=False, hi_open=False):
     """Return an argument type for a number in a range (``None`` bounds are open-ended)."""
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    span = f"{left}{'' if lo is None else lo}, {'' if hi is None else hi}{right}"
-
-    def parse(text):
-        value = _number(text)
-        ok = value is not None
-        if ok and lo is not None:
-            ok = value > lo if lo_open else value >= lo
-        if ok and hi is not None:
-            ok = value < hi if hi_open else value <= hi
-        if not ok:
-            raise argparse.ArgumentTypeError(f"must be {what} in {span}; got {text!r}")
-        return value
-    return parse
+    return number_type(what, lo, hi, lo_open=lo_open, hi_open=hi_open)
 
 
 def _node(text):
@@ -124,7 +94,8 @@ def register(subparsers):
                      help="volumes at which to total both options (default: "
                           f"{', '.join(f'{v:,}' for v in data['volumes']['value'])})")
     out.add_argument("--plot", metavar="FILE",
-                     help="write a PNG: total cost against volume (log axes) with the breakeven "
+                     help="write a picture in the format the suffix names (.png, .pdf, .svg, ...; "
+                          "- for a PNG on standard output): total cost against volume (log axes) with the breakeven "
                           "and its sensitivity band, beside the tornado chart")
     out.add_argument("--sensitivity", type=_ranged("a fraction", 0, 1, True, True), metavar="F",
                      help=f"how far the tornado moves each input, as a fraction (default "
@@ -226,6 +197,9 @@ def load_build(path):
         text = Path(path).read_text()
     except OSError as exc:
         raise UsageError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not a text file; expected the JSON output of 'systolic "
+                         f"build --json'") from None
     try:
         report = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -256,10 +230,16 @@ def load_build(path):
     need("target_mhz", lambda v: number(v) and v > 0, "a number of MHz > 0")
     need("timing_met", lambda v: isinstance(v, bool), "true or false")
     if report.get("config") is not None:
+        if not isinstance(report["config"], dict):
+            raise UsageError(f"{where}: config must be a JSON object (ArrayConfig.to_dict()), "
+                             f"got {type(report['config']).__name__}")
         try:
-            ArrayConfig.from_dict(report["config"])
-        except (ConfigError, TypeError) as exc:
+            config = ArrayConfig.from_dict(report["config"])
+        except (ConfigError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"{where}: config is invalid: {exc}") from None
+        if config.macs != report["macs"]:
+            raise UsageError(f"{where}: macs={report['macs']} disagrees with its config, a "
+                             f"{config.rows}x{config.cols} array of {config.macs} MACs")
     return report
 
 
@@ -323,14 +303,23 @@ def case_from_args(args):
 
 def run(args):
     """Run ``systolic cost`` with parsed ``args``; return the exit status."""
+    plot = None
+    if args.plot is not None:
+        if args.json and args.plot == STDOUT:
+            raise UsageError("--plot -: standard output carries the --json object; give a file name")
+        from .costplot import plot_format
+        plot = check_output(args.plot, "--plot", inputs=[("--from-build", args.from_build)])
+        plot_format(args.plot)
     case = case_from_args(args)
     try:
         result = cost.analyse(case, args.units, args.sensitivity)
     except cost.CostInputError as exc:
         raise UsageError(str(exc)) from None
-    if args.plot:
-        _write_plot(args.plot, result)
+    if plot is not None:
+        _write_plot(plot, result)
         result["plot"] = str(args.plot)
+        if args.plot == STDOUT:
+            return 0          # the picture is the output
     if args.json:
         print_json(result)
     else:
@@ -342,27 +331,16 @@ def _write_plot(path, result):
     from .costplot import write_cost_plot
     try:
         write_cost_plot(path, result)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         raise UsageError(f"--plot {path}: cannot write the file ({exc.strerror or exc})") from None
 
 
 # Text ----------------------------------------------------------------------------------------
 
-def usd(value):
-    """Format an amount of dollars: ``$1,500,000``, ``$8.96`` or ``$0.0084``."""
-    if value is None:
-        return "none"
-    if abs(value) >= 1000:
-        return f"${value:,.0f}"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 0.01:
-        return f"${value:,.2f}"
-    return f"${value:.2g}"
-
-
 def _units(value):
-    return "none" if value is None else f"{value:,.0f}"
+    return quantity(value)
 
 
 def _value(value, unit):
@@ -389,7 +367,7 @@ def render(result):
     lines.append(f"  {'units':>12} {'FPGA total':>16} {'ASIC total':>16} {'FPGA/unit':>11} "
                  f"{'ASIC/unit':>11}  cheaper")
     for row in result["volumes"]:
-        lines.append(f"  {row['units']:>12,} {usd(row['fpga_total']):>16} {usd(row['asic_total']):>16} "
+        lines.append(f"  {quantity(row['units']):>12} {usd(row['fpga_total']):>16} {usd(row['asic_total']):>16} "
                      f"{usd(row['fpga_per_unit']):>11} {usd(row['asic_per_unit']):>11}  "
                      f"{row['cheaper'].upper() if row['cheaper'] != 'equal' else 'equal'}")
     estimate = result.get("asic_estimate")

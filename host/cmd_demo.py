@@ -4,7 +4,8 @@ from pathlib import Path
 
 from ..rtl.config import ArrayConfig
 from ..rtl.engine_config import EngineConfig
-from .output import write_atomic
+from .numbers import seed_type
+from .output import check_output, write_atomic
 
 DEFAULT_DIR = "build/demo"
 
@@ -18,7 +19,7 @@ def register(subparsers):
                     "and weigh the design on an iCE40 UP5K against an ASIC (writes a plot).")
     parser.add_argument("--out", default=DEFAULT_DIR, metavar="DIR",
                         help=f"directory for the files the demo writes (default {DEFAULT_DIR})")
-    parser.add_argument("--seed", type=int, default=1, help="random seed of the operands (default 1)")
+    parser.add_argument("--seed", type=seed_type, default=1, help="random seed of the operands (default 1)")
     parser.set_defaults(func=run)
 
 
@@ -30,9 +31,10 @@ def run(args):
     from .operands import random_operands
 
     out = Path(args.out)
+    verilog_path = check_output(out / "systolic_array.v", "--out")
+    plot_path = check_output(out / "cost.png", "--out")
     config = ArrayConfig()
     print(f"[1/3] design: {config.describe()}")
-    verilog_path = out / "systolic_array.v"
     write_atomic(verilog_path, to_verilog(SystolicArray(config), "systolic_array"))
     print(f"      Verilog written to {verilog_path}")
 
@@ -52,7 +54,6 @@ def run(args):
           f"the pipeline fill and the result drain)")
 
     device = "iCE40UP5K"
-    plot_path = out / "cost.png"
     print(f"[3/3] cost: this design on an {device} against an ASIC")
     for line in summarize(config=config, device=device, plot_path=plot_path):
         print(f"      {line}")

@@ -11,8 +11,8 @@ from ..rtl.engine_config import EngineConfig
 from . import cost
 from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
 from .errors import UsageError
-from .options import add_array_options, add_engine_options, add_gemm_option, config_from_args, \
-    engine_config_from_args, ENGINE_OPTIONS
+from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add_gemm_option,
+                      check_gemm_option, config_from_args, engine_config_from_args)
 from .output import print_json
 from .throughput import throughput
 
@@ -200,7 +200,8 @@ def run(args):
                      price_source=price_source, power_w=args.power, device=device, config=config)
     result = report(row)
     if engine is not None:
-        figures = throughput(engine, clock * 1e6, gemm=args.gemm, baud=baud)
+        gemm = check_gemm_option(engine, args.gemm)
+        figures = throughput(engine, clock * 1e6, gemm=gemm, baud=baud)
         row.update(figures)
         result.update({key: figures[key] for key in ("peak_gops", "sustained_gops",
                                                      "sustained_efficiency", "link_gops")})
@@ -234,18 +235,23 @@ def render(result):
                      f"{format_ops(row['ops_per_s_per_w'], '/W'):>14}  {price}, {power}")
     sustained = design.get("sustained")
     if sustained:
-        gemm = sustained["gemm"]
-        link = sustained.get("link")
-        lines += ["", f"this design on a {gemm['m']}x{gemm['k']}x{gemm['n']} GEMM "
-                      f"({sustained['jobs']} engine jobs, {sustained['total_cycles']:,} cycles at "
-                      f"{sustained['clock_mhz']:g} MHz):",
-                  f"  peak       {design['peak_gops']:10.3f} GOPS",
-                  f"  sustained  {design['sustained_gops']:10.3f} GOPS  "
-                  f"({design['sustained_efficiency']:.1%} of peak, first operand load included)"]
-        if link:
-            lines.append(f"  over link  {design['link_gops']:10.4f} GOPS  ({link['bytes_to_board']:,} "
-                         f"bytes to the board, {link['bytes_from_board']:,} back, "
-                         f"{link['exchanges']:,} exchanges at {link['baud']:,.0f} baud)")
+        gemm = "x".join(str(sustained["gemm"][d]) for d in "mkn")
+        if design["sustained_gops"] is None:
+            lines += ["", f"this design on a {gemm} GEMM: not timed ({sustained['note']})"]
+        else:
+            link = sustained.get("link")
+            jobs = f"{sustained['jobs']} engine job{'s' if sustained['jobs'] != 1 else ''}"
+            lines += ["", f"this design on a {gemm} GEMM ({jobs}, {sustained['total_cycles']:,} "
+                          f"cycles at {sustained['clock_mhz']:g} MHz):",
+                      f"  peak       {design['peak_gops']:10.3f} GOPS",
+                      f"  sustained  {design['sustained_gops']:10.3f} GOPS  "
+                      f"({design['sustained_efficiency']:.1%} of peak, first operand load "
+                      f"included)"]
+            if link:
+                lines.append(f"  over link  {design['link_gops']:10.4f} GOPS  "
+                             f"({link['bytes_to_board']:,} bytes to the board, "
+                             f"{link['bytes_from_board']:,} back, {link['exchanges']:,} exchanges "
+                             f"at {link['baud']:,.0f} baud)")
     lines += ["", "Sources:",
               f"  this design: {design['source']}; clock: {design['clock_source']}; "
               f"device: {design['device'] or 'none'}; price: {design['price_source']}; "

@@ -10,13 +10,12 @@ from .channel import BITS_PER_BYTE
 from .cmd_virtual_board import add_board_options
 from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT
 from .errors import UsageError
+from .numbers import count_type, number_type, seed_type
+from .operands import DIM_MAX
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "throughput_report", "uart_estimate"]
-
-_DIM_MAX = 1 << 16
-
+__all__ = ["register", "throughput_report", "uart_estimate", "result_line"]
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -30,31 +29,26 @@ def register(subparsers):
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
     target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=int, metavar="BAUD",
+    parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
+                        metavar="BAUD",
                         help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
                              f"the rate to estimate a real UART's time at")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+    parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
+                        default=None, metavar="S",
                         help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
                              f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
     gemm = parser.add_argument_group("GEMM")
-    gemm.add_argument("--m", type=int, required=True, help="rows of A")
-    gemm.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
-    gemm.add_argument("--n", type=int, required=True, help="columns of B")
-    gemm.add_argument("--seed", type=int, default=0, help="random seed of the operands (default 0)")
+    dim = count_type(1, DIM_MAX)
+    gemm.add_argument("--m", type=dim, required=True, help="rows of A")
+    gemm.add_argument("--k", type=dim, required=True, help="columns of A, rows of B")
+    gemm.add_argument("--n", type=dim, required=True, help="columns of B")
+    gemm.add_argument("--seed", type=seed_type, default=0, help="random seed of the operands (default 0)")
     add_board_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
 
 
 def _check_args(args, parser_defaults):
-    for name in ("m", "k", "n"):
-        value = getattr(args, name)
-        if not 1 <= value <= _DIM_MAX:
-            raise UsageError(f"--{name}={value} is out of range: must be from 1 to {_DIM_MAX}")
-    if args.baud is not None and args.baud <= 0:
-        raise UsageError(f"--baud={args.baud} must be a positive number of bits a second")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout={args.timeout} must be a positive number of seconds")
     if args.port is not None:
         changed = [f"--{name.replace('_', '-')}" for name, default in parser_defaults.items()
                    if name != "no_tiling" and getattr(args, name) != default]
@@ -76,7 +70,8 @@ def throughput_report(m, k, n, wall_s, before, after, baud):
     ``line_rate_fraction`` relates the payload bytes a second to what one direction of an
     8N1 line at ``baud`` carries; the protocol waits for each reply before the next request,
     so at most one direction is busy at a time and 1.0 is the ceiling. ``None`` without a
-    baud (a virtual board's pseudo-terminal has no line rate).
+    baud, and when the bytes moved faster than the baud allows (a pseudo-terminal, whatever
+    rate it was opened at, has no line rate).
     """
     delta = {key: after[key] - before[key] for key in after if isinstance(after[key], int)}
     payload = delta["payload_out"] + delta["payload_in"]
@@ -99,7 +94,9 @@ def throughput_report(m, k, n, wall_s, before, after, baud):
         "line_rate_fraction": None,
     }
     if baud and wall_s > 0:
-        report["line_rate_fraction"] = payload / wall_s / (baud / BITS_PER_BYTE)
+        fraction = payload / wall_s / (baud / BITS_PER_BYTE)
+        # More than the line can carry: not a UART at that rate (a pseudo-terminal, say).
+        report["line_rate_fraction"] = fraction if fraction <= 1 else None
     return report
 
 
@@ -198,9 +195,21 @@ def _exact_product(a, b):
     return a.astype(object) @ b.astype(object)
 
 
+def result_line(report):
+    """Say what the board's result matched: the design's model and exact ``A @ B`` can differ
+    when the accumulator overflows (wraps or saturates) on these operands."""
+    gemm = f"{report['m']}x{report['k']}x{report['n']}, seed {report['seed']}"
+    if not report["match"]:
+        return f"DIFFERS FROM the design's numpy model ({gemm})"
+    if report["numpy_exact"]:
+        return f"matches numpy's exact A @ B and the design's model ({gemm})"
+    acc = report["config"]["acc_width"]
+    return (f"matches the design's numpy model, which differs from the exact A @ B: the "
+            f"{acc}-bit accumulator overflows on these operands ({gemm})")
+
+
 def _print_text(report):
-    print(f"result:     {'matches' if report['match'] else 'DIFFERS FROM'} numpy "
-          f"({report['m']}x{report['k']}x{report['n']}, seed {report['seed']})")
+    print(f"result:     {result_line(report)}")
     print(f"wire:       {report['bytes_to_board']:,} bytes to the board, "
           f"{report['bytes_from_board']:,} back; {report['exchanges']} exchanges, "
           f"{report['retries']} retries")
@@ -209,6 +218,9 @@ def _print_text(report):
     if report["line_rate_fraction"] is not None:
         print(f"line rate:  {report['line_rate_fraction']:.1%} of {report['baud']:,} baud "
               f"carried payload")
+    elif report["baud"]:
+        print(f"line rate:  faster than {report['baud']:,} baud allows: the port is not a UART "
+              f"at that rate (a pseudo-terminal?), so no share of it is given")
     if "uart_estimate" in report:
         estimate = report["uart_estimate"]
         print(f"on a UART:  {estimate['seconds']:.3f} s at {estimate['baud']:,} baud for these "

@@ -7,12 +7,19 @@ array (one pass per output tile, operands streamed straight in).
 
 import numpy as np
 
+from contextlib import ExitStack
+
 from ..sim.runner import BACKENDS, BackendUnavailable, check_backend
 from .errors import UsageError
+from .estimate import LIMIT_S, SHOW_S, check_simulation
 from .operands import add_operand_options, operands_from_args
 from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add_gemm_option,
-                      config_from_args, engine_config_from_args)
-from .output import atomic_path, print_json, progress
+                      check_gemm_option, config_from_args, engine_config_from_args)
+from .output import (Heartbeat, atomic_path, check_output, format_duration, print_json,
+                     progress)
+
+#: Widest accumulator whose results fit a .npy integer type (int64).
+NPY_ACC_MAX = 64
 
 #: What ``--target`` may name.
 TARGETS = ("engine", "array")
@@ -35,8 +42,12 @@ def register(subparsers):
     parser.add_argument("--backend", choices=BACKENDS, default="amaranth",
                         help="simulator (default amaranth)")
     parser.add_argument("--out", metavar="C.npy", help="write the hardware's result here")
-    parser.add_argument("--vcd", metavar="FILE", help="write a waveform of the run")
-    parser.add_argument("--fst", metavar="FILE", help="write an FST waveform (backends that support it)")
+    wave = parser.add_mutually_exclusive_group()
+    wave.add_argument("--vcd", metavar="FILE", help="write a waveform of the run")
+    wave.add_argument("--fst", metavar="FILE", help="write an FST waveform (backends that support it)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"run even when the estimate is above {format_duration(LIMIT_S)} "
+                             f"(the estimate comes from the cycle model and the backend's speed)")
     figures = parser.add_argument_group(
         "throughput (engine only): peak, sustained on the reference GEMM, over a serial link")
     add_gemm_option(figures)
@@ -87,10 +98,10 @@ def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=No
     """Run the GEMM on the engine on ``backend`` and compare with the engine's numpy model.
 
     ``match`` compares with :func:`~systolic.sim.engine_model.engine_matmul` (the engine's
-    arithmetic, K-chunk accumulation included); ``matmul_match`` says whether the result is
-    also plain :func:`~systolic.sim.model.matmul` (always, unless a saturating accumulator
-    clamped a K chunk). ``model_cycles`` is :class:`~systolic.sim.engine_model.EngineModel`'s
-    count for the same command words.
+    arithmetic, K-chunk accumulation included); ``matmul_match`` with the array's one-pass
+    :func:`~systolic.sim.model.matmul`, which the engine's arithmetic equals for every buffer
+    size (both are kept: two independent checks). ``model_cycles`` is
+    :class:`~systolic.sim.engine_model.EngineModel`'s count for the same command words.
 
     Returns
     -------
@@ -153,6 +164,24 @@ def _engine_options_given(args):
     return given + (["--no-tiling"] if args.no_tiling else [])
 
 
+def _outputs(args, config):
+    """Check every output path now, before the simulation: ``(out, wave)`` as
+    :class:`~systolic.host.output.Output` or ``None``."""
+    inputs = [("--a", args.a), ("--b", args.b)]
+    out = wave = None
+    if args.out is not None:
+        if config.acc_width > NPY_ACC_MAX:
+            raise UsageError(f"--out: a {config.acc_width}-bit accumulator's results do not fit "
+                             f"a .npy integer type (at most {NPY_ACC_MAX} bits); use "
+                             f"--acc-width {NPY_ACC_MAX} or less, or drop --out")
+        out = check_output(args.out, "--out", inputs=inputs, stdout=False)
+        inputs.append(("--out", args.out))
+    wave_option, wave_path = ("--vcd", args.vcd) if args.vcd is not None else ("--fst", args.fst)
+    if wave_path is not None:
+        wave = check_output(wave_path, wave_option, inputs=inputs, stdout=False)
+    return out, wave
+
+
 def run(args):
     config = config_from_args(args)
     if not args.clock_mhz > 0 or (args.baud is not None and args.baud <= 0):
@@ -165,50 +194,77 @@ def run(args):
         if given:
             raise UsageError(f"{', '.join(given)} only apply to --target engine")
         engine = None
+    out, wave = _outputs(args, config)
+    if engine:
+        gemm = check_gemm_option(engine, args.gemm)
+    if args.a is None:
+        # Random operands: refuse a run too long or too big before making them.
+        check_simulation(engine or config, args.m, args.k, args.n, backend=args.backend,
+                         target=args.target, force=args.force)
     a, b = operands_from_args(args, config)
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    estimate = check_simulation(engine or config, m, k, n, backend=args.backend,
+                                target=args.target, force=args.force)
     # Everything that makes bad input is found before the progress lines, so that it is
     # reported in one line.
     if engine and args.no_tiling:
-        _check_fits(engine, a.shape[0], a.shape[1], b.shape[1])
+        _check_fits(engine, m, k, n)
     try:
         check_backend(args.backend, fst=args.fst)
     except BackendUnavailable as exc:
         raise UsageError(str(exc)) from None
     design = engine.describe() if engine else config.describe()
-    progress(f"simulating {a.shape[0]}x{a.shape[1]} @ {b.shape[0]}x{b.shape[1]} on the "
-             f"{args.target}: {design} ({args.backend})", quiet=args.json)
+    progress(f"simulating {m}x{k} @ {k}x{n} on the {args.target}: {design} ({args.backend})",
+             quiet=args.json)
     if args.backend != "amaranth":
         progress(f"compiling the {args.target}'s Verilog with {args.backend} (a minute or more "
                  f"the first time; reused while the design does not change)", quiet=args.json)
-    if engine:
-        run_, report = simulate_engine_and_check(engine, a, b, backend=args.backend, vcd=args.vcd,
-                                                 fst=args.fst, tiling=not args.no_tiling)
-    else:
-        run_, report = simulate_and_check(config, a, b, backend=args.backend, vcd=args.vcd,
-                                          fst=args.fst)
-        report.update(target="array", engine=None, jobs=None)
-    if engine:
-        from ..rtl.uart import DEFAULT_BAUD
-        from .throughput import throughput
-        report.update(throughput(engine, args.clock_mhz * 1e6, gemm=args.gemm,
-                                 baud=DEFAULT_BAUD if args.baud is None else args.baud))
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, run_.result)
+    if estimate.seconds > SHOW_S:
+        progress(f"{estimate.cycles:,} cycles: about {format_duration(estimate.seconds)} of "
+                 f"simulation", quiet=args.json)
+    with ExitStack() as stack:
+        wave_tmp = stack.enter_context(atomic_path(wave)) if wave is not None else None
+        waves = {"vcd": wave_tmp if args.vcd is not None else None,
+                 "fst": wave_tmp if args.fst is not None else None}
+        with Heartbeat("simulating", estimate.seconds, quiet=args.json):
+            if engine:
+                run_, report = simulate_engine_and_check(engine, a, b, backend=args.backend,
+                                                         tiling=not args.no_tiling, **waves)
+            else:
+                run_, report = simulate_and_check(config, a, b, backend=args.backend, **waves)
+                report.update(target="array", engine=None, jobs=None)
+        if wave_tmp is not None and wave_tmp.stat().st_size == 0:
+            raise UsageError(f"{wave.option} {wave.path}: the {args.backend} simulator wrote "
+                             f"no waveform")
+        if engine:
+            from ..rtl.uart import DEFAULT_BAUD
+            from .throughput import throughput
+            report.update(throughput(engine, args.clock_mhz * 1e6, gemm=gemm,
+                                     baud=DEFAULT_BAUD if args.baud is None else args.baud))
+        if out is not None:
+            with atomic_path(out) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.asarray(run_.result,
+                                           dtype=np.int64 if config.signed else np.uint64))
     ok = report["match"] and report["cycles_match"]
     if args.json:
         print_json(report)
     else:
         print(f"result:  {'matches' if report['match'] else 'DIFFERS FROM'} the numpy model")
-        if engine and report["match"] and not report["matmul_match"]:
-            print("         (a saturating K chunk clamped: the engine's result, as its model "
-                  "says, is not a one-pass matmul)")
+        if engine and report["match"] != report["matmul_match"]:
+            print("         (but not the array's one-pass model: the engine's K chunks changed "
+                  "the result)")
         print(f"cycles:  {report['cycles']} (model {report['model_cycles']}, "
               f"ideal {report['ideal_cycles']:.1f}, efficiency {report['efficiency']:.3f})")
         if engine:
             print(f"engine:  {report['jobs']} job{'s' if report['jobs'] != 1 else ''}; "
                   f"{engine.describe()}")
+        if report.get("sustained_gops") is not None:
+            gemm = "x".join(str(report["sustained"]["gemm"][d]) for d in "mkn")
+            print(f"GOPS:    peak {report['peak_gops']:.3f}, sustained {report['sustained_gops']:.3f} "
+                  f"({report['sustained_efficiency']:.1%}) on {gemm} at {args.clock_mhz:g} MHz, "
+                  f"{report['link_gops']:.4f} over a {report['sustained']['link']['baud']:,} baud "
+                  f"link")
         print(f"backend: {report['backend']}, {report['wall_s']:.2f} s simulated, "
               f"{report['build_s']:.2f} s to build")
     return 0 if ok else 1

@@ -6,6 +6,7 @@ import sys
 
 from ..rtl.protocol import MIN_MAX_PAYLOAD
 from .errors import UsageError
+from .numbers import count_type
 from .options import add_array_options, add_engine_options, engine_config_from_args
 from .output import print_json, progress
 
@@ -23,7 +24,9 @@ def add_board_options(parser, *, tiling=True):
         for action in parser._actions:
             if action.dest == "no_tiling":
                 action.help = argparse.SUPPRESS
-    parser.add_argument("--max-payload", type=int, default=MIN_MAX_PAYLOAD, metavar="BYTES",
+    # The bridge's own range, checked here, before the board is built and started.
+    parser.add_argument("--max-payload", type=count_type(MIN_MAX_PAYLOAD, 0xFFFF),
+                        default=MIN_MAX_PAYLOAD, metavar="BYTES",
                         help=f"longest frame payload the virtual board's bridge takes "
                              f"(default {MIN_MAX_PAYLOAD}, as on the boards)")
 

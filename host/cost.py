@@ -1,6 +1,6 @@
 """The FPGA-versus-ASIC cost model: breakeven, die cost, yield and sensitivity.
 
-The formulas are plain functions of numbers (sources in ``shared/REFERENCE.md``):
+The formulas are plain functions of numbers (each input's source is in ``cost_data.json``):
 
 * total cost of an option, ``C(V) = NRE + unit * V``, and the breakeven volume
   ``V* = (NRE_asic - NRE_fpga) / (unit_fpga - unit_asic)``;
@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..boards import catalog
+from .money import quantity, usd
 
 __all__ = [
     "CostInputError", "Assumption", "Case", "YIELD_MODELS", "DATA_FILE",
@@ -460,7 +461,8 @@ def device_price(name, overrides=None, data=None):
         return float(overrides[name]), f"command line (--device-price {name}=...)"
     price = catalog.device(name).get("price")
     if not price or price.get("amount") is None:
-        return None, f"no price for {name} in the device catalog (boards/devices.json)"
+        return None, (f"the device catalog (boards/devices.json) has no published, dated price "
+                      f"for {name}")
     amount, currency = float(price["amount"]), price.get("currency", "USD")
     dated = f", dated {price['date']}" if price.get("date") else ", undated"
     source = f"{price['source']}{dated}"
@@ -764,12 +766,23 @@ def verdict(result):
     """Return one sentence reading the breakeven of an :func:`evaluate` result."""
     breakeven = result["breakeven_units"]
     if breakeven is None:
-        return (f"No breakeven: the FPGA's unit cost (${result['fpga_unit']:,.2f}) is not above "
-                f"the ASIC's (${result['asic_unit']:,.2f}), so the ASIC's NRE is never paid back.")
+        return (f"No breakeven: the FPGA's unit cost ({usd(result['fpga_unit'])}) is not above "
+                f"the ASIC's ({usd(result['asic_unit'])}), so the ASIC's NRE is never paid back.")
     if breakeven == 0:
         return "The ASIC is cheaper at every volume: its NRE is not above the FPGA's."
-    return (f"Breakeven at {breakeven:,.0f} units: below it the FPGA is cheaper, "
+    return (f"Breakeven at {quantity(breakeven)} units: below it the FPGA is cheaper, "
             f"above it the ASIC.")
+
+
+def _check_finite(result, volumes, swing):
+    """Refuse inputs whose totals leave the range of floating point (1.8e308)."""
+    largest = max(volumes) * (1 + swing)
+    for option in ("fpga", "asic"):
+        nre, unit = result[f"{option}_nre"], result[f"{option}_unit"]
+        if not all(math.isfinite(x) for x in (nre, unit, (nre + unit * largest) * (1 + swing))):
+            raise CostInputError(f"the {option.upper()} total at {quantity(max(volumes))} units overflows "
+                                 f"(NRE {usd(nre)}, unit {usd(unit)}): give smaller amounts or "
+                                 f"volumes")
 
 
 def analyse(case, volumes=None, swing=None, data=None):
@@ -796,6 +809,7 @@ def analyse(case, volumes=None, swing=None, data=None):
     volumes = list(volumes or data["volumes"]["value"])
     swing = data["sensitivity"]["value"] if swing is None else swing
     result = evaluate(case.params)
+    _check_finite(result, volumes, swing)
     out = {
         "breakeven_units": result["breakeven_units"],
         "breakeven_exists": result["breakeven_units"] is not None,

@@ -11,11 +11,26 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .output import atomic_path
+from pathlib import Path
 
-__all__ = ["write_cost_plot", "volume_range"]
+from .errors import UsageError
+from .money import usd
+from .output import STDOUT, atomic_path
+
+__all__ = ["write_cost_plot", "volume_range", "plot_format"]
 
 _FPGA, _ASIC, _BAND = "tab:blue", "tab:orange", "tab:green"
+#: Volumes beyond this many units are not plotted unless asked for with --units.
+_VOLUME_MAX = 1e12
+#: The tornado's right edge, beyond its largest breakeven.
+_EDGE = 1.25
+#: Largest value the log axes are asked to draw (the transforms square and exponentiate).
+_DRAWABLE = 1e15
+
+
+def _text(label):
+    # A bare "$" starts matplotlib's math mode.
+    return label.replace("$", r"\$")
 
 
 def volume_range(result):
@@ -31,8 +46,21 @@ def volume_range(result):
     else:
         low, high = 1.0, 1e7
     low = max(1.0, min([low, *volumes]))
-    high = max([high, *volumes, low * 10])
+    high = min(max([high, *volumes, low * 10]), max([_VOLUME_MAX, *volumes]))
     return low, high
+
+
+def _check_plottable(result):
+    """Refuse (``UsageError``) amounts whose totals over the plotted volumes, or whose
+    breakevens, are too large to draw."""
+    _, high = volume_range(result)
+    edges = [row[key] for row in result["tornado"] for key in ("breakeven_low", "breakeven_high")
+             if row[key] is not None]
+    values = [o["nre"] + o["unit"] * high for o in (result["fpga"], result["asic"])]
+    values += [v * _EDGE for v in edges + [result["breakeven_units"] or 0]]
+    if not all(math.isfinite(v) and abs(v) < _DRAWABLE for v in values):
+        raise UsageError("--plot: the amounts are too large to draw (totals or breakevens of "
+                         f"{_DRAWABLE:.0e} or more); the text and --json still show them")
 
 
 def _breakeven_band(result):
@@ -41,10 +69,10 @@ def _breakeven_band(result):
     for row in result["tornado"]:
         for key in ("breakeven_low", "breakeven_high"):
             values.append(math.inf if row[key] is None else row[key])
-    finite = [v for v in values if v > 0]
-    if not finite:
-        return None
-    return min(finite), max(finite)
+    positive = [v for v in values if v > 0]
+    if not positive or not math.isfinite(min(positive)):
+        return None      # no breakeven anywhere in the tornado: no band to draw
+    return min(positive), max(positive)
 
 
 def _cost_axes(ax, result):
@@ -52,15 +80,16 @@ def _cost_axes(ax, result):
     volume = np.geomspace(low, high, 400)
     fpga, asic = result["fpga"], result["asic"]
     ax.plot(volume, fpga["nre"] + fpga["unit"] * volume, color=_FPGA,
-            label=rf"FPGA: \${fpga['nre']:,.0f} + \${fpga['unit']:,.2f}/unit")
+            label=f"FPGA: {_text(usd(fpga['nre']))} + {_text(usd(fpga['unit']))}/unit")
     ax.plot(volume, asic["nre"] + asic["unit"] * volume, color=_ASIC,
-            label=rf"ASIC: \${asic['nre']:,.0f} + \${asic['unit']:,.2f}/unit")
+            label=f"ASIC: {_text(usd(asic['nre']))} + {_text(usd(asic['unit']))}/unit")
     band = _breakeven_band(result)
     if band:
         left, right = max(band[0], low), min(band[1], high)
-        pct = f"{result['sensitivity']:.0%}"
-        ax.axvspan(left, right, color=_BAND, alpha=0.15,
-                   label=f"breakeven with one input moved +/-{pct}")
+        if left < right:
+            pct = f"{result['sensitivity']:.0%}"
+            ax.axvspan(left, right, color=_BAND, alpha=0.15,
+                       label=f"breakeven with one input moved +/-{pct}")
     breakeven = result["breakeven_units"]
     if breakeven:
         total = fpga["nre"] + fpga["unit"] * breakeven
@@ -86,7 +115,7 @@ def _tornado_axes(ax, result):
         ax.set_axis_off()
         return
     finite = [v for r in rows for v in (r["breakeven_low"], r["breakeven_high"]) if v is not None]
-    edge = max([*finite, base]) * 1.25
+    edge = max([*finite, base]) * _EDGE
     for y, row in enumerate(rows):
         for key, color in (("breakeven_low", _FPGA), ("breakeven_high", _ASIC)):
             value = row[key]
@@ -103,20 +132,39 @@ def _tornado_axes(ax, result):
                   f"blue: input -{pct}, orange: +{pct}, hatched: none")
 
 
+def plot_format(path, option="--plot"):
+    """Return the image format a plot path's suffix names (``png`` for ``-``).
+
+    Raises
+    ------
+    UsageError
+        For a suffix matplotlib cannot write, naming the ones it can.
+    """
+    if str(path) == STDOUT:
+        return "png"
+    suffix = Path(str(path)).suffix.lower().lstrip(".")
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix not in formats:
+        raise UsageError(f"{option} {path}: the suffix names no image format this plot can be "
+                         f"written in; use one of {', '.join('.' + f for f in sorted(formats))}")
+    return suffix
+
+
 def write_cost_plot(path, result):
-    """Write the cost picture of an :func:`~systolic.host.cost.analyse` result as a PNG.
+    """Write the cost picture of an :func:`~systolic.host.cost.analyse` result.
 
     Parameters
     ----------
-    path : str or Path
-        Destination; written atomically (PNG whatever the suffix).
+    path : str or Path or Output
+        Destination; written atomically, in the format its suffix names (:func:`plot_format`).
     result : dict
         The analysis to draw.
     """
+    _check_plottable(result)
     figure = Figure(figsize=(12, 5), layout="constrained")
     FigureCanvasAgg(figure)
     cost_ax, tornado_ax = figure.subplots(1, 2, width_ratios=(3, 2))
     _cost_axes(cost_ax, result)
     _tornado_axes(tornado_ax, result)
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format=plot_format(path), dpi=100)

@@ -198,7 +198,7 @@ class Accelerator:
         from .virtual_board import VirtualBoard
         board = VirtualBoard(config, **board_options)
         try:
-            link = SerialLink(board.port, DEFAULT_BAUD)
+            link = SerialLink(board.port, DEFAULT_BAUD, peer=board)
         except LinkClosed as exc:
             board.close()
             raise PortError(str(exc)) from None

@@ -1,12 +1,13 @@
 """Command-line options shared by the commands that describe an array design (and an engine)."""
 
 import argparse
+import sys
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX
 from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
-           "ENGINE_OPTIONS", "add_gemm_option"]
+           "ENGINE_OPTIONS", "add_gemm_option", "check_gemm_option"]
 
 _DEFAULT = ArrayConfig()
 _ENGINE_DEFAULT = EngineConfig()
@@ -43,8 +44,21 @@ def add_array_options(parser):
     return group
 
 
-def config_from_args(args):
-    """Build the :class:`ArrayConfig` the options describe (raises ``ConfigError``)."""
+def config_from_args(args, *, warn=True):
+    """Build the :class:`ArrayConfig` the options describe (raises ``ConfigError``).
+
+    With ``warn``, an ``--acc-width`` too narrow for ``--max-k`` gets a warning on stderr:
+    dot products deeper than the accumulator holds exactly will wrap or saturate.
+    """
+    config = _config(args)
+    if warn and args.acc_width is not None and config.exact_k < config.max_k:
+        print(f"systolic: warning: --acc-width {config.acc_width} holds every dot product exactly "
+              f"only up to K={config.exact_k:,} (--max-k is {config.max_k:,}); deeper ones may "
+              f"{'wrap' if config.overflow == 'wrap' else 'saturate'}", file=sys.stderr)
+    return config
+
+
+def _config(args):
     width = args.width if args.width is not None else _DEFAULT.a_width
     return ArrayConfig(
         rows=args.rows, cols=args.cols,
@@ -96,9 +110,25 @@ def _gemm(text):
 
 
 def add_gemm_option(parser):
-    """Add ``--gemm M,K,N``: the reference GEMM of the sustained figures (parsed to a tuple)."""
+    """Add ``--gemm M,K,N``: the reference GEMM of the sustained figures (parsed to a tuple;
+    ``None`` when not given, see :func:`check_gemm_option`)."""
     from .throughput import REFERENCE_GEMM
     default = ",".join(map(str, REFERENCE_GEMM))
-    parser.add_argument("--gemm", type=_gemm, default=REFERENCE_GEMM, metavar="M,K,N",
+    parser.add_argument("--gemm", type=_gemm, metavar="M,K,N",
                         help=f"the reference GEMM of the sustained figures: A is M x K, B K x N, "
                              f"host-tiled to the engine's buffers (default {default})")
+
+
+def check_gemm_option(engine, gemm):
+    """Return the reference GEMM of ``--gemm`` (its default when not given); refuse
+    (``UsageError``) one given that the engine model cannot time on ``engine``. (The default one
+    gets ``None`` figures on such tiny buffers instead.)"""
+    from .errors import UsageError
+    from .throughput import REFERENCE_GEMM, check_gemm
+    if gemm is None:
+        return REFERENCE_GEMM
+    try:
+        check_gemm(engine, gemm)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return gemm

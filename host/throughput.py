@@ -16,12 +16,12 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..rtl.protocol import CRC_BYTES, HEADER_BYTES, MIN_MAX_PAYLOAD, Kind
-from ..sim.engine_perf import gemm_perf
+from ..sim.engine_perf import JOB_LIMIT, gemm_perf, job_count
 from ..sim.engine_tiling import job_word_count, plan_jobs
 from .gemm_jobs import job_messages
 
 __all__ = ["REFERENCE_GEMM", "BITS_PER_BYTE", "LinkTraffic", "link_traffic", "throughput",
-           "parse_gemm"]
+           "parse_gemm", "check_gemm"]
 
 #: The GEMM the sustained figures are for unless told otherwise.
 REFERENCE_GEMM = (256, 256, 256)
@@ -86,11 +86,19 @@ def throughput(config, clock_hz, *, gemm=REFERENCE_GEMM, baud=None,
         ``peak_gops``, ``sustained_gops``, ``sustained_efficiency`` (sustained over peak),
         ``link_gops`` (``None`` without a ``baud``) and ``sustained``: the details (the GEMM,
         the model's cycles from the first START and from the first word, the ideal cycles,
-        the jobs, the clock, and the link's bytes, exchanges, baud and seconds).
+        the jobs, the clock, and the link's bytes, exchanges, baud and seconds). A GEMM of more
+        jobs than the model times (:func:`check_gemm`) has ``None`` figures and a ``note``.
     """
-    perf = gemm_perf(config, *gemm)
     operations = 2 * math.prod(gemm)
     peak = 2 * config.array.macs * clock_hz
+    jobs = job_count(config, *gemm)
+    if jobs > JOB_LIMIT:
+        return {"peak_gops": peak / 1e9, "sustained_gops": None, "sustained_efficiency": None,
+                "link_gops": None,
+                "sustained": {"gemm": dict(zip("mkn", gemm)), "clock_mhz": clock_hz / 1e6,
+                              "jobs": jobs, "note": f"{jobs:,} engine jobs, more than the "
+                                                    f"{JOB_LIMIT:,} the model times"}}
+    perf = gemm_perf(config, *gemm)
     sustained = perf.ops_per_s(clock_hz)
     details = {
         "gemm": dict(zip("mkn", gemm)), "clock_mhz": clock_hz / 1e6, "jobs": perf.jobs,
@@ -120,3 +128,13 @@ def parse_gemm(text):
         raise ValueError(f"--gemm {text!r} is invalid: give M,K,N, three whole numbers >= 1 "
                          f"(e.g. 256,256,256)")
     return values
+
+
+def check_gemm(config, gemm):
+    """Raise ``ValueError`` (naming ``--gemm``) if the model cannot time ``gemm`` on ``config``:
+    more than :data:`~systolic.sim.engine_perf.JOB_LIMIT` jobs."""
+    jobs = job_count(config, *gemm)
+    if jobs > JOB_LIMIT:
+        raise ValueError(f"--gemm {','.join(map(str, gemm))} is {jobs:,} engine jobs on these "
+                         f"buffers, more than the {JOB_LIMIT:,} the model times; give a smaller "
+                         f"reference GEMM")

@@ -31,6 +31,10 @@ class SerialLink:
         Line rate. A pseudo-terminal accepts and ignores it.
     write_timeout : float
         Seconds a write may block (a board that stops reading fills the OS buffer).
+    peer : object, optional
+        The process at the other end, if this program runs it (a virtual board): its
+        ``check()`` raises the reason it stopped, which is then what a failed read or write,
+        or a read that times out, reports instead of the port's own words.
 
     Attributes
     ----------
@@ -38,9 +42,10 @@ class SerialLink:
         Bytes written to and read from the port since it was opened.
     """
 
-    def __init__(self, port, baud, *, write_timeout=5.0):
+    def __init__(self, port, baud, *, write_timeout=5.0, peer=None):
         import serial   # imported here: pyserial is only needed once a port is opened
         self.port = port
+        self.peer = peer
         self.baud = baud
         self.bytes_out = 0
         self.bytes_in = 0
@@ -62,9 +67,11 @@ class SerialLink:
             self._serial.write(data)
             self._serial.flush()
         except self._write_timeout:
+            self._check_peer()
             raise TimeoutError(f"{self.port}: the port did not take {len(data)} bytes within "
                                f"{self._serial.write_timeout} s (is the board reading?)") from None
         except self._errors as exc:
+            self._check_peer()
             raise LinkClosed(f"{self.port}: write failed: {exc}") from None
         self.bytes_out += len(data)
 
@@ -78,12 +85,18 @@ class SerialLink:
                 waiting = self._serial.in_waiting
                 data = self._serial.read(max(1, waiting))
             except self._errors as exc:
+                self._check_peer()
                 raise LinkClosed(f"{self.port}: read failed: {exc}") from None
             if data:
                 self.bytes_in += len(data)
                 return data
             if time.monotonic() >= deadline:
+                self._check_peer()
                 return b""
+
+    def _check_peer(self):
+        if self.peer is not None:
+            self.peer.check()
 
     def drain(self, quiet_s, limit_s):
         """Read and drop bytes until none came for ``quiet_s`` seconds, for at most ``limit_s``.

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .kept_register import kept_register
 from .pe import ProcessingElement
-from .shapes import operand_layout, result_layout
+from .shapes import init_layout, operand_layout, result_layout
 
 __all__ = ["SystolicArray", "pass_spacing"]
 
@@ -29,10 +29,19 @@ class SystolicArray(wiring.Component):
     ``last`` beat (``i_stream.ready`` low) until ``config.min_pass_spacing`` cycles have passed
     since the previous pass's last beat; passes of at least that many beats never wait.
 
+    With ``preload`` each pass starts from values given beforehand instead of zero (see
+    :class:`~.pe.ProcessingElement`): a cycle with ``init.valid`` gives row ``init.row`` of the
+    PEs the values ``init.data`` (one a column) that their next pass starts from. Row ``i``'s
+    values must be given before its first PE's first step of that pass,
+    :attr:`~.config.ArrayConfig.accumulate_delay` ``+ i`` cycles after the pass's first beat
+    was accepted, and after the last PE of the row took its first step of the pass before.
+
     Parameters
     ----------
     config : ArrayConfig
         The design.
+    preload : bool
+        Give the array the ``init`` port.
 
     Members
     -------
@@ -40,14 +49,20 @@ class SystolicArray(wiring.Component):
         Operand beats.
     o_stream : Out(stream.Signature(result_layout(config), always_ready=True))
         Result rows.
+    init : In(init_layout(config))
+        With ``preload`` only: values a row of PEs starts its next pass from.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, preload=False):
         self._config = config
-        super().__init__({
+        self._preload = preload
+        members = {
             "i_stream": In(stream.Signature(operand_layout(config))),
             "o_stream": Out(stream.Signature(result_layout(config), always_ready=True)),
-        })
+        }
+        if preload:
+            members["init"] = In(init_layout(config))
+        super().__init__(members)
 
     @property
     def config(self):
@@ -69,10 +84,17 @@ class SystolicArray(wiring.Component):
             accept.eq(self.i_stream.valid & self.i_stream.ready),
         ]
 
-        pes = [[ProcessingElement(config) for _ in range(cols)] for _ in range(rows)]
+        pes = [[ProcessingElement(config, preload=self._preload) for _ in range(cols)]
+               for _ in range(rows)]
         for i in range(rows):
             for j in range(cols):
                 m.submodules[f"pe_{i}_{j}"] = pes[i][j]
+            if self._preload:
+                load = Signal(name=f"init_load_{i}")
+                m.d.comb += load.eq(self.init.valid & (self.init.row == i))
+                for j in range(cols):
+                    m.d.comb += [pes[i][j].init_in.eq(self.init.data[j]),
+                                 pes[i][j].init_load.eq(load)]
 
         # Skew: row i of A and its control flags enter i cycles late, column j of B j cycles
         # late, so that A[i, k] and B[k, j] meet in PE (i, j) on the same cycle.

@@ -223,6 +223,13 @@ class ArrayConfig:
         return self.cols + 3 + self.input_stages + self.product_stages + self.mux_stages
 
     @property
+    def accumulate_delay(self):
+        """Cycles from a beat's acceptance to PE (0, 0)'s accumulation of its product: the
+        input register (with :attr:`pipeline`), the PE's operand and product registers and the
+        extra product stages. PE ``(i, j)`` accumulates it ``i + j`` cycles later."""
+        return self.input_stages + 2 + self.product_stages
+
+    @property
     def input_stages(self):
         """Registers between the array's input handshake and its operand skew (0 or 1)."""
         return self.pipeline

@@ -14,6 +14,7 @@ from .engine_drain import ResultDrain
 from .engine_feeder import TileFeeder
 from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, buffer_attrs,
                              result_beat_layout, result_row_layout, status_layout, word_shape)
+from .engine_preloader import Preloader
 from .engine_writer import ResultWriter
 from .kept_register import kept_register
 
@@ -114,16 +115,18 @@ class GemmEngine(wiring.Component):
 
         m.submodules.decoder = decoder = CommandDecoder(config)
         m.submodules.feeder = feeder = TileFeeder(config)
-        m.submodules.array = array = SystolicArray(config.array)
+        # A saturating engine continues each K chunk in the array from the chunks before; a
+        # wrapping one adds the chunks in the writer (the same result, with no preload logic).
+        preload = config.array.overflow == "saturate"
+        m.submodules.array = array = SystolicArray(config.array, preload=preload)
         m.submodules.writer = writer = ResultWriter(config)
         m.submodules.drain = drain = ResultDrain(config)
 
         attrs = buffer_attrs(config)
         latency = config.buffer_latency
-        # The writer reads a row when the array gives the new one and writes the sum when the
-        # old row arrives (the next read is of the next row); the drain reads only rows already
-        # written.
-        c_write, (acc_read, drain_read) = buffer_memory(
+        # The writer (or the preloader) reads a row before its new value is written (the next
+        # read is of the next row); the drain reads only rows already written.
+        c_write, (old_read, drain_read) = buffer_memory(
             m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
             latency=latency, attrs=attrs, read_ports=2)
 
@@ -164,7 +167,14 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_write)
-        wiring.connect(m, writer.acc_read, acc_read)
+        if preload:
+            m.submodules.preloader = preloader = Preloader(config)
+            wiring.connect(m, preloader.read, old_read)
+            m.d.comb += array.init.eq(preloader.init)
+            m.d.comb += [preloader.job.eq(decoder.job), preloader.start.eq(decoder.launch),
+                         preloader.pass_issue.eq(feeder.pass_issue)]
+        else:
+            wiring.connect(m, writer.acc_read, old_read)
         wiring.connect(m, drain.drain_read, drain_read)
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 

@@ -236,8 +236,13 @@ class EngineConfig:
 
     @property
     def result_write_stages(self):
-        """Registers between the result writer's sum and the result buffer (0 or 1)."""
-        return int(self.buffer_ram == "distributed")
+        """Registers between the result writer's sum and the result buffer (0 or 1).
+
+        Distributed buffers, and buffers read through an output register (built for clock
+        speed), take the sum into a register first: the old row, its sum with the new one and
+        the write to memories all over a big die would be one path otherwise.
+        """
+        return int(self.buffer_ram == "distributed" or self.buffer_latency == 2)
 
     @property
     def buffer_bits(self):

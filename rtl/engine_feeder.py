@@ -51,6 +51,9 @@ class TileFeeder(wiring.Component):
         Beats of the job are still to be accepted by the array (its bank is in use).
     pass_done : Out(1)
         The array accepted the last beat of a pass.
+    pass_issue : Out(1)
+        The first beat of a pass is issued (read from the buffers) on this cycle; the array
+        takes it ``buffer_latency + read_address_stages`` cycles later.
     """
 
     def __init__(self, config):
@@ -64,6 +67,7 @@ class TileFeeder(wiring.Component):
             "o_stream":  Out(stream.Signature(operand_layout(config.array))),
             "busy":      Out(1),
             "pass_done": Out(1),
+            "pass_issue": Out(1),
         }
         if self._lane_addresses:
             for name, signature, lanes in (("a", a_read_signature(config), config.array.rows),
@@ -88,6 +92,8 @@ class TileFeeder(wiring.Component):
         # no job while it is busy.)
         k_before_last = Signal(len(k) + 1)
         k_at_last = Signal()
+        # ``k == 0``, kept beside the counter likewise.
+        k_first = Signal()
         b_bank_base = Mux(job.bank, config.b_bank_words, 0)
         a_bank_base = Mux(job.bank, config.a_bank_words, 0)
         # a_base + k and b_base + k, kept in registers: the read addresses come straight from
@@ -112,6 +118,7 @@ class TileFeeder(wiring.Component):
             beat.payload.b.eq(self.b_read.data),
             beat.payload.last.eq(last),
             self.pass_done.eq(beat.valid & last),
+            self.pass_issue.eq(step & k_first),
         ]
         # The beat leaves the read port ``buffer_latency`` cycles after its address (a cycle
         # more with lane copies of the addresses): the last of those cycles is ``o_stream``'s.
@@ -129,6 +136,10 @@ class TileFeeder(wiring.Component):
         # now or one is issued now (``step`` implies ``issuing``), or a job starts.
         m.d.sync += self.busy.eq(self.start | issuing | Cat(*in_flight).any())
 
+        with m.If(step):
+            m.d.sync += k_first.eq(k_at_last)
+        with m.If(self.start):
+            m.d.sync += k_first.eq(1)
         with m.If(step):
             with m.If(k_at_last):
                 m.d.sync += [k.eq(0), k_at_last.eq(job.k == 1)]

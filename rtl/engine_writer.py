@@ -21,9 +21,11 @@ class ResultWriter(wiring.Component):
     writes a row exactly ``buffer_latency`` cycles after the array gives it (plus
     ``config.result_write_stages`` with distributed RAM, whose writes go through registers).
 
-    The sum follows the array's overflow rule at ``acc_width``: it wraps, or with
-    ``overflow="saturate"`` it is clamped once, so a K-chunked result is
-    ``sat(... sat(sat(P0 + P1) + P2) ... + Pn)`` of the saturated chunk sums ``Pc``.
+    The sum wraps at ``acc_width``, which makes a K-chunked result the one-pass result. A
+    saturating engine does not add here: its array continues each chunk from the partial sum
+    of the chunks before (:class:`~.engine_preloader.Preloader`), so that the accumulator
+    clamps at every step of the whole K; the writer then writes the array's rows as they are,
+    on the same cycles, and has no ``acc_read`` port.
 
     Parameters
     ----------
@@ -40,7 +42,7 @@ class ResultWriter(wiring.Component):
     pass_done : In(1)
         The array accepted the last beat of a pass (its rows are on their way).
     acc_read : In(ReadPort.Signature)
-        Result buffer read port for the old rows.
+        Result buffer read port for the old rows (wrapping engines only).
     c_write : In(WritePort.Signature)
         Result buffer write port.
     written : Out(range(result_rows + 1))
@@ -51,25 +53,19 @@ class ResultWriter(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        super().__init__({
+        self._adds = config.array.overflow == "wrap"
+        members = {
             "i_stream":     In(stream.Signature(result_layout(config.array), always_ready=True)),
             "job":          In(job_layout(config)),
             "start":        In(1),
             "pass_done":    In(1),
-            "acc_read":     In(result_read_signature(config)),
             "c_write":      In(result_write_signature(config)),
             "written":      Out(range(config.result_rows + 1)),
             "rows_pending": Out(1),
-        })
-
-    def accumulate(self, old, new):
-        """Return ``old + new`` after the configured overflow rule (assigned back to acc width)."""
-        array = self._config.array
-        total = old + new
-        if array.overflow == "saturate":
-            lo, hi = array.acc_range
-            return Mux(total > hi, hi, Mux(total < lo, lo, total))
-        return total
+        }
+        if self._adds:
+            members["acc_read"] = In(result_read_signature(config))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -77,11 +73,13 @@ class ResultWriter(wiring.Component):
         array = config.array
         row = self.i_stream
 
-        requested = Signal(range(config.result_rows + 1))
-        m.d.comb += self.acc_read.addr.eq(requested)
-        m.d.comb += self.acc_read.en.eq(1)
-        with m.If(row.valid):
-            m.d.sync += requested.eq(requested + 1)
+        if self._adds:
+            requested = Signal(range(config.result_rows + 1))
+            m.d.comb += [self.acc_read.addr.eq(requested), self.acc_read.en.eq(1)]
+            with m.If(row.valid):
+                m.d.sync += requested.eq(requested + 1)
+            with m.If(self.start):
+                m.d.sync += requested.eq(0)
 
         # The old row arrives ``buffer_latency`` cycles after its read, which is issued on the
         # cycle the new row arrives: the new row waits as long in registers.
@@ -95,8 +93,10 @@ class ResultWriter(wiring.Component):
         # written in order, so a row's address is the count of rows written before it.
         sums = Signal.like(self.c_write.data)
         for j in range(array.cols):
-            old, new = self.acc_read.data[j], row_d.data[j]
-            m.d.comb += sums[j].eq(Mux(self.job.accumulate, self.accumulate(old, new), new))
+            new = row_d.data[j]
+            if self._adds:
+                new = Mux(self.job.accumulate, self.acc_read.data[j] + new, new)
+            m.d.comb += sums[j].eq(new)
         en, data, last = valid_d, sums, row_d.last
         for stage in range(config.result_write_stages):
             staged = (Signal.like(en, name=f"write_en_{stage}"),
@@ -120,6 +120,6 @@ class ResultWriter(wiring.Component):
         m.d.comb += self.rows_pending.eq(pending != 0)
 
         with m.If(self.start):
-            m.d.sync += [requested.eq(0), self.written.eq(0)]
+            m.d.sync += self.written.eq(0)
 
         return m

@@ -29,10 +29,18 @@ class ProcessingElement(wiring.Component):
     ``config.pipeline`` set, the product passes ``config.product_stages`` more registers of
     logic cells before the accumulator, so ``result`` and ``done`` come that many cycles later.
 
+    With ``preload`` a pass starts from a value given beforehand instead of zero: the PE keeps
+    the value ``init_in`` carries on a cycle with ``init_load`` set, and its first step of the
+    next pass adds the product to that value. A GEMM engine continues a K-chunked dot product
+    this way, so that a saturating accumulator clamps at every step of the whole K, whatever
+    the chunks.
+
     Parameters
     ----------
     config : ArrayConfig
         Operand, product and accumulator widths, signedness and overflow mode.
+    preload : bool
+        Start each pass from the last value loaded (``init_in``, ``init_load``).
 
     Members
     -------
@@ -46,11 +54,14 @@ class ProcessingElement(wiring.Component):
         The finished dot product of the most recent pass.
     done : Out(1)
         ``result`` was written by the previous clock edge.
+    init_in : In(acc), init_load : In(1)
+        With ``preload`` only: the value the next pass starts from, and when to take it.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, preload=False):
         self._config = config
-        super().__init__({
+        self._preload = preload
+        members = {
             "a_in":      In(a_shape(config)),
             "b_in":      In(b_shape(config)),
             "valid_in":  In(1),
@@ -61,7 +72,10 @@ class ProcessingElement(wiring.Component):
             "last_out":  Out(1),
             "result":    Out(acc_shape(config)),
             "done":      Out(1),
-        })
+        }
+        if preload:
+            members.update(init_in=In(acc_shape(config)), init_load=In(1))
+        super().__init__(members)
 
     def accumulate(self, acc, product):
         """Return the expression of ``acc + product`` after the configured overflow rule."""
@@ -118,14 +132,24 @@ class ProcessingElement(wiring.Component):
         # the flip-flops' own synchronous reset rather than a gate on every bit in front of
         # them (the domain reset would take that pin otherwise).
         acc = Signal(acc_shape(config), reset_less=True)
-        total = self.accumulate(acc, product)
         finished = product_valid & product_last
         flag(self.done, finished)
+        if self._preload:
+            # The first step of a pass adds to the loaded value; the others to the accumulator.
+            start = Signal(acc_shape(config))
+            fresh = Signal(init=1)
+            with m.If(self.init_load):
+                m.d.sync += start.eq(self.init_in)
+            total = self.accumulate(Mux(fresh, start, acc), product)
+            with m.If(product_valid):
+                m.d.sync += [acc.eq(total), fresh.eq(product_last)]
+        else:
+            total = self.accumulate(acc, product)
+            with m.If(finished | ResetSignal(allow_reset_less=True)):
+                m.d.sync += acc.eq(0)
+            with m.Elif(product_valid):
+                m.d.sync += acc.eq(total)
         with m.If(finished):
             m.d.sync += self.result.eq(total)
-        with m.If(finished | ResetSignal(allow_reset_less=True)):
-            m.d.sync += acc.eq(0)
-        with m.Elif(product_valid):
-            m.d.sync += acc.eq(total)
 
         return m

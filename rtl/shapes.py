@@ -3,7 +3,8 @@
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["a_shape", "b_shape", "product_shape", "acc_shape", "operand_layout", "result_layout"]
+__all__ = ["a_shape", "b_shape", "product_shape", "acc_shape", "operand_layout", "result_layout",
+           "init_layout"]
 
 
 def _shape(width, config):
@@ -51,4 +52,16 @@ def result_layout(config):
     return data.StructLayout({
         "data": data.ArrayLayout(acc_shape(config), config.cols),
         "last": 1,
+    })
+
+
+def init_layout(config):
+    """A row of values a preloading array's PEs start their next pass from.
+
+    ``data[j]`` goes to column ``j`` of row ``row``; ``valid`` says the cycle carries one.
+    """
+    return data.StructLayout({
+        "data":  data.ArrayLayout(acc_shape(config), config.cols),
+        "row":   range(max(config.rows, 2)),
+        "valid": 1,
     })

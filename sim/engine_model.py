@@ -43,7 +43,7 @@ from ..rtl.engine_protocol import (ALLOWED_FLAGS, ARGUMENTS, HEADER_BITS, MAGIC,
 from .model import check_operands, matmul, result_dtype, saturate, schedule_passes, wrap
 
 __all__ = [
-    "k_chunks", "accumulate", "engine_matmul", "tile_extents", "JobTiming", "job_timing",
+    "k_chunks", "engine_matmul", "tile_extents", "JobTiming", "job_timing",
     "job_cycles", "EngineTrace", "EngineModel", "LAUNCH_DELAY", "first_beat_delay",
     "drain_delay", "read_delay", "WAIT_LAG", "output_beats", "EngineClock",
 ]
@@ -93,23 +93,13 @@ def k_chunks(k, config):
     return bounds
 
 
-def accumulate(old, part, array):
-    """The result buffer's accumulation of a chunk's products ``part`` onto ``old``.
-
-    With ``overflow="wrap"`` the sum wraps at ``acc_width``, so chunking changes nothing.
-    With ``"saturate"`` the array saturates every step of a chunk starting from zero, and the
-    buffer then clamps ``old + part`` once: the result of chunks ``P0 .. Pn`` is
-    ``sat(... sat(sat(P0 + P1) + P2) ... + Pn)``. This equals :func:`~.model.matmul` whenever
-    no partial sum leaves the accumulator range, and may differ from it otherwise.
-    """
-    total = np.asarray(old, dtype=object) + np.asarray(part, dtype=object)
-    if array.overflow == "wrap":
-        return wrap(total, array.acc_width, array.signed)
-    return saturate(total, *array.acc_range)
-
-
 def engine_matmul(a, b, config):
     """Return ``A @ B`` exactly as the engine computes it with the host tiler's K chunks.
+
+    The same as :func:`~.model.matmul` on the whole K, whatever the chunks: a wrapping
+    accumulator's sum does not depend on how it is split, and a saturating engine continues
+    each chunk from the partial sum of the chunks before (its array preloads it), so its
+    accumulator clamps at every step of the whole K in order ``k = 0, 1, ...``.
 
     Parameters
     ----------
@@ -121,13 +111,7 @@ def engine_matmul(a, b, config):
     -------
     numpy.ndarray, shape (M, N), dtype as :func:`~.model.result_dtype`
     """
-    array = config.array
-    a, b = check_operands(a, b, array)
-    result = None
-    for k0, k1 in k_chunks(a.shape[1], config):
-        part = matmul(a[:, k0:k1], b[k0:k1], array)
-        result = part.astype(object) if result is None else accumulate(result, part, array)
-    return np.asarray(result).astype(result_dtype(array))
+    return matmul(a, b, config.array)
 
 
 def tile_extents(total, step):
@@ -423,13 +407,13 @@ class EngineModel:
         # A[ti*R + i, kk] is lane i of word ti*depth + kk (likewise B, by columns).
         a = a_words.reshape(tiles_m, depth, rows)[:, :k, :].transpose(0, 2, 1).reshape(-1, k)
         b = b_words.reshape(tiles_n, depth, cols)[:, :k, :].transpose(1, 0, 2).reshape(k, -1)
-        product = matmul(a, b, array).astype(object)
-        for ti in range(tiles_m):
-            for tj in range(tiles_n):
-                base = (ti * tiles_n + tj) * rows
-                part = product[ti * rows:(ti + 1) * rows, tj * cols:(tj + 1) * cols]
-                old = self.c_mem[base:base + rows]
-                self.c_mem[base:base + rows] = accumulate(old, part, array) if accumulate_flag else part
+        # The result rows of tile (ti, tj) are ``(ti * tiles_n + tj) * rows`` on; an
+        # accumulating job continues from them.
+        tiles = self.c_mem[:tiles_m * tiles_n * rows].reshape(tiles_m, tiles_n, rows, cols)
+        start = tiles.transpose(0, 2, 1, 3).reshape(tiles_m * rows, tiles_n * cols)
+        product = matmul(a, b, array, start=start if accumulate_flag else None).astype(object)
+        self.c_mem[:tiles_m * tiles_n * rows] = product.reshape(
+            tiles_m, rows, tiles_n, cols).transpose(0, 2, 1, 3).reshape(-1, cols)
 
     def _result_beats(self, m, n):
         """The output beats of an M x N result in drain order, from the result buffer: a list

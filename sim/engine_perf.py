@@ -8,14 +8,31 @@ for cycle), job by job: no operand is packed and no word is looked at, so a GEMM
 time in its number of jobs, not in its size. Operand values do not change the timing.
 """
 
+import math
 from dataclasses import asdict, dataclass
 
 from ..rtl.engine_config import EngineConfig
 from ..rtl.engine_protocol import ARGUMENTS, Opcode
 from .engine_model import EngineClock
-from .engine_tiling import job_word_count, plan_jobs
+from .engine_tiling import job_word_count, plan_jobs, split_blocks
 
-__all__ = ["GemmPerf", "gemm_perf"]
+__all__ = ["GemmPerf", "gemm_perf", "job_count", "JOB_LIMIT", "TooManyJobs"]
+
+#: Most jobs :func:`gemm_perf` times (about a second of work); a bigger GEMM raises
+#: :class:`TooManyJobs`.
+JOB_LIMIT = 200_000
+
+
+class TooManyJobs(ValueError):
+    """A GEMM with more engine jobs than :data:`JOB_LIMIT`: too many to time one by one."""
+
+
+def job_count(config, m, k, n):
+    """Engine jobs of an ``m x k x n`` GEMM on ``config``, without planning them."""
+    array = config.array
+    blocks = [len(split_blocks(total, limit, multiple)) for total, limit, multiple in
+              ((m, config.max_m, array.rows), (n, config.max_n, array.cols))]
+    return blocks[0] * blocks[1] * math.ceil(k / config.max_k)
 
 
 @dataclass(frozen=True)
@@ -85,9 +102,20 @@ def gemm_perf(config, m, k, n):
     config : EngineConfig
     m, k, n : int
         Dimensions, each at least 1; GEMMs larger than the buffers are host-tiled.
+
+    Raises
+    ------
+    TooManyJobs
+        If the GEMM takes more than :data:`JOB_LIMIT` jobs.
     """
     if not isinstance(config, EngineConfig):
         raise TypeError(f"gemm_perf needs an EngineConfig, got {type(config).__name__}")
+    count = job_count(config, m, k, n)
+    if count > JOB_LIMIT:
+        raise TooManyJobs(f"a {m}x{k}x{n} GEMM is {count:,} jobs on this engine's "
+                          f"{config.max_m}x{config.max_k}x{config.max_n} buffers, more than the "
+                          f"{JOB_LIMIT:,} the model times; choose a smaller GEMM or bigger "
+                          f"buffers")
     jobs = plan_jobs(m, k, n, config)
     clock = EngineClock(config)
     first_start = None

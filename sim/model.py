@@ -76,19 +76,23 @@ def result_dtype(config):
     return np.int64 if -(1 << 63) <= lo and hi < (1 << 63) else object
 
 
-def matmul(a, b, config):
+def matmul(a, b, config, *, start=None):
     """Return ``A @ B`` exactly as the array computes it.
 
     Each result element is a dot product accumulated in order ``k = 0 .. K-1`` in an
-    accumulator of ``config.acc_width`` bits that starts at zero. With ``overflow="wrap"`` it
-    wraps modulo ``2**acc_width`` (so the order does not matter); with ``"saturate"`` every step
-    clamps to the accumulator range, which the model follows step by step.
+    accumulator of ``config.acc_width`` bits that starts at zero (or at ``start``). With
+    ``overflow="wrap"`` it wraps modulo ``2**acc_width`` (so the order does not matter); with
+    ``"saturate"`` every step clamps to the accumulator range, which the model follows step by
+    step.
 
     Parameters
     ----------
     a : array_like of int, shape (M, K)
     b : array_like of int, shape (K, N)
     config : ArrayConfig
+    start : array_like of int, shape (M, N), optional
+        The accumulators' values before step 0, in the accumulator's range (a GEMM engine
+        continues a K-chunked product from the chunks before).
 
     Returns
     -------
@@ -98,11 +102,13 @@ def matmul(a, b, config):
     a, b = check_operands(a, b, config)
     # Python integers keep every intermediate exact whatever the widths.
     a_obj, b_obj = a.astype(object), b.astype(object)
+    first = (np.zeros((a.shape[0], b.shape[1]), dtype=object) if start is None
+             else np.asarray(start, dtype=object))
     if config.overflow == "wrap":
-        result = wrap(a_obj @ b_obj, config.acc_width, config.signed)
+        result = wrap(first + a_obj @ b_obj, config.acc_width, config.signed)
     else:
         lo, hi = config.acc_range
-        result = np.zeros((a.shape[0], b.shape[1]), dtype=object)
+        result = first
         for k in range(a.shape[1]):
             result = saturate(result + np.outer(a_obj[:, k], b_obj[k, :]), lo, hi)
     return result.astype(result_dtype(config))

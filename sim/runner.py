@@ -33,6 +33,8 @@ def check_backend(backend, *, fst=None):
         verilog_build.require_verilator()
     elif backend == "icarus":
         verilog_build.icarus_version()
+    if backend != "amaranth":
+        verilog_build.require_build_root()
 
 
 def run_gemm(config, a, b, *, backend="amaranth", vcd=None, fst=None):

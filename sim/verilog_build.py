@@ -30,7 +30,7 @@ from .verilator_tools import fst_build_flags, locate_verilator, make_overrides, 
 
 __all__ = [
     "JOB_ENV", "TIMESCALE", "BUILD_ROOT_ENV", "VERILATOR_LINT", "ICARUS_HINT", "BackendUnavailable",
-    "Build", "default_build_root", "digest", "cached_build", "log_tail", "require_verilator",
+    "Build", "default_build_root", "require_build_root", "digest", "cached_build", "log_tail", "require_verilator",
     "icarus_version", "cocotb_version", "environ", "get_runner", "trace_flags",
     "make_verilator_exe", "make_cocotb", "wave_option", "run_cocotb_test",
 ]
@@ -146,26 +146,62 @@ def cached_build(root, key, config, verilog, toplevel, make, *, prefix=""):
     prefix : str
         Start of the directory name, to tell designs apart when listing the cache.
     """
-    root = Path(default_build_root() if root is None else root).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = require_build_root(root)
     name = f"{prefix}{key['simulator']}-{key['driver']}-{key['trace'] or 'notrace'}-"
     directory = root / (name + digest(json.dumps(key, sort_keys=True))[:16])
     build = functools.partial(Build, key["simulator"], key["driver"], key["trace"], directory, config)
     with _locked(root / f".{directory.name}.lock"):
         stamp = directory / _STAMP
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             recorded = json.loads(stamp.read_text())
-            if recorded["key"] == key:
+            if recorded["key"] == key and _intact(directory, recorded["files"]):
                 return build(recorded["compile_s"], True, toplevel)
-        # No stamp (or a foreign one): whatever is there is a broken or interrupted build.
+        # No stamp, a foreign one, or files that changed since (a truncated executable, a
+        # deleted object): whatever is there is a broken or interrupted build. Make it anew.
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         (directory / f"{toplevel}.v").write_text(verilog)
         started = time.perf_counter()
         make(directory)
         compile_s = time.perf_counter() - started
-        stamp.write_text(json.dumps({"key": key, "compile_s": compile_s}, indent=1))
+        stamp.write_text(json.dumps({"key": key, "compile_s": compile_s,
+                                     "files": _file_sizes(directory)}, indent=1))
         return build(compile_s, False, toplevel)
+
+
+def require_build_root(root=None):
+    """Make the build cache ``root`` (default :func:`default_build_root`) and prove that files
+    can be created in it; return it resolved, or raise :class:`BackendUnavailable` saying
+    how to point it elsewhere."""
+    root = Path(default_build_root() if root is None else root).resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # Root may create files wherever access() says so; only trying tells.
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=root)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BackendUnavailable(f"cannot use {root} as the build cache ({exc.strerror or exc}); "
+                                 f"point ${BUILD_ROOT_ENV} at a writable directory") from None
+    return root
+
+
+def _file_sizes(directory):
+    """Sizes of the files a build made, by path relative to ``directory``."""
+    return {str(path.relative_to(directory)): path.stat().st_size
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def _intact(directory, sizes):
+    """Whether every file the build recorded is still there with its size (later runs may
+    add files; none may lose any)."""
+    for name, size in sizes.items():
+        try:
+            if (directory / name).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def log_tail(path, lines=30):

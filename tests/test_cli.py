@@ -71,7 +71,7 @@ def _bad_inputs(tmp_path):
     (tmp_path / "garbage.npy").write_bytes(b"this is not numpy")
     return {
         "missing file": (["--a", "nope.npy", "--b", "ok_b.npy"], "no such file"),
-        "unreadable file": (["--a", "garbage.npy", "--b", "ok_b.npy"], "cannot read"),
+        "unreadable file": (["--a", "garbage.npy", "--b", "ok_b.npy"], "not a .npy file"),
         "float dtype": (["--a", "float.npy", "--b", "ok_b.npy"], "integer dtype"),
         "out of range": (["--a", "big.npy", "--b", "ok_b.npy"], "operand range"),
         "inner dimensions": (["--a", "ok_a.npy", "--b", "wrong_k.npy"], "inner dimensions"),
@@ -79,7 +79,7 @@ def _bad_inputs(tmp_path):
         "only one file": (["--a", "ok_a.npy"], "both --a and --b"),
         "bad rows": (["--rows", "0"], "rows=0"),
         "bad acc width": (["--acc-width", "9"], "acc_width=9"),
-        "bad m": (["--m", "0"], "--m=0"),
+        "bad m": (["--m", "0"], "argument --m"),
     }
 
 

@@ -15,7 +15,7 @@ from systolic.rtl.config import ArrayConfig
 # Total cost and breakeven ------------------------------------------------------------------
 
 def test_reference_case_breaks_even_at_375000():
-    # 1.5M / (8 - 4) = 375,000 (shared/REFERENCE.md).
+    # 1.5M / (8 - 4) = 375,000.
     assert cost.breakeven_units(1.5e6, 4.0, 0.0, 8.0) == 375_000
     # At the breakeven both options cost 1.5M + 4 * 375k = 8 * 375k = 3M.
     assert cost.total_cost(1.5e6, 4.0, 375_000) == 3_000_000
@@ -118,7 +118,7 @@ def test_lut_area_from_the_up5k_die():
 def test_kuon_rose_ratio_follows_hard_blocks():
     assert cost.kuon_rose_ratio(True)[0] == 18
     assert cost.kuon_rose_ratio(False)[0] == 35
-    assert "Kuon & Rose" in cost.kuon_rose_ratio(False)[1]
+    assert "Kuon and J. Rose" in cost.kuon_rose_ratio(False)[1]
 
 
 def test_asic_area_from_fpga_scales_with_node():
@@ -183,7 +183,7 @@ def test_device_price_converts_and_overrides():
     assert "EUR 8.30" in source and "250" in source
     assert cost.device_price("iCE40UP5K", {"iCE40UP5K": 5.0})[0] == 5.0
     price, reason = cost.device_price("LFE5U-85F")
-    assert price is None and "no price" in reason
+    assert price is None and "no published, dated price" in reason
 
 
 def test_node_key_accepts_spellings_and_rejects_unknown():

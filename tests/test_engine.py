@@ -23,6 +23,8 @@ from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, l
 from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.packing import unpack_beat
 
+from conftest import clamped, saturate_each_chunk, saturate_every_step, saturation_case
+
 #: Odd sizes on purpose: nothing is a power of two, and K chunks, M and N blocks all occur.
 SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
 
@@ -108,19 +110,17 @@ def test_one_by_one_array_and_tiny_buffers():
     check_gemm(config, a, b)
 
 
-def test_saturating_accumulation_across_chunks():
-    array = ArrayConfig(rows=2, cols=3, acc_width=16, overflow="saturate")
-    config = EngineConfig(array, k_depth=4, m_blocks=2, n_blocks=1)
-    rng = np.random.default_rng(7)
-    a, b = operands(rng, 4, 11, 3, array)
-    # Rows of extreme values of one sign, then of the other: chunks saturate both ways.
-    a[0], a[1] = 127, -128
-    a[2, :6], a[2, 6:] = 127, -128
-    b[:] = 127
-    b[:, 2] = -128
+@pytest.mark.parametrize("depth", [50, 32, 7])
+def test_saturation_does_not_depend_on_the_buffers(depth):
+    """A saturating engine clamps at every step of the whole K, whatever its K chunks: the
+    same answer for every buffer depth, neither the chunks' clamped sum nor a final clamp."""
+    array, a, b = saturation_case()
+    config = EngineConfig(array, k_depth=depth, m_blocks=2, n_blocks=2)
     run = check_gemm(config, a, b)
     lo, hi = array.acc_range
-    assert (run.result == hi).any() and (run.result == lo).any()
+    assert run.result.tolist() == saturate_every_step(a, b, lo, hi)
+    assert run.result.tolist() != saturate_each_chunk(a, b, lo, hi, depth)
+    assert run.result[0, 3] == hi != clamped(int((a @ b)[0, 3]), lo, hi)
 
 
 @pytest.mark.parametrize("array", [

@@ -10,12 +10,14 @@ from systolic.rtl.config import ArrayConfig, ConfigError
 from systolic.rtl.engine_config import EngineConfig
 from systolic.rtl.engine_protocol import (ErrorCode, Opcode, Flag, header, parse_status,
                                           status_word)
-from systolic.sim.engine_model import (EngineModel, accumulate, engine_matmul, job_cycles,
+from systolic.sim.engine_model import (EngineModel, engine_matmul, job_cycles,
                                        job_timing, k_chunks)
 from systolic.sim.engine_tiling import (JobError, assemble_results, command_words, gemm_program,
                                         load_a_words, load_b_words, plan_jobs, result_positions,
                                         split_blocks, start_words)
 from systolic.sim.model import OperandError, gemm_cycles, ideal_cycles, matmul
+
+from conftest import saturate_each_chunk, saturate_every_step, saturation_case
 
 
 def operands(rng, m, k, n, array):
@@ -172,23 +174,25 @@ def test_wrap_chunking_equals_matmul(m, k, n, depth, seed):
     assert np.array_equal(engine_matmul(a, b, config), matmul(a, b, config.array))
 
 
-def test_saturate_accumulates_chunks_with_one_clamp_each():
+@pytest.mark.parametrize("depth", [50, 32, 7, 1])
+def test_saturation_is_every_step_of_the_whole_k_whatever_the_chunks(depth):
+    array, a, b = saturation_case()
+    config = EngineConfig(array, k_depth=depth, m_blocks=3, n_blocks=3)
+    lo, hi = array.acc_range
+    expected = saturate_every_step(a, b, lo, hi)
+    assert engine_matmul(a, b, config).tolist() == expected
+    result, _, _ = model_gemm(a, b, config)
+    assert result.tolist() == expected
+    if depth < 100:
+        assert expected != saturate_each_chunk(a, b, lo, hi, depth)
+
+
+def test_matmul_continues_from_a_start():
     array = ArrayConfig(rows=1, cols=1, acc_width=16, overflow="saturate")
-    config = EngineConfig(array, k_depth=2)
-    # Products 127*127 = 16129: the first chunk saturates at 32767 and the second brings the
-    # sum back down, where per-step saturation over all of K would do the same here...
-    a = np.array([[127, 127, 127, -128]])
-    b = np.array([[127], [127], [127], [127]])
-    p0 = 127 * 127 * 2                                  # 32258, in range
-    p1 = 127 * 127 - 128 * 127                          # -127
-    assert engine_matmul(a, b, config)[0, 0] == min(p0, 32767) + p1
-    # ...and here chunking differs: chunk 0 = sat(16129*2 + 16129) = 32767, chunk 1 = -32512.
-    a = np.array([[127, 127, 127, -128, -128, 0]])
-    b = np.array([[127]] * 6)
-    config = EngineConfig(array, k_depth=3)
-    expected = max(min(32767 + (-128 * 127 * 2), 32767), -32768)
-    assert engine_matmul(a, b, config)[0, 0] == expected
-    assert accumulate(np.array([32767]), np.array([1]), array)[0] == 32767
+    a, b = np.array([[127, -128]]), np.array([[127], [127]])
+    # From 32000: +16129 clamps at 32767, then -16256 leaves 16511.
+    assert matmul(a, b, array, start=[[32000]])[0, 0] == 32767 - 16256
+    assert matmul(a, b, array)[0, 0] == 16129 - 16256
 
 
 # Planning ------------------------------------------------------------------------------------

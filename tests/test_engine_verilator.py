@@ -35,6 +35,8 @@ from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.tiling import SimulationError
 from systolic.sim.verilog_build import BackendUnavailable
 
+from conftest import saturate_each_chunk
+
 #: Test builds, apart from the library's default cache and from other suites' builds.
 BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-engine-verilator"
 
@@ -144,9 +146,10 @@ def test_saturating_accumulation_across_chunks(wide_sat):
     run = check_gemm(WIDE_SAT, a, b)
     lo, hi = array.acc_range
     assert (run.result == hi).any() and (run.result == lo).any()
-    # Row 2 clamps inside a chunk: chunked accumulation is not a one-pass matmul here, and the
-    # hardware follows the chunked model (check_gemm), not the one-pass one.
-    assert not np.array_equal(run.result, matmul(a, b, array))
+    # Row 2 clamps inside a chunk: the chunks' clamped sum would differ from clamping every
+    # step; the hardware clamps every step of the whole K, as the one-pass matmul does.
+    np.testing.assert_array_equal(run.result, matmul(a, b, array))
+    assert run.result.tolist() != saturate_each_chunk(a, b, lo, hi, WIDE_SAT.k_depth)
 
 
 def test_wide_words_pass_through_the_harness(wide_sat):
