@@ -183,7 +183,7 @@ def test_saturation_is_every_step_of_the_whole_k_whatever_the_chunks(depth):
     assert engine_matmul(a, b, config).tolist() == expected
     result, _, _ = model_gemm(a, b, config)
     assert result.tolist() == expected
-    if depth < 100:
+    if depth >= 25:     # (short chunks happen to give the same answer on these operands)
         assert expected != saturate_each_chunk(a, b, lo, hi, depth)
 
 
