@@ -11,8 +11,8 @@ from .errors import UsageError
 from .options import add_array_options, config_from_args
 from .output import print_json
 
-__all__ = ["register", "run", "peak_ops_per_s", "throughput_row", "design_row", "report",
-           "format_ops"]
+__all__ = ["register", "run", "build_clock", "peak_ops_per_s", "throughput_row", "design_row",
+           "report", "format_ops"]
 
 
 def peak_ops_per_s(macs, clock_mhz):
@@ -92,7 +92,8 @@ def register(subparsers):
     return parser
 
 
-def _build_clock(report_, override):
+def build_clock(report_, override):
+    """Return ``(clock in MHz, its source)`` of a build report, ``override`` (MHz) winning."""
     if override is not None:
         return override, "command line (--clock-mhz)"
     if report_["timing_met"]:
@@ -122,7 +123,7 @@ def run(args):
         build = load_build(args.from_build)
         config = build_config(build)
         macs = build["macs"]
-        clock, clock_source = _build_clock(build, args.clock_mhz)
+        clock, clock_source = build_clock(build, args.clock_mhz)
         try:
             design = cost.design_from_build(build)
         except cost.CostInputError as exc:

@@ -13,7 +13,7 @@ from .errors import UsageError
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "throughput_report", "uart_estimate"]
+__all__ = ["register", "connect", "check_link_args", "throughput_report", "uart_estimate"]
 
 _DIM_MAX = 1 << 16
 
@@ -46,17 +46,23 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
-def _check_args(args, parser_defaults):
+def _check_args(args):
     for name in ("m", "k", "n"):
         value = getattr(args, name)
         if not 1 <= value <= _DIM_MAX:
             raise UsageError(f"--{name}={value} is out of range: must be from 1 to {_DIM_MAX}")
+    check_link_args(args)
+
+
+def check_link_args(args):
+    """Refuse (``UsageError``) a bad ``--baud`` or ``--timeout``, and design options given with
+    ``--port`` (a board reports its own design)."""
     if args.baud is not None and args.baud <= 0:
         raise UsageError(f"--baud={args.baud} must be a positive number of bits a second")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout={args.timeout} must be a positive number of seconds")
     if args.port is not None:
-        changed = [f"--{name.replace('_', '-')}" for name, default in parser_defaults.items()
+        changed = [f"--{name.replace('_', '-')}" for name, default in _design_defaults().items()
                    if name != "no_tiling" and getattr(args, name) != default]
         if changed:
             raise UsageError(f"{', '.join(changed)} describe(s) a virtual board; with --port the "
@@ -117,7 +123,14 @@ def uart_estimate(report, baud, turnaround_s=0.0):
             "macs_per_s": report["macs"] / seconds if seconds else None}
 
 
-def _connect(args):
+def connect(args):
+    """Open the accelerator ``--port`` or ``--virtual`` (with the design options) describe.
+
+    Raises
+    ------
+    UsageError
+        If the port cannot be opened or the virtual design cannot be built.
+    """
     from ..sim.verilog_build import BackendUnavailable
     from .driver import Accelerator, PortError
     if args.port is not None:
@@ -141,7 +154,7 @@ def _connect(args):
 def run(args):
     from ..sim.engine_tiling import JobError, plan_jobs
     from .driver import AcceleratorError
-    _check_args(args, _design_defaults())
+    _check_args(args)
     if args.virtual and args.no_tiling:
         # The virtual design is known now: refuse before building and starting it.
         try:
@@ -167,7 +180,7 @@ def _run_gemm(args):
     from ..sim.engine_model import engine_matmul
     from .operands import random_operands
     started = time.perf_counter()
-    with _connect(args) as acc:
+    with connect(args) as acc:
         acc.reset()     # the engine's clean-up, kept out of the measured GEMM
         setup_s = time.perf_counter() - started
         config = acc.config

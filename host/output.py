@@ -7,7 +7,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_atomic", "print_json", "progress"]
+from .errors import UsageError
+
+__all__ = ["atomic_path", "write_atomic", "check_output_path", "print_json", "progress"]
 
 
 @contextmanager
@@ -26,6 +28,21 @@ def atomic_path(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_path(path, option, *, inputs=()):
+    """Refuse (``UsageError``) an output ``path`` that is not a regular file or is one of
+    ``inputs``: writing it would replace a directory, a device or the data being read.
+
+    ``option`` names the command-line option in the message.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise UsageError(f"{option} {path}: exists and is not a regular file; give a file name")
+        for given in inputs:
+            if Path(given).exists() and os.path.samefile(path, given):
+                raise UsageError(f"{option} {path}: is an input of this command; write elsewhere")
 
 
 def write_atomic(path, data):
