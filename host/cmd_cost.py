@@ -155,12 +155,13 @@ def add_money_options(parser):
     return money
 
 
-def add_design_options(parser):
+def add_design_options(parser, *, from_build_help=None):
     """Add ``--from-build --device --device-price --node`` (read by :func:`case_from_args`)."""
     data = cost.load_cost_data()
     design = parser.add_argument_group("derive the costs from a design")
     design.add_argument("--from-build", metavar="BUILD.json",
-                        help="the JSON printed by 'systolic build --json': device and resources used")
+                        help=from_build_help or "the JSON printed by 'systolic build --json': "
+                                                "device and resources used")
     design.add_argument("--device", type=parse_device, metavar="NAME",
                         help="with array options: the FPGA family to cost the array on (the smallest "
                              f"device of the family that holds it is used); one of "

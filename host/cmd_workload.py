@@ -59,7 +59,8 @@ def register(subparsers):
                      help="write a PNG: cycles and efficiency by layer")
     out.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_board_options(parser, tiling=False)
-    add_design_options(parser)
+    add_design_options(parser, from_build_help="the JSON printed by 'systolic build --json': "
+                                               "the design, its clock and UART baud, its device")
     add_money_options(parser)
     per = parser.add_argument_group(
         "per million inferences (defaults and their sources in host/cost_data.json)")
