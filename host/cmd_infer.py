@@ -93,13 +93,10 @@ def run(args):
     inputs = model.test_inputs()
     reference = model.network.run(inputs)
     try:
-        report = _run_accelerator(args, model, inputs)
+        report, accelerated = _run_accelerator(args, model, inputs)
     except AcceleratorError as exc:
         print(f"systolic infer: error: {exc}", file=sys.stderr)
         return 1
-    accelerated = report.pop("_result")
-    equal = [np.array_equal(a, b)
-             for a, b in zip(reference.accumulators, accelerated.accumulators)]
     differs = np.zeros(len(inputs), dtype=bool)
     for mine, theirs in zip(reference.accumulators, accelerated.accumulators):
         differs |= np.any(mine != theirs, axis=1)
@@ -112,7 +109,7 @@ def run(args):
         "float_accuracy": model.float_accuracy,
         "int8_accuracy": float(np.mean(reference.predictions == model.y_test)),
         "accelerator_accuracy": float(np.mean(accelerated.predictions == model.y_test)),
-        "match": bool(all(equal)), "mismatched_images": int(differs.sum()),
+        "match": not bool(differs.any()), "mismatched_images": int(differs.sum()),
     })
     if args.json:
         print_json(report)
@@ -122,7 +119,8 @@ def run(args):
 
 
 def _run_accelerator(args, model, inputs):
-    """Run the test images through the chosen target; return the report so far."""
+    """Run the test images through the chosen target; return the report so far and the
+    :class:`~systolic.workloads.int8.Int8Result`."""
     if args.port is None and not args.virtual:
         from ..sim.engine_model import engine_matmul
         config = engine_config_from_args(args)
@@ -131,7 +129,7 @@ def _run_accelerator(args, model, inputs):
         result = model.network.run(inputs, lambda a, b: engine_matmul(a, b, config), batch=batch)
         return {"target": "model", "config": config.to_dict(), "batch": batch,
                 "model_s": time.perf_counter() - started, "wall_s": None, "images_per_s": None,
-                "baud": None, "link_estimate": None, "_result": result}
+                "baud": None, "link_estimate": None}, result
     started = time.perf_counter()
     with connect(args) as acc:
         _check_int8(acc.config, f"the board on {args.port}" if args.port else "the design")
@@ -160,13 +158,13 @@ def _run_accelerator(args, model, inputs):
         # The same bytes on an 8N1 UART, with no adapter latency: the link's own ceiling.
         "link_estimate": {"baud": baud, "bytes": wire, "seconds": line_s,
                           "images_per_s": len(inputs) / line_s if line_s else None},
-        "_result": result,
-    }
+    }, result
 
 
 def render(report):
     """Return the text lines of an ``infer`` report."""
-    shape = "-".join(str(n) for n in [report["layers"][0]["k"]] + [l["n"] for l in report["layers"]])
+    layers = report["layers"]
+    shape = "-".join(str(n) for n in [layers[0]["k"]] + [layer["n"] for layer in layers])
     where = {"model": "the engine's numpy model", "virtual": "a virtual board"}.get(
         report["target"], f"the board on {report['target']}")
     lines = [f"network:  {shape} int8 MLP, {report['train_images']} training images "
