@@ -7,9 +7,8 @@ import numpy as np
 
 from ..rtl.uart import DEFAULT_BAUD
 from .channel import BITS_PER_BYTE
-from .cmd_run import check_link_args, connect
+from .cmd_run import add_link_options, check_link_args, connect
 from .cmd_virtual_board import add_board_options
-from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT
 from .errors import UsageError
 from .options import engine_config_from_args
 from .output import print_json, progress
@@ -36,15 +35,7 @@ def register(subparsers):
                     "the accuracy of the float model, of the int8 numpy reference and of the "
                     "accelerator (equal image for image, or the exit status is 1), images/s, and "
                     "the images/s the same bytes allow on a real UART at the board's baud.")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
-    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=int, metavar="BAUD",
-                        help=f"line rate of --port (default {DEFAULT_BAUD:,}); otherwise the rate "
-                             f"the real-link estimate assumes")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
-                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
+    add_link_options(parser, required=False)
     net = parser.add_argument_group("the network")
     net.add_argument("--hidden", type=int, nargs="+", default=[32], metavar="N",
                      help=f"hidden layer sizes, 1 to {HIDDEN_MAX} each (default 32: 64-32-10)")
@@ -54,7 +45,7 @@ def register(subparsers):
                      help="images per accelerator GEMM (default: the rows one engine job holds); "
                           "each layer runs over every batch before the next layer, so its "
                           "weights stay on the board")
-    add_board_options(parser)
+    add_board_options(parser, tiling=False)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
 

@@ -13,7 +13,7 @@ from .errors import UsageError
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "connect", "check_link_args", "throughput_report", "uart_estimate"]
+__all__ = ["register", "add_link_options", "connect", "check_link_args", "throughput_report", "uart_estimate"]
 
 _DIM_MAX = 1 << 16
 
@@ -27,15 +27,7 @@ def register(subparsers):
                     "wire and throughput. The design is read from the board (INFO); the array "
                     "and engine options describe the virtual board only. Exit status 0 on a "
                     "match, 1 on a mismatch or a board failure, 2 on bad input.")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
-    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=int, metavar="BAUD",
-                        help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
-                             f"the rate to estimate a real UART's time at")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
-                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
+    add_link_options(parser)
     gemm = parser.add_argument_group("GEMM")
     gemm.add_argument("--m", type=int, required=True, help="rows of A")
     gemm.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
@@ -44,6 +36,20 @@ def register(subparsers):
     add_board_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
+
+
+def add_link_options(parser, *, required=True):
+    """Add ``--port PORT | --virtual`` (one required unless ``required=False``), ``--baud`` and
+    ``--timeout``: what :func:`connect` and :func:`check_link_args` read."""
+    target = parser.add_mutually_exclusive_group(required=required)
+    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
+    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
+    parser.add_argument("--baud", type=int, metavar="BAUD",
+                        help=f"line rate of --port (default {DEFAULT_BAUD}); otherwise the rate "
+                             f"to estimate a real UART's time at")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
+                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
 
 
 def _check_args(args):
