@@ -73,6 +73,27 @@ def test_every_layer_matches_the_event_level_engine_model(run_cli, gemm_csv, des
     assert totals["sustained_gops"] == pytest.approx(2 * totals["macs"] / totals["latency_s"] / 1e9)
 
 
+SPREAD_DESIGNS = [
+    EngineConfig(),
+    EngineConfig(ArrayConfig(rows=2, cols=3), k_depth=16, m_blocks=2, n_blocks=3),
+    EngineConfig(ArrayConfig(rows=4, cols=2, pipeline=1), k_depth=8, buffer_ram="distributed"),
+]
+SPREAD_SHAPES = [(1, 1, 1), (5, 3, 7), (33, 65, 17), (64, 100, 40), (9, 200, 3)]
+
+
+@pytest.mark.parametrize("config", SPREAD_DESIGNS, ids=lambda c: c.describe()[:24])
+@pytest.mark.parametrize("m, k, n", SPREAD_SHAPES)
+def test_the_per_shape_figures_equal_the_event_level_model(config, m, k, n):
+    # Whatever path gemm_figures takes (today the event-level model itself, later a closed
+    # form), it must give the event-level engine model's cycles and word counts.
+    from systolic.workloads.report import gemm_figures
+    figures = gemm_figures(config, m, k, n)
+    program = gemm_program(np.zeros((m, k), dtype=np.int64), np.zeros((k, n), dtype=np.int64), config)
+    assert (figures.cycles, figures.total_cycles) == _model_cycles(config, m, k, n)
+    assert (figures.words_in, figures.words_out, figures.jobs) == (
+        len(program.words), program.result_words, len(program.jobs))
+
+
 def test_groups_and_batch_multiply_the_one_gemm(run_cli, tmp_path):
     path = tmp_path / "conv.csv"
     path.write_text(CONV_CSV)
