@@ -58,6 +58,11 @@ def register(subparsers):
     out.add_argument("--plot", metavar="OUT.png",
                      help="write a PNG: cycles and efficiency by layer")
     out.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--board", metavar="NAME",
+                        help="design, clock and FPGA of a board's default build (as 'systolic "
+                             "build --board NAME' makes it; see 'systolic boards'); array options "
+                             "replace its array, engine options its buffers, --clock-mhz its "
+                             "clock, --device its FPGA")
     add_board_options(parser, tiling=False)
     add_design_options(parser, from_build_help="the JSON printed by 'systolic build --json': "
                                                "the design, its clock and UART baud, its device")
@@ -80,8 +85,37 @@ def register(subparsers):
 
 # The design and its clock --------------------------------------------------------------------
 
+def _board_design(args):
+    """The ``--board`` design: ``(engine config, clock Hz, clock source)``; sets ``args.device``
+    to the board's FPGA unless one was given."""
+    from ..boards.platforms import BoardError, board as get_board
+    from ..boards.top import default_array, default_clock_hz, default_engine_config
+    try:
+        board = get_board(args.board)
+    except BoardError as exc:
+        raise UsageError(f"--board: {exc.args[0]}") from None
+    array = config_from_args(args)
+    array = default_array(board) if array == ArrayConfig() else array
+    overrides = {name: getattr(args, name) for name in ENGINE_OPTIONS
+                 if getattr(args, name) is not None}
+    engine = default_engine_config(board, array, **overrides)
+    if args.device is None:
+        args.device = board.device
+        args.device_from_board = True
+    if args.clock_mhz is not None:
+        return engine, args.clock_mhz * 1e6, "command line (--clock-mhz)"
+    return engine, default_clock_hz(board), (f"{board.name}'s default build clock (boards/top.py; "
+                                             f"what builds reach: BENCHMARKS.md)")
+
+
 def _design(args):
     """Return ``(engine config, clock Hz or None, clock source, baud, build or None)``."""
+    if args.from_build and args.board:
+        raise UsageError("--from-build and --board exclude each other: the build report names "
+                         "its board's design")
+    if args.board:
+        engine, clock_hz, source = _board_design(args)
+        return engine, clock_hz, source, args.baud or DEFAULT_BAUD, None
     if args.from_build:
         given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS
                  if getattr(args, name) is not None]
@@ -169,7 +203,14 @@ def run(args):
     report = network_report(network, engine, batch=args.batch, clock_hz=clock_hz, baud=baud,
                             max_payload=args.max_payload, progress=say)
     report["clock_source"] = clock_source
-    report["cost"] = _cost(args, report)
+    report["cost_note"] = None
+    try:
+        report["cost"] = _cost(args, report)
+    except UsageError as exc:
+        if not getattr(args, "device_from_board", False):
+            raise
+        # Asked for a board, not for its cost: say why there is none instead of failing.
+        report["cost"], report["cost_note"] = None, f"no cost: {exc}"
     if args.csv:
         write_atomic(args.csv, report_csv(report))
         report["csv"] = str(args.csv)
@@ -276,6 +317,8 @@ def render(report):
                  f"({totals['link_inferences_per_s']:,.3g} inferences/s)")
     if report.get("cost"):
         lines += _cost_lines(report["cost"])
+    elif report.get("cost_note"):
+        lines += ["", report["cost_note"]]
     for key in ("csv", "plot"):
         if report.get(key):
             lines.append(f"{key}: {report[key]}")

@@ -196,12 +196,38 @@ def test_from_build_takes_design_clock_and_device(run_cli, gemm_csv, tmp_path):
     assert report["cost"]["rows"][0]["name"] == "this design on iCE40UP5K"
 
 
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_board_takes_its_default_build(run_cli, gemm_csv, board):
+    from systolic.boards import catalog
+    from systolic.boards.platforms import board as get_board
+    from systolic.boards.top import default_clock_hz, default_engine_config
+    report = _workload(run_cli, gemm_csv, "--board", board)
+    assert EngineConfig.from_dict(report["config"]) == default_engine_config(board)
+    assert report["clock_hz"] == default_clock_hz(board)
+    # The cost model prices the smallest device of the board's FPGA family that holds the
+    # design; a device without a catalog price gives a note instead of a cost.
+    if report["cost"] is None:
+        assert "no price for" in report["cost_note"] and "--fpga-unit" in report["cost_note"]
+        report = _workload(run_cli, gemm_csv, "--board", board, "--fpga-unit", "30")
+    device = next(a["value"] for a in report["cost"]["cost_assumptions"] if a["name"] == "device")
+    family = catalog.device(get_board(board).device)["family"]
+    assert catalog.device(device)["family"] == family
+    assert report["cost"]["rows"][0]["name"] == f"this design on {device}"
+    wide = _workload(run_cli, gemm_csv, "--board", board, "--rows", "2", "--cols", "2",
+                     "--clock-mhz", "10")
+    assert EngineConfig.from_dict(wide["config"]) == default_engine_config(
+        board, ArrayConfig(rows=2, cols=2))
+    assert wide["clock_hz"] == 10e6
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--batch", "0"], "--batch 0 is out of range"),
     (["--device", "iCE40UP5K"], "need a clock"),
     (["--from-build", "x.json", "--rows", "8"], "excludes array and engine options"),
     (["--baud", "0"], "--baud 0"),
     (["--rows", "0"], "rows"),
+    (["--board", "nope"], "unknown board 'nope'"),
+    (["--board", "icebreaker", "--from-build", "x.json"], "exclude each other"),
 ])
 def test_bad_options_exit_2_with_one_line(run_cli, gemm_csv, argv, message):
     status, out, err = run_cli("workload", gemm_csv, *argv)
