@@ -104,7 +104,7 @@ def _layer_row(index, layer, config, clock_hz, baud, max_payload):
     return row
 
 
-def _totals(rows, config, batch, clock_hz, baud):
+def _totals(rows, config, batch, clock_hz):
     def total(key):
         return sum(row[key] for row in rows)
     totals = {key: total(key) for key in ("macs", "jobs", "cycles", "total_cycles",
@@ -177,7 +177,7 @@ def network_report(network, config, *, batch=1, clock_hz=None, baud=DEFAULT_BAUD
         "network": network.name, "form": network.form, "source": network.source,
         "batch": batch, "clock_hz": clock_hz, "baud": baud, "max_payload": max_payload,
         "config": config.to_dict(), "design": config.describe(),
-        "layers": rows, "totals": _totals(rows, config, batch, clock_hz, baud),
+        "layers": rows, "totals": _totals(rows, config, batch, clock_hz),
         "not_mapped": dict(network.not_mapped), "notes": list(network.notes),
         "shapes": len(shapes), "report_s": time.perf_counter() - started,
     }
