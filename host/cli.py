@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "cmd_run",
     "cmd_virtual_board",
     "cmd_build",
+    "cmd_workload",
+    "cmd_infer",
 ]
 
 

@@ -20,9 +20,10 @@ from .numbers import number_type, parse_number
 from .options import add_array_options, config_from_args
 from .output import STDOUT, check_output, print_json
 
-__all__ = ["register", "run", "load_build", "build_config", "case_from_args", "render",
-           "summarize", "usd", "parse_money", "parse_units", "parse_device", "parse_positive",
-           "parse_non_negative"]
+__all__ = ["register", "add_money_options", "add_design_options", "add_estimate_options",
+           "run", "load_build", "build_config", "case_from_args", "render", "summarize", "usd",
+           "parse_money", "parse_units", "parse_device", "parse_positive", "parse_non_negative",
+           "ESTIMATE_OPTIONS", "MONEY_OPTIONS"]
 
 def parse_money(text):
     """Return an amount of US dollars >= 0 from text such as ``1.5M``, ``$1,500,000`` or ``4``."""
@@ -79,8 +80,6 @@ parse_non_negative = _ranged("a number, 0 or more", 0, None)
 def register(subparsers):
     """Add the ``cost`` subcommand to ``subparsers``."""
     data = cost.load_cost_data()
-    ref = {k: v["value"] for k, v in data["reference_case"].items()}
-    asic = data["asic"]
     parser = subparsers.add_parser(
         "cost", help="FPGA or ASIC? total cost, breakeven volume and its sensitivity",
         description="Compare the total cost NRE + unit x volume of an FPGA and an ASIC, find the "
@@ -102,6 +101,17 @@ def register(subparsers):
                           f"{data['sensitivity']['value']}, i.e. +/-50%%)")
     out.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
+    add_money_options(parser)
+    add_design_options(parser)
+    add_array_options(parser)
+    add_estimate_options(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_money_options(parser):
+    """Add ``--asic-nre --asic-unit --fpga-nre --fpga-unit`` (read by :func:`case_from_args`)."""
+    ref = {k: v["value"] for k, v in cost.load_cost_data()["reference_case"].items()}
     money = parser.add_argument_group(
         "money, in USD (default: the reference case; with a design, these replace the derived values)")
     money.add_argument("--asic-nre", type=parse_money, metavar="USD",
@@ -113,10 +123,16 @@ def register(subparsers):
     money.add_argument("--fpga-unit", type=parse_money, metavar="USD",
                        help=f"FPGA cost per part (reference {ref['fpga_unit']:g}; with a design: "
                             "the catalog price of the smallest device that holds it)")
+    return money
 
+
+def add_design_options(parser, *, from_build_help=None):
+    """Add ``--from-build --device --device-price --node`` (read by :func:`case_from_args`)."""
+    data = cost.load_cost_data()
     design = parser.add_argument_group("derive the costs from a design")
     design.add_argument("--from-build", metavar="BUILD.json",
-                        help="the JSON printed by 'systolic build --json': device and resources used")
+                        help=from_build_help or "the JSON printed by 'systolic build --json': "
+                                                "device and resources used")
     design.add_argument("--device", type=parse_device, metavar="NAME",
                         help="with array options: the FPGA family to cost the array on (the smallest "
                              f"device of the family that holds it is used); one of "
@@ -126,8 +142,12 @@ def register(subparsers):
     design.add_argument("--node", type=_node, metavar="NODE",
                         help=f"ASIC process node, one of {', '.join(data['nodes'])} "
                              f"(default {data['default_node']['value']})")
-    add_array_options(parser)
+    return design
 
+
+def add_estimate_options(parser):
+    """Add the ASIC estimate's inputs (``--asic-area`` ... ``--final-test-yield``)."""
+    asic = cost.load_cost_data()["asic"]
     est = parser.add_argument_group(
         "ASIC estimate (with a design; defaults and their sources in host/cost_data.json)")
     est.add_argument("--asic-area", dest="asic_area_mm2", type=parse_positive, metavar="MM2",
@@ -161,8 +181,7 @@ def register(subparsers):
                      help=f"test cost per part (default {asic['test']['value']:.2f})")
     est.add_argument("--final-test-yield", type=_ranged("a fraction", 0, 1, lo_open=True), metavar="F",
                      help=f"fraction of packaged parts that pass (default {asic['final_test_yield']['value']:g})")
-    parser.set_defaults(func=run)
-    return parser
+    return est
 
 
 # Reading a build report ----------------------------------------------------------------------
@@ -252,19 +271,24 @@ def build_config(report):
 
 # From arguments to a case --------------------------------------------------------------------
 
-_ESTIMATE_OPTIONS = ("node", "asic_area_mm2", "area_ratio", "wafer_price", "mask_set",
-                     "design_effort", "defect_density", "yield_model", "alpha",
-                     "wafer_diameter_mm", "edge_exclusion_mm", "scribe_mm", "package", "test",
-                     "final_test_yield", "device_price")
-_MONEY = ("asic_nre", "asic_unit", "fpga_nre", "fpga_unit")
+#: Attribute names of the options that only an estimated design takes.
+ESTIMATE_OPTIONS = ("node", "asic_area_mm2", "area_ratio", "wafer_price", "mask_set",
+                    "design_effort", "defect_density", "yield_model", "alpha",
+                    "wafer_diameter_mm", "edge_exclusion_mm", "scribe_mm", "package", "test",
+                    "final_test_yield", "device_price")
+#: Attribute names of the money options (NRE and unit cost of each option).
+MONEY_OPTIONS = ("asic_nre", "asic_unit", "fpga_nre", "fpga_unit")
 
 
 def _flag(name):
     return cost.OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
 
 
-def case_from_args(args):
+def case_from_args(args, *, array_needs_device=True):
     """Return the :class:`~systolic.host.cost.Case` the command-line options describe.
+
+    With ``array_needs_device=False`` array options without ``--device`` are allowed (they
+    describe something else, the engine of ``systolic workload``) and give the reference case.
 
     Raises
     ------
@@ -280,13 +304,13 @@ def case_from_args(args):
         raise UsageError("--from-build and array options exclude each other: the build report "
                          "describes the design")
     if not args.from_build and not args.device:
-        if config != ArrayConfig():
+        if array_needs_device and config != ArrayConfig():
             raise UsageError("array options need --device NAME: the FPGA family to cost the array on")
-        given = [_flag(n) for n in _ESTIMATE_OPTIONS if getattr(args, n, None) is not None]
+        given = [_flag(n) for n in ESTIMATE_OPTIONS if getattr(args, n, None) is not None]
         if given:
             raise UsageError(f"{', '.join(given)}: only with a design to estimate; give "
                              f"--from-build BUILD.json, or array options with --device NAME")
-        return cost.reference_case({n: getattr(args, n) for n in _MONEY})
+        return cost.reference_case({n: getattr(args, n) for n in MONEY_OPTIONS})
 
     overrides = {n: getattr(args, n, None) for n in cost.OPTION_NAMES}
     prices = dict(args.device_price or [])

@@ -59,5 +59,9 @@ def run(args):
         print(f"      {line}")
 
     ok = report["match"] and report["cycles_match"]
+    print("next:  `systolic infer --virtual` classifies handwritten digits with an int8 MLP whose "
+          "GEMMs run on a virtual board;")
+    print("       `systolic workload mobilenetv2 --clock-mhz 30` takes a whole network (or a "
+          "SCALE-Sim CSV, or an ONNX model) through the engine's cycle model")
     print("demo: OK" if ok else "demo: FAILED")
     return 0 if ok else 1

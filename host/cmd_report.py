@@ -16,8 +16,8 @@ from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add
 from .output import print_json
 from .throughput import throughput
 
-__all__ = ["register", "run", "peak_ops_per_s", "throughput_row", "design_row", "report",
-           "format_ops"]
+__all__ = ["register", "run", "build_clock", "peak_ops_per_s", "throughput_row", "design_row",
+           "report", "format_ops"]
 
 
 def peak_ops_per_s(macs, clock_mhz):
@@ -109,7 +109,8 @@ def register(subparsers):
     return parser
 
 
-def _build_clock(report_, override):
+def build_clock(report_, override):
+    """Return ``(clock in MHz, its source)`` of a build report, ``override`` (MHz) winning."""
     if override is not None:
         return override, "command line (--clock-mhz)"
     if report_["timing_met"]:
@@ -173,7 +174,7 @@ def run(args):
         config = build_config(build)
         engine = EngineConfig.from_dict(build["engine"]) if build.get("engine") else None
         macs = build["macs"]
-        clock, clock_source = _build_clock(build, args.clock_mhz)
+        clock, clock_source = build_clock(build, args.clock_mhz)
         baud = build.get("baud") if baud is None else baud
         try:
             design = cost.design_from_build(build)

@@ -15,7 +15,9 @@ from .operands import DIM_MAX
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "throughput_report", "uart_estimate", "result_line"]
+__all__ = ["register", "add_link_options", "connect", "check_link_args", "throughput_report",
+           "uart_estimate", "result_line"]
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -26,17 +28,7 @@ def register(subparsers):
                     "wire and throughput. The design is read from the board (INFO); the array "
                     "and engine options describe the virtual board only. Exit status 0 on a "
                     "match, 1 on a mismatch or a board failure, 2 on bad input.")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
-    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
-                        metavar="BAUD",
-                        help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
-                             f"the rate to estimate a real UART's time at")
-    parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
-                        default=None, metavar="S",
-                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
-                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
+    add_link_options(parser)
     gemm = parser.add_argument_group("GEMM")
     dim = count_type(1, DIM_MAX)
     gemm.add_argument("--m", type=dim, required=True, help="rows of A")
@@ -48,9 +40,28 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
-def _check_args(args, parser_defaults):
+def add_link_options(parser, *, required=True):
+    """Add ``--port PORT | --virtual`` (one required unless ``required=False``), ``--baud`` and
+    ``--timeout``: what :func:`connect` and :func:`check_link_args` read (with the virtual
+    board's design options, :func:`~.cmd_virtual_board.add_board_options`)."""
+    target = parser.add_mutually_exclusive_group(required=required)
+    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
+    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
+    parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
+                        metavar="BAUD",
+                        help=f"line rate of --port (default {DEFAULT_BAUD}); otherwise the rate "
+                             f"to estimate a real UART's time at")
+    parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
+                        default=None, metavar="S",
+                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
+                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
+
+
+def check_link_args(args):
+    """Refuse (``UsageError``) design options given with ``--port``: a board reports its own
+    design."""
     if args.port is not None:
-        changed = [f"--{name.replace('_', '-')}" for name, default in parser_defaults.items()
+        changed = [f"--{name.replace('_', '-')}" for name, default in _design_defaults().items()
                    if name != "no_tiling" and getattr(args, name) != default]
         if changed:
             raise UsageError(f"{', '.join(changed)} describe(s) a virtual board; with --port the "
@@ -114,7 +125,14 @@ def uart_estimate(report, baud, turnaround_s=0.0):
             "macs_per_s": report["macs"] / seconds if seconds else None}
 
 
-def _connect(args):
+def connect(args):
+    """Open the accelerator ``--port`` or ``--virtual`` (with the design options) describe.
+
+    Raises
+    ------
+    UsageError
+        If the port cannot be opened or the virtual design cannot be built.
+    """
     from ..sim.verilog_build import BackendUnavailable
     from .driver import Accelerator, PortError
     if args.port is not None:
@@ -138,7 +156,7 @@ def _connect(args):
 def run(args):
     from ..sim.engine_tiling import JobError, plan_jobs
     from .driver import AcceleratorError
-    _check_args(args, _design_defaults())
+    check_link_args(args)
     if args.virtual and args.no_tiling:
         # The virtual design is known now: refuse before building and starting it.
         try:
@@ -164,7 +182,7 @@ def _run_gemm(args):
     from ..sim.engine_model import engine_matmul
     from .operands import random_operands
     started = time.perf_counter()
-    with _connect(args) as acc:
+    with connect(args) as acc:
         acc.reset()     # the engine's clean-up, kept out of the measured GEMM
         setup_s = time.perf_counter() - started
         config = acc.config

@@ -115,5 +115,6 @@ def test_demo(run_cli, tmp_path):
     assert "on the GEMM engine" in out
     assert "result vs numpy: MATCH" in out
     assert "Breakeven at" in out
+    assert "systolic infer --virtual" in out and "systolic workload" in out
     assert (tmp_path / "systolic_array.v").exists()
     assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
