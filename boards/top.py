@@ -95,12 +95,12 @@ BRIDGE_BRAM = 2
 
 #: The engine's buffers on ECP5: block RAM read through its output register (``buffer_latency``
 #: 2, DP16KD blocks instantiated with ``REGMODE_B="OUTREG"``; without it a DP16KD's data leaves
-#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (128 x 32 x 128 for
+#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (128 x 64 x 128 for
 #: the 8 x 16 array): every loaded operand is used at least 8 times, so a job's loads take half
-#: its passes' cycles behind the other bank's job, and 32 K steps are twice the array's side,
-#: so passes follow each other without a gap. The boards with less block RAM get their buffers
-#: cut to it (:func:`fit_engine_config`).
-ECP5_BUFFERS = {"buffer_ram": "block", "buffer_latency": 2, "k_depth": 32, "m_blocks": 16,
+#: its passes' cycles behind the other bank's job; 64 K steps are four times the array's side,
+#: so passes follow each other without a gap, and deep enough that small GEMMs run in one job.
+#: The boards with less block RAM get their buffers cut to it (:func:`fit_engine_config`).
+ECP5_BUFFERS = {"buffer_ram": "block", "buffer_latency": 2, "k_depth": 64, "m_blocks": 16,
                 "n_blocks": 8}
 
 
