@@ -125,11 +125,12 @@ class Bridge(wiring.Component):
     it, never meets that stall; one that sends back to back only sees backpressure on
     ``i_stream`` (a UART receiver in front of the bridge would drop those bytes).
 
-    A WRITE is acknowledged once the engine has taken all its words, however long that
-    takes, and the bridge executes nothing else meanwhile. The engine delays a START (and its
-    READ and STATUS commands) until the previous job's results have been sent, so a host
-    must READ a job's results before it WRITEs the next START: otherwise that WRITE never
-    completes and the bridge stays stuck until reset. Loads of the other bank may go first
+    A WRITE is acknowledged once the engine has taken all its words, and the bridge executes
+    nothing else meanwhile. The engine delays a START (and its READ and STATUS commands) until
+    the previous job's results have been sent, so a host must READ a job's results before it
+    WRITEs the next START: a WRITE whose words the engine stops taking for ``timeout_cycles``
+    is answered ERROR(STALLED) (:class:`~.protocol.ErrorCode`), the rest of its words
+    dropped, and the bridge takes requests again. Loads of the other bank may go first
     (double buffering); ``tests/test_board_core.py`` runs a tiled GEMM in that order.
 
     Parameters

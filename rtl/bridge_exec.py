@@ -22,7 +22,8 @@ class RequestExecutor(wiring.Component):
       the reply sent for it again, from the reply buffer, without executing anything;
     * PING (empty) gets ACK; INFO (empty) gets INFO with ``info``, copied into the reply
       buffer; WRITE (whole words) sends its words to ``cmd`` and gets ACK once the last one
-      is taken; READ (a count of at most ``max_payload // word_bytes``) takes up to that many
+      is taken, or ERROR(STALLED) once ``cmd`` took none for ``timeout_cycles`` cycles (the
+      rest of the payload is dropped); READ (a count of at most ``max_payload // word_bytes``) takes up to that many
       words from ``rsp`` into the reply buffer and gets DATA once it has them all or
       ``timeout_cycles`` cycles passed without a word;
     * a payload that does not fit the kind gets ERROR(BAD_LENGTH), an unknown kind
@@ -192,10 +193,17 @@ class RequestExecutor(wiring.Component):
             with m.State("WRITE_WORD"):
                 m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(word)]
                 with m.If(self.cmd.ready):
+                    m.d.sync += timer.eq(0)
                     with m.If(index == frame.length):
                         answer(Kind.ACK, 0)
                     with m.Else():
                         m.next = "WRITE_ADDR"
+                with m.Elif(timer == self._timeout_cycles):
+                    # The engine waits for something only the host can do (read the results
+                    # it owes before it takes a START): say so rather than wait forever.
+                    error(ErrorCode.STALLED)
+                with m.Else():
+                    m.d.sync += timer.eq(timer + 1)
 
             with m.State("READ_WAIT"):
                 with m.If((words == frame.arg) | (timer == self._timeout_cycles)):

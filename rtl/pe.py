@@ -82,6 +82,9 @@ class ProcessingElement(wiring.Component):
         total = acc + product
         if self._config.overflow == "saturate":
             lo, hi = self._config.acc_range
+            if not self._config.signed:
+                # An unsigned sum cannot fall below zero: no comparison that is always false.
+                return Mux(total > hi, hi, total)
             return Mux(total > hi, hi, Mux(total < lo, lo, total))
         return total
 

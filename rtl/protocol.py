@@ -38,8 +38,11 @@ READ      0x04   count (u16, little-endian)        DATA: up to ``count`` engine 
 
 A WRITE is acknowledged only once the engine has taken every word, and the engine takes a
 START only after the previous job's results have been read: so a host must READ a job's
-results before it WRITEs the next START, or the WRITE never completes (the driver in
-:mod:`systolic.host.driver` keeps that order).
+results before it WRITEs the next START (the driver in :mod:`systolic.host.driver` keeps that
+order). A WRITE whose words the engine stops taking for :data:`FRAME_TIMEOUT_BYTES` byte times
+is answered ERROR(``STALLED``) rather than never: the words taken stay taken, the rest of the
+WRITE is dropped, and the host reads the results owed, then resynchronizes the engine (NOPs,
+CLEAR) as after any command cut short.
 
 Replies of kind ERROR (0xE0) carry one byte, an :class:`ErrorCode`. A frame whose CRC does
 not match gets ``BAD_CRC`` with the SEQ it arrived with; the board also drops a frame that
@@ -88,6 +91,7 @@ class ErrorCode(enum.IntEnum):
     TOO_LONG = 3      #: LEN exceeds the board's max_payload
     BAD_LENGTH = 4    #: LEN does not fit the kind (WRITE not whole words, READ not 2 bytes)
     ENGINE = 5        #: the engine reported an error (read its STATUS word for the code)
+    STALLED = 6       #: the engine took no word of a WRITE for the frame timeout
 
     def describe(self):
         """A sentence for an exception message."""
@@ -97,6 +101,8 @@ class ErrorCode(enum.IntEnum):
             ErrorCode.TOO_LONG: "the frame is longer than the board's buffer",
             ErrorCode.BAD_LENGTH: "the payload length does not fit the request",
             ErrorCode.ENGINE: "the GEMM engine reported an error",
+            ErrorCode.STALLED: "the GEMM engine stopped taking the WRITE's words: it waits for "
+                               "results to be READ before it takes a START",
         }[self]
 
 

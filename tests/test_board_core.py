@@ -299,6 +299,32 @@ def test_a_tiled_gemm_reads_each_job_before_the_next_start():
     simulate(dut, link, body, budget=50_000)
 
 
+def test_a_start_behind_unread_results_is_answered_stalled():
+    """The host writes the next START while the previous job's results are unread: the board
+    answers ERROR(STALLED) after its timeout instead of waiting forever, and once the host
+    reads those results, resynchronizes and clears, the engine runs the next job."""
+    a, b = operands(11, 4, 6, 4)
+    dut, link = stream_core()
+    async def body(ctx, client):
+        program = gemm_program(a, b, CONFIG)
+        await client.write(ctx, program.words)                  # results owed, not read
+        # The START's words are taken (the decoder then waits to launch); the next ones are not
+        # (beyond the two the command register slice holds).
+        reply = await client.request(ctx, Kind.WRITE, words_to_bytes(
+            start_words(4, 6, 4, bank=1) + command_words(Opcode.NOP) * 4, WORD_BYTES))
+        assert (reply.kind, reply.payload) == (Kind.ERROR, bytes([ErrorCode.STALLED]))
+        words = await client.read(ctx, program.result_words)
+        check(assemble_results(words, program, CONFIG), a, b)
+        # The START the engine took then runs (on bank 1's stale operands): read its results.
+        assert len(await client.read(ctx, 4 * 4)) == 16
+        # Resynchronize the decoder (a WRITE cut short may have left a command open), clear.
+        await client.write(ctx, command_words(Opcode.NOP) * CONFIG.resync_words
+                           + command_words(Opcode.CLEAR))
+        assert not (await client.status(ctx)).error
+        check(await client.gemm(ctx, a, b), a, b)
+    simulate(dut, link, body, budget=50_000)
+
+
 # On the UART pins ------------------------------------------------------------------------------
 
 def test_gemm_over_the_uart_pins():

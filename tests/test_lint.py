@@ -35,6 +35,8 @@ def lint(tool, path):
     ["--rows", "3", "--cols", "5", "--a-width", "4", "--b-width", "12", "--unsigned"],
     ["--rows", "2", "--cols", "2", "--width", "16", "--overflow", "saturate", "--acc-width", "40"],
     ["--rows", "2", "--cols", "3", "--width", "32", "--max-k", "1024"],
+    ["--rows", "5", "--cols", "3", "--a-width", "6", "--b-width", "11", "--unsigned",
+     "--overflow", "saturate"],
 ])
 def test_generated_verilog_lints_clean(verilator, tmp_path, capsys, options):
     path = tmp_path / "systolic_array.v"
