@@ -106,8 +106,17 @@ class TileFeeder(wiring.Component):
         # acceptance, a fixed number of cycles later for every beat alike).
         step = Signal()
         spaced = pass_spacing(m, config.array, step & k_at_last)
-        # Rows of A (columns of B) from the current block on.
-        walk = tile_walk(m, config, job, restart=self.start, advance=step & k_at_last)
+        # Rows of A (columns of B) from the current block on. The walk moves on a cycle after
+        # a pass's last beat, from a flip-flop: its counters, which sit wherever the placer puts
+        # them, then wait on no logic of the feeder's. The next pass's end, which reads the walk,
+        # is at least ``min_pass_spacing`` cycles later (a 1 x 1 array's passes may be a cycle
+        # apart: its walk moves at once).
+        advance = Signal()
+        if config.array.min_pass_spacing >= 2:
+            m.d.sync += advance.eq(step & k_at_last)
+        else:
+            m.d.comb += advance.eq(step & k_at_last)
+        walk = tile_walk(m, config, job, restart=self.start, advance=advance)
         m.d.comb += [
             step.eq(issuing & (~k_at_last | spaced)),
             self.a_read.addr.eq(a_addr),
