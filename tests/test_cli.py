@@ -109,11 +109,27 @@ def test_console_script_exit_status_and_help():
     assert done.returncode == 2 and "invalid choice" in done.stderr
 
 
-def test_demo(run_cli, tmp_path):
-    status, out, _ = run_cli("demo", "--out", str(tmp_path))
+def test_demo_quick(run_cli, tmp_path):
+    status, out, _ = run_cli("demo", "--quick", "--out", str(tmp_path))
     assert status == 0
     assert "on the GEMM engine" in out
     assert "result vs numpy: MATCH" in out
+    assert "bitstream: skipped (--quick)" in out
     assert "Breakeven at" in out
     assert (tmp_path / "systolic_array.v").exists()
     assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "icebreaker").exists()
+
+
+@pytest.mark.slow
+def test_demo_ends_in_a_bitstream(run_cli, tmp_path):
+    """``make demo``: the real iCEBreaker build, then the cost from its own report."""
+    status, out, err = run_cli("demo", "--out", str(tmp_path))
+    assert status == 0, err
+    build = json.loads((tmp_path / "icebreaker" / "build.json").read_text())
+    assert Path(build["bitstream"]).is_file()
+    for stage in ("synthesis", "placement", "routing", "packing"):
+        assert f"systolic: {stage}" in err
+    assert f"peak {build['peak_gops']:g} GOPS" in out
+    assert f"cost: this build (iCE40UP5K, from {build['report']})" in out
+    assert "Breakeven at" in out and out.rstrip().endswith("demo: OK")
