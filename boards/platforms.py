@@ -240,7 +240,7 @@ BOARDS = {b.name: b for b in [
     Board(
         name="tang-nano-9k", title="Sipeed Tang Nano 9K",
         platform_class="amaranth_boards.tang_nano_9k:TangNano9kPlatform",
-        device="GW1NR-9", package="QN88",
+        device="GW1NR-9", package="QN88P",
         oscillator="clk27", osc_hz=27e6, default_clk_hz=27e6,
         uart="uart", usb_serial="Bouffalo BL702 (Sipeed debugger: JTAG + UART)",
         serial_chip="BL702",
