@@ -429,20 +429,15 @@ class ICE40PLL(wiring.Component):
         return m
 
 
-class ECP5PLL(wiring.Component):
-    """An ECP5 EHXPLLL with its primary output CLKOP fed back.
-
-    Parameters
-    ----------
-    config : ECP5PLLConfig
-        Dividers, from :func:`ecp5_pll`.
+class _BufferedPLL(wiring.Component):
+    """A PLL whose reference is the oscillator through an input buffer (ECP5, Gowin).
 
     Members
     -------
     clk_in : In(1)
         The reference clock (the oscillator, through an input buffer).
     clk_out : Out(1)
-        The generated clock (CLKOP).
+        The generated clock.
     locked : Out(1)
         The PLL has locked (asynchronous to every clock).
     """
@@ -453,8 +448,21 @@ class ECP5PLL(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        c = self._config
-        m.submodules.pll = Instance(
+        m.submodules.pll = self._instance(self._config)
+        return m
+
+
+class ECP5PLL(_BufferedPLL):
+    """An ECP5 EHXPLLL with its primary output CLKOP (``clk_out``) fed back.
+
+    Parameters
+    ----------
+    config : ECP5PLLConfig
+        Dividers, from :func:`ecp5_pll`.
+    """
+
+    def _instance(self, c):
+        return Instance(
             "EHXPLLL",
             # Loop filter settings and frequency annotations as the Lattice tools write them;
             # the open flow passes them through to the bitstream.
@@ -476,35 +484,19 @@ class ECP5PLL(wiring.Component):
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_LOCK=self.locked,
         )
-        return m
 
 
-class GowinPLL(wiring.Component):
-    """A Gowin rPLL making CLKOUT from the oscillator, with its internal feedback.
+class GowinPLL(_BufferedPLL):
+    """A Gowin rPLL making CLKOUT (``clk_out``) with its internal feedback.
 
     Parameters
     ----------
     config : GowinPLLConfig
         Dividers, from :func:`gowin_pll`.
-
-    Members
-    -------
-    clk_in : In(1)
-        The reference clock (the oscillator, through an input buffer).
-    clk_out : Out(1)
-        The generated clock (CLKOUT).
-    locked : Out(1)
-        The PLL has locked (asynchronous to every clock).
     """
 
-    def __init__(self, config):
-        self._config = config
-        super().__init__({"clk_in": In(1), "clk_out": Out(1), "locked": Out(1)})
-
-    def elaborate(self, platform):
-        m = Module()
-        c = self._config
-        m.submodules.pll = Instance(
+    def _instance(self, c):
+        return Instance(
             "rPLL",
             # The parameter set gowin_pll writes; the dynamic-setting inputs are tied off and
             # the static dividers used (DYN_*_SEL "false", the primitive's defaults).
@@ -514,7 +506,6 @@ class GowinPLL(wiring.Component):
             i_FBDSEL=0, i_IDSEL=0, i_ODSEL=0, i_PSDA=0, i_DUTYDA=0, i_FDLY=0,
             o_CLKOUT=self.clk_out, o_LOCK=self.locked,
         )
-        return m
 
 
 class ClockGenerator(wiring.Component):
