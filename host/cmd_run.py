@@ -31,8 +31,12 @@ def register(subparsers):
     target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
     target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
     parser.add_argument("--baud", type=int, metavar="BAUD",
-                        help=f"line rate of --port (default {DEFAULT_BAUD}); with --virtual, "
-                             f"the rate to estimate a real UART's time at")
+                        help=f"line rate of --port (default: the --board's default rate, else "
+                             f"{DEFAULT_BAUD}); with --virtual, the rate to estimate a real "
+                             f"UART's time at")
+    parser.add_argument("--board", metavar="NAME",
+                        help="the board on --port, built with its default link rate (see "
+                             "'systolic boards'): that rate unless --baud gives another")
     parser.add_argument("--timeout", type=float, default=None, metavar="S",
                         help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
                              f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
@@ -53,6 +57,12 @@ def _check_args(args, parser_defaults):
             raise UsageError(f"--{name}={value} is out of range: must be from 1 to {_DIM_MAX}")
     if args.baud is not None and args.baud <= 0:
         raise UsageError(f"--baud={args.baud} must be a positive number of bits a second")
+    if args.board is not None:
+        from ..boards.platforms import BoardError, board
+        try:
+            board(args.board)
+        except BoardError as exc:
+            raise UsageError(f"--board: {exc}") from None
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout={args.timeout} must be a positive number of seconds")
     if args.port is not None:
@@ -117,12 +127,22 @@ def uart_estimate(report, baud, turnaround_s=0.0):
             "macs_per_s": report["macs"] / seconds if seconds else None}
 
 
+def _baud(args):
+    """The line rate: ``--baud``, else the ``--board``'s default, else the driver's."""
+    if args.baud is not None:
+        return args.baud
+    if args.board is not None:
+        from ..boards.top import default_baud
+        return default_baud(args.board)
+    return DEFAULT_BAUD
+
+
 def _connect(args):
     from ..sim.verilog_build import BackendUnavailable
     from .driver import Accelerator, PortError
     if args.port is not None:
         try:
-            return Accelerator.open(args.port, baud=args.baud or DEFAULT_BAUD,
+            return Accelerator.open(args.port, baud=_baud(args),
                                     timeout=args.timeout or DEFAULT_TIMEOUT)
         except PortError as exc:
             raise UsageError(str(exc)) from None
@@ -178,7 +198,7 @@ def _run_gemm(args):
         result = acc.matmul(a, b, tiling=not args.no_tiling)
         wall_s = time.perf_counter() - started
         after = acc.stats()
-    baud = (args.baud or DEFAULT_BAUD) if args.port is not None else None
+    baud = _baud(args) if args.port is not None else None
     report = {"match": bool(np.array_equal(result, engine_matmul(a, b, config))),
               # Equal to `match` unless the design's accumulator overflows on these operands.
               "numpy_exact": bool(np.array_equal(result, _exact_product(a, b))),
@@ -186,7 +206,7 @@ def _run_gemm(args):
               "target": args.port or "virtual", "setup_s": setup_s, "config": config.to_dict(),
               **throughput_report(args.m, args.k, args.n, wall_s, before, after, baud)}
     if args.port is None:
-        report["uart_estimate"] = uart_estimate(report, args.baud or DEFAULT_BAUD)
+        report["uart_estimate"] = uart_estimate(report, _baud(args))
     return report
 
 

@@ -133,3 +133,17 @@ def test_demo_ends_in_a_bitstream(run_cli, tmp_path):
     assert f"peak {build['peak_gops']:g} GOPS" in out
     assert f"cost: this build (iCE40UP5K, from {build['report']})" in out
     assert "Breakeven at" in out and out.rstrip().endswith("demo: OK")
+
+
+def test_run_takes_the_boards_default_rate(run_cli):
+    """``systolic run --board NAME``: the board's default link rate, unless --baud says."""
+    from systolic.boards.top import default_baud
+    status, out, err = run_cli("run", "--virtual", "--board", "ecpix5-85", "--m", "4", "--k",
+                               "8", "--n", "4", "--json")
+    assert status == 0, err
+    assert json.loads(out)["uart_estimate"]["baud"] == default_baud("ecpix5-85") == 12_000_000
+    status, out, err = run_cli("run", "--virtual", "--board", "nope", "--m", "4", "--k", "8",
+                               "--n", "4")
+    assert status == 2 and out == ""
+    line, = err.strip().splitlines()
+    assert "--board" in line and "unknown board 'nope'" in line
