@@ -278,6 +278,24 @@ def test_board_default_rate_tx(clk_hz, baud, rate_error):
     assert received == data
 
 
+@pytest.mark.parametrize("board", boards(), ids=lambda b: b.name)
+def test_board_default_rate_is_the_fastest_with_margin(board):
+    """The chip makes the default rate exactly; the chip's next faster rate, if any, leaves
+    the receiver less than the margin (or fewer than MIN_DIVISOR cycles a bit)."""
+    link_hz = link_clock_hz(board) or board.clock_plan(default_clock_hz(board)).f_out
+    rates = board.serial.rates()
+    baud = default_baud(board)
+    assert baud in rates and baud <= board.serial.max_baud
+    assert rate_tolerance(link_hz / baud) >= LINK_RATE_MARGIN
+    faster = rates[:rates.index(baud)]
+    if faster:
+        divisor = link_hz / faster[-1]
+        assert divisor < MIN_DIVISOR or rate_tolerance(divisor) < LINK_RATE_MARGIN
+    # A slower main clock lowers an iCE40 board's rate (its link runs from the main clock).
+    if link_clock_hz(board) is None:
+        assert default_baud(board, 16e6) <= baud
+
+
 def test_rate_tolerance_formula():
     # A receiver at the edge of its tolerance: the formula's figure, from the docstring.
     assert rate_tolerance(12) == pytest.approx(4.5 / 114)
