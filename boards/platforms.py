@@ -209,7 +209,7 @@ def _tang_board(name, title, platform, device, package, usb_serial, loader_board
     # also carries JTAG), six LEDs.
     return Board(
         name=name, title=title, platform_class=f"amaranth_boards.{platform}",
-        device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=27e6,
+        device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=54e6,
         uart="uart", usb_serial=usb_serial, serial_chip="BL702",
         leds=tuple(f"led.{i}" for i in range(6)),
         programmer=f"openFPGALoader -b {loader_board}", notes=notes)

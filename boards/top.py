@@ -74,8 +74,11 @@ BOARD_DEFAULTS = {
     "ulx3s-45f":  BoardDefaults(8, 9),
     "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=150e6, pipeline=1),
     "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
-    "tang-nano-9k":    BoardDefaults(4, 4, clock_hz=40.5e6),
-    "tang-primer-20k": BoardDefaults(4, 4, clock_hz=40.5e6),
+    # Gowin: two int8 PEs a DSP block (MULT9X9 halves). On the GW1NR-9 a 6x6 array (18 of
+    # its 20 blocks) had nextpnr-himbaechel's placer make no progress in a quarter of an hour;
+    # 4x6 builds and meets 54 MHz (BENCHMARKS.md, "Gowin builds").
+    "tang-nano-9k":    BoardDefaults(4, 6),
+    "tang-primer-20k": BoardDefaults(4, 6),
 }
 
 #: What each LED shows, in the board's LED order (``Board.leds``): ``alive`` blinks at about
