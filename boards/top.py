@@ -28,7 +28,7 @@ from .platforms import board as get_board
 from .top_placement import multiplier_sites
 
 __all__ = ["BoardDefaults", "BOARD_DEFAULTS", "ECP5_BUFFERS", "LED_ROLES", "BoardTop", "default_array",
-           "link_clock_hz", "default_baud", "LINK_RATE_MARGIN",
+           "link_clock_hz", "default_baud", "LINK_RATE_MARGIN", "BLOCK_RAM_MODEL",
            "default_engine_config", "default_clock_hz", "default_seed", "fit_engine_config", "synth_options",
            "core_factory"]
 
@@ -76,9 +76,10 @@ BOARD_DEFAULTS = {
     "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
     # Gowin: two int8 PEs a DSP block (MULT9X9 halves). On the GW1NR-9 a 6x6 array (18 of
     # its 20 blocks) had nextpnr-himbaechel's placer make no progress in a quarter of an hour;
-    # 4x6 builds and meets 54 MHz (BENCHMARKS.md, "Gowin builds").
+    # 4x6 builds and meets 54 MHz. The GW2A-18 (speed grade C8) takes 6x8 (24 of 48 blocks)
+    # at twice that (BENCHMARKS.md, "Gowin builds").
     "tang-nano-9k":    BoardDefaults(4, 6),
-    "tang-primer-20k": BoardDefaults(4, 6),
+    "tang-primer-20k": BoardDefaults(6, 8),
 }
 
 #: What each LED shows, in the board's LED order (``Board.leds``): ``alive`` blinks at about
@@ -109,7 +110,7 @@ ECP5_BUFFERS = {"buffer_ram": "distributed", "k_depth": 32, "m_blocks": 1, "n_bl
 
 
 #: The family whose block RAM modes size a family's buffers (EngineConfig.block_rams).
-_BLOCK_RAM_MODEL = {"ice40": "ice40", "ecp5": "ecp5", "gowin": "ecp5"}
+BLOCK_RAM_MODEL = {"ice40": "ice40", "ecp5": "ecp5", "gowin": "ecp5"}
 
 
 def default_array(board):
@@ -173,7 +174,7 @@ def default_engine_config(board, array=None, **overrides):
     if board.family == "ecp5":
         config = EngineConfig(array=array, **ECP5_BUFFERS)
     else:
-        config = fit_engine_config(EngineConfig(array=array), _BLOCK_RAM_MODEL[board.family],
+        config = fit_engine_config(EngineConfig(array=array), BLOCK_RAM_MODEL[board.family],
                                    facts["bram"] - BRIDGE_BRAM)
     if overrides:
         config = EngineConfig.from_dict({**config.to_dict(), **overrides})

@@ -23,6 +23,7 @@ REPORT_NAME = "build.json"
 #: Array options whose default is the board's (:data:`~systolic.boards.top.BOARD_DEFAULTS`).
 _BOARD_ARRAY_OPTIONS = ("rows", "cols", "pipeline")
 
+
 def register(subparsers):
     parser = subparsers.add_parser(
         "build", help="build the GEMM engine for a board: bitstream, resources, Fmax",

@@ -14,7 +14,7 @@ import pytest
 from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
-from systolic.boards.top import (BRIDGE_BRAM, BoardTop, default_array, default_clock_hz,
+from systolic.boards.top import (BLOCK_RAM_MODEL, BRIDGE_BRAM, BoardTop, default_array, default_baud, default_clock_hz,
                                  default_engine_config, default_seed, fit_engine_config,
                                  link_clock_hz)
 from systolic.boards.top_build import BuildFailed, explain_failure, peak_gops
@@ -38,11 +38,14 @@ def test_default_design_fits_the_device_on_paper(name):
     array = default_array(b)
     engine = default_engine_config(b, array)
     assert engine.array == array
-    assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
-    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40.
-    per_block = 2 if b.family == "ice40" else 1
+    assert engine.block_rams(BLOCK_RAM_MODEL[b.family])["total"] <= facts["bram"] - BRIDGE_BRAM
+    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40
+    # and Gowin. On Gowin the default is what was seen to build (a 6x6 array on the GW1NR-9
+    # never got through placement; BENCHMARKS.md), at least half the blocks.
+    per_block = 1 if b.family == "ecp5" else 2
     assert array.macs <= per_block * facts["dsp"]
-    assert array.macs > per_block * facts["dsp"] * 0.75
+    fill = 0.5 if b.family == "gowin" else 0.75
+    assert array.macs >= per_block * facts["dsp"] * fill
     assert b.clock_plan(default_clock_hz(b)).f_out > 0
 
 
@@ -236,7 +239,7 @@ def test_options_reach_the_build(run_cli, tmp_path, fake_build):
     assert json.loads((tmp_path / "b" / "build.json").read_text()) == report
 
 
-@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f", "tang-nano-9k"])
 def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, name):
     status, _, _ = run_cli("build", "--board", name, "--out", tmp_path / "b", "--json")
     assert status == 0
@@ -245,6 +248,7 @@ def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, na
     assert engine.array == default_array(name)          # shape and pipelining
     assert kwargs["clk_hz"] == default_clock_hz(name)
     assert kwargs["seed"] == default_seed(name)
+    assert kwargs["baud"] == default_baud(name)
     fake_build.clear()
     # Given options win, one at a time.
     run_cli("build", "--board", name, "--pipeline", "0", "--seed", "5", "--out", tmp_path / "c")
