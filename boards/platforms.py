@@ -204,12 +204,12 @@ class Board:
 _ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 module when "
                 "one is fitted.")
 
-def _tang_board(name, title, platform, device, package, usb_serial, loader_board, notes):
+def _tang_board(name, title, platform, device, package, clk_hz, usb_serial, loader_board, notes):
     # Sipeed's Tang boards: a 27 MHz crystal, the UART through the on-board debugger (which
     # also carries JTAG), six LEDs.
     return Board(
         name=name, title=title, platform_class=f"amaranth_boards.{platform}",
-        device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=54e6,
+        device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=clk_hz,
         uart="uart", usb_serial=usb_serial, serial_chip="BL702",
         leds=tuple(f"led.{i}" for i in range(6)),
         programmer=f"openFPGALoader -b {loader_board}", notes=notes)
@@ -249,10 +249,10 @@ BOARDS = {b.name: b for b in [
         leds=tuple(f"rgb_led.{i}.g" for i in range(4)), programmer="openFPGALoader -c ft2232",
         notes="Four RGB LEDs; the green channels are used as plain LEDs."),
     _tang_board("tang-nano-9k", "Sipeed Tang Nano 9K", "tang_nano_9k:TangNano9kPlatform",
-                "GW1NR-9", "QN88P", "Bouffalo BL702 (Sipeed debugger: JTAG + UART)",
+                "GW1NR-9", "QN88P", 54e6, "Bouffalo BL702 (Sipeed debugger: JTAG + UART)",
                 "tangnano9k", "Six LEDs; the 27 MHz crystal is on pin 52."),
     _tang_board("tang-primer-20k", "Sipeed Tang Primer 20K (with its Dock)",
-                "tang_primer_20k:TangPrimer20kDockPlatform", "GW2A-18", "PG256",
+                "tang_primer_20k:TangPrimer20kDockPlatform", "GW2A-18", "PG256", 108e6,
                 "Sipeed debugger on the Dock (JTAG + UART)", "tangprimer20k",
                 "The core board on its Dock, which carries the USB debugger and six LEDs. "
                 "Docks carry a BL702 or, later ones, a BL616; the link rate is the BL702's."),

@@ -77,7 +77,7 @@ BOARD_DEFAULTS = {
     # Gowin: two int8 PEs a DSP block (MULT9X9 halves). On the GW1NR-9 a 6x6 array (18 of
     # its 20 blocks) had nextpnr-himbaechel's placer make no progress in a quarter of an hour;
     # 4x6 builds and meets 54 MHz. The GW2A-18 (speed grade C8) takes 6x8 (24 of 48 blocks)
-    # at twice that (BENCHMARKS.md, "Gowin builds").
+    # at 108 MHz (BENCHMARKS.md, "Gowin builds"). The clocks are the boards' default_clk_hz.
     "tang-nano-9k":    BoardDefaults(4, 6),
     "tang-primer-20k": BoardDefaults(6, 8),
 }
