@@ -20,7 +20,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 from ..rtl.buffer_port import YOSYS_SCRIPT_AFTER_READ
-from . import toolchain
+from . import gowin, toolchain
 from .platforms import board as get_board
 from .report import make_report
 
@@ -34,8 +34,9 @@ STAGES = ("synthesis", "placement", "routing", "packing")
 _ROUTING_START = re.compile(r"^Info: (Routing\.\.|Running router2|Router2|Setting up routing)")
 _WASM_NOTICE = re.compile(r"^Preparing to run (yowasp-\S+)")
 _TOOL_STAGE = {"yosys": "synthesis", "nextpnr-ice40": "placement", "nextpnr-ecp5": "placement",
-               "icepack": "packing", "ecppack": "packing"}
-_BITSTREAM = {"ice40": "bin", "ecp5": "bit"}
+               "nextpnr-himbaechel-gowin": "placement",
+               "icepack": "packing", "ecppack": "packing", "gowin_pack": "packing"}
+_BITSTREAM = {"ice40": "bin", "ecp5": "bit", "gowin": "fs"}
 
 
 class BuildError(RuntimeError):
@@ -60,7 +61,7 @@ class BuildResult:
     build_dir : Path
         Where the products are.
     bitstream : Path
-        ``<name>.bin`` (iCE40) or ``<name>.bit`` (ECP5).
+        ``<name>.bin`` (iCE40), ``<name>.bit`` (ECP5) or ``<name>.fs`` (Gowin).
     clock : ClockPlan
         How the main clock is made, and its achieved frequency.
     stage_seconds : dict
@@ -293,7 +294,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         **({"synth_opts": " ".join(synth_opts)} if synth_opts else {}))
     # Products of an earlier build in the same directory must not pass for this one's.
     for suffix in (".report.json", ".tim", ".rpt", ".json", ".asc", ".config", ".bin", ".bit",
-                   ".svf", ".summary.json", ".build.log"):
+                   ".svf", ".syn.json", ".pnr.json", ".sdc", ".fs", ".summary.json", ".build.log"):
         (build_dir / f"{name}{suffix}").unlink(missing_ok=True)
     build_plan.extract(str(build_dir))
     commands = json.loads(build_plan.files[f"build_{name}.json"])["commands"]
@@ -314,6 +315,12 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
     stage_started = [0.0]
     with open(log_path, "w") as log_file:
         for argv in commands:
+            if argv[0] == "nextpnr-gowin":
+                # Timing constraints from the synthesized netlist, which names the clock nets.
+                sdc = gowin.write_clock_constraints(
+                    build_dir / f"{name}.syn.json", build_dir / f"{name}.sdc",
+                    osc_port=f"{board.oscillator}_0__io", osc_hz=board.osc_hz, clk_hz=plan.f_out)
+                argv = gowin.himbaechel_command(argv, sdc=sdc.name)
             tool = argv[0]
             stage = _TOOL_STAGE.get(tool)
             if stage is None:

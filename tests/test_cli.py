@@ -109,12 +109,42 @@ def test_console_script_exit_status_and_help():
     assert done.returncode == 2 and "invalid choice" in done.stderr
 
 
-def test_demo(run_cli, tmp_path):
-    status, out, _ = run_cli("demo", "--out", str(tmp_path))
+def test_demo_quick(run_cli, tmp_path):
+    status, out, _ = run_cli("demo", "--quick", "--out", str(tmp_path))
     assert status == 0
     assert "on the GEMM engine" in out
     assert "result vs numpy: MATCH" in out
+    assert "bitstream: skipped (--quick)" in out
     assert "Breakeven at" in out
     assert "systolic infer --virtual" in out and "systolic workload" in out
     assert (tmp_path / "systolic_array.v").exists()
     assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "icebreaker").exists()
+
+
+@pytest.mark.slow
+def test_demo_ends_in_a_bitstream(run_cli, tmp_path):
+    """``make demo``: the real iCEBreaker build, then the cost from its own report."""
+    status, out, err = run_cli("demo", "--out", str(tmp_path))
+    assert status == 0, err
+    build = json.loads((tmp_path / "icebreaker" / "build.json").read_text())
+    assert Path(build["bitstream"]).is_file()
+    for stage in ("synthesis", "placement", "routing", "packing"):
+        assert f"systolic: {stage}" in err
+    assert f"peak {build['peak_gops']:g} GOPS" in out
+    assert f"cost: this build (iCE40UP5K, from {build['report']})" in out
+    assert "Breakeven at" in out and out.rstrip().endswith("demo: OK")
+
+
+def test_run_takes_the_boards_default_rate(run_cli):
+    """``systolic run --board NAME``: the board's default link rate, unless --baud says."""
+    from systolic.boards.top import default_baud
+    status, out, err = run_cli("run", "--virtual", "--board", "ecpix5-85", "--m", "4", "--k",
+                               "8", "--n", "4", "--json")
+    assert status == 0, err
+    assert json.loads(out)["uart_estimate"]["baud"] == default_baud("ecpix5-85") == 12_000_000
+    status, out, err = run_cli("run", "--virtual", "--board", "nope", "--m", "4", "--k", "8",
+                               "--n", "4")
+    assert status == 2 and out == ""
+    line, = err.strip().splitlines()
+    assert "--board" in line and "unknown board 'nope'" in line

@@ -8,8 +8,10 @@ import pytest
 from amaranth.hdl import Elaboratable, Fragment, Module
 from amaranth.sim import Simulator
 
+from systolic.boards.platforms import boards
+from systolic.boards.top import LINK_RATE_MARGIN, default_baud, default_clock_hz, link_clock_hz
 from systolic.rtl.uart import (UARTReceiver, UARTTransmitter, UARTError, baud_divisor,
-                               check_divisor, DEFAULT_BAUD, MIN_DIVISOR)
+                               check_divisor, rate_tolerance, DEFAULT_BAUD, MIN_DIVISOR)
 
 
 def simulate(dut, clk_hz, main, *background):
@@ -100,15 +102,10 @@ def test_uart_error_is_a_value_error():
 
 # Transmitter ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("divisor", [12, Fraction(25, 3), 4])
-def test_tx_line_timing_back_to_back(divisor):
-    """Every edge lies within a cycle of an exact bit boundary, with no drift and no gaps."""
+def record_tx(divisor, data, clk_hz, cycles):
+    """Send ``data`` back to back through a transmitter; return its line, one level a cycle."""
     dut = UARTTransmitter(divisor)
-    rng = random.Random(1)
-    data = [0x00, 0xFF, 0x55, 0xAA] + [rng.randrange(256) for _ in range(12)]
     line = []
-    div = float(divisor)
-    total = len(data) * 10 * div + 3 * div
 
     async def sender(ctx):
         for byte in data:
@@ -118,11 +115,21 @@ def test_tx_line_timing_back_to_back(divisor):
         ctx.set(dut.i_stream.valid, 0)
 
     async def monitor(ctx):
-        for _ in range(math.ceil(total)):
+        for _ in range(cycles):
             _, _, tx = await ctx.tick().sample(dut.tx)
             line.append(tx)
 
-    simulate(dut, 1e6, monitor, sender)
+    simulate(dut, clk_hz, monitor, sender)
+    return line
+
+
+@pytest.mark.parametrize("divisor", [12, Fraction(25, 3), 4])
+def test_tx_line_timing_back_to_back(divisor):
+    """Every edge lies within a cycle of an exact bit boundary, with no drift and no gaps."""
+    rng = random.Random(1)
+    data = [0x00, 0xFF, 0x55, 0xAA] + [rng.randrange(256) for _ in range(12)]
+    div = float(divisor)
+    line = record_tx(divisor, data, 1e6, math.ceil(len(data) * 10 * div + 3 * div))
 
     t0 = line.index(0)
     for t in range(t0 + 1, len(line)):
@@ -190,12 +197,17 @@ def test_loopback_random_bytes_back_to_back(divisor, seed):
 
 # Receiver driven bit by bit -----------------------------------------------------------------
 
-@pytest.mark.parametrize("clk_hz, baud, rate_error", [
-    (12e6, 1e6, -0.02), (12e6, 1e6, 0.0), (12e6, 1e6, +0.02),
-    (25e6, 3e6, -0.02), (25e6, 3e6, 0.0), (25e6, 3e6, +0.02),
-    (12e6, 115200, +0.02), (12e6, 3e6, 0.0),
-])
-def test_rx_from_foreign_clock(clk_hz, baud, rate_error):
+def board_links():
+    """``(link clock Hz, default baud)`` of every board's default build, each pair once."""
+    links = {}
+    for board in boards():
+        link_hz = link_clock_hz(board) or board.clock_plan(default_clock_hz(board)).f_out
+        links.setdefault((link_hz, default_baud(board)), board.name)
+    return [pytest.param(clk, baud, id=f"{name}-{baud / 1e6:g}M")
+            for (clk, baud), name in links.items()]
+
+
+def check_rx_from_foreign_clock(clk_hz, baud, rate_error):
     """Frames sent back to back at a rate off by ``rate_error`` with a random phase."""
     dut = UARTReceiver(baud_divisor(clk_hz, baud))
     rng = random.Random(f"{clk_hz}-{baud}-{rate_error}")
@@ -215,6 +227,81 @@ def test_rx_from_foreign_clock(clk_hz, baud, rate_error):
         assert ctx.get(dut.overruns) == 0
 
     simulate(dut, clk_hz, sender, collector(dut.o_stream, got))
+
+
+@pytest.mark.parametrize("clk_hz, baud, rate_error", [
+    (12e6, 1e6, -0.02), (12e6, 1e6, 0.0), (12e6, 1e6, +0.02),
+    (25e6, 3e6, -0.02), (25e6, 3e6, 0.0), (25e6, 3e6, +0.02),
+    (12e6, 115200, +0.02), (12e6, 3e6, 0.0),
+])
+def test_rx_from_foreign_clock(clk_hz, baud, rate_error):
+    check_rx_from_foreign_clock(clk_hz, baud, rate_error)
+
+
+# Each board's default link rate, with the board's clock 2 % off either way -------------------
+
+@pytest.mark.parametrize("rate_error", [-0.02, +0.02])
+@pytest.mark.parametrize("clk_hz, baud", board_links())
+def test_board_default_rate_rx(clk_hz, baud, rate_error):
+    """The host sends at the nominal rate; the board's receiver runs 2 % fast or slow (the
+    same as the host's rate off by the opposite amount)."""
+    assert rate_tolerance(baud_divisor(clk_hz, baud)) >= LINK_RATE_MARGIN
+    check_rx_from_foreign_clock(clk_hz, baud, -rate_error / (1 + rate_error))
+
+
+@pytest.mark.parametrize("rate_error", [-0.02, +0.02])
+@pytest.mark.parametrize("clk_hz, baud", board_links())
+def test_board_default_rate_tx(clk_hz, baud, rate_error):
+    """The board's transmitter runs off a clock 2 % fast or slow; a host receiver at the
+    nominal rate, which finds each start edge and samples every bit at its nominal middle,
+    reads every byte."""
+    rng = random.Random(f"tx-{clk_hz}-{baud}-{rate_error}")
+    data = [0x00, 0xFF, 0x55, 0xAA] + [rng.randrange(256) for _ in range(20)]
+    period = 1 / (clk_hz * (1 + rate_error))    # the clock the board really has
+    line = record_tx(baud_divisor(clk_hz, baud), data, 1 / period,
+                     math.ceil((len(data) + 2) * 10 * clk_hz / baud))
+
+    def level(t):
+        return line[min(len(line) - 1, math.floor(t / period))]
+
+    bit = 1 / baud
+    received, t = [], 0.0
+    while len(received) < len(data):
+        # The host's receiver: the next falling edge starts a frame.
+        cycle = next(i for i in range(math.floor(t / period), len(line))
+                     if line[i] == 0 and (i == 0 or line[i - 1] == 1))
+        start = cycle * period
+        bits = [level(start + (j + 0.5) * bit) for j in range(10)]
+        assert bits[0] == 0 and bits[9] == 1, f"frame {len(received)}: start/stop {bits}"
+        received.append(sum(b << j for j, b in enumerate(bits[1:9])))
+        t = start + 9.5 * bit
+    assert received == data
+
+
+@pytest.mark.parametrize("board", boards(), ids=lambda b: b.name)
+def test_board_default_rate_is_the_fastest_with_margin(board):
+    """The chip makes the default rate exactly; the chip's next faster rate, if any, leaves
+    the receiver less than the margin (or fewer than MIN_DIVISOR cycles a bit)."""
+    link_hz = link_clock_hz(board) or board.clock_plan(default_clock_hz(board)).f_out
+    rates = board.serial.rates()
+    baud = default_baud(board)
+    assert baud in rates and baud <= board.serial.max_baud
+    assert rate_tolerance(link_hz / baud) >= LINK_RATE_MARGIN
+    faster = rates[:rates.index(baud)]
+    if faster:
+        divisor = link_hz / faster[-1]
+        assert divisor < MIN_DIVISOR or rate_tolerance(divisor) < LINK_RATE_MARGIN
+    # A slower main clock lowers an iCE40 board's rate (its link runs from the main clock).
+    if link_clock_hz(board) is None:
+        assert default_baud(board, 16e6) <= baud
+
+
+def test_rate_tolerance_formula():
+    # A receiver at the edge of its tolerance: the formula's figure, from the docstring.
+    assert rate_tolerance(12) == pytest.approx(4.5 / 114)
+    assert rate_tolerance(Fraction(25, 3)) == pytest.approx((25 / 6 - 1.5) / (9.5 * 25 / 3))
+    with pytest.raises(UARTError):
+        rate_tolerance(3)
 
 
 def test_rx_framing_error_drops_byte_and_recovers():
