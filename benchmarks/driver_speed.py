@@ -33,7 +33,7 @@ import numpy as np
 import machine_info
 
 from systolic.host.driver import Accelerator
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import engine_matmul
 
 GEMMS = [(37, 53, 29), (64, 64, 64), (128, 128, 128)]

@@ -31,7 +31,7 @@ import numpy as np
 from machine_info import describe
 from systolic.boards.top import default_clock_hz, default_engine_config
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_perf import gemm_perf
 from systolic.sim.engine_verilog import run_engine_gemm_verilog
 

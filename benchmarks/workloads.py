@@ -23,7 +23,7 @@ import machine_info
 
 from systolic.host import cli
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.workloads import load_network, network_report
 from systolic.workloads.report import forget_figures
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-from ..rtl.buffer_port import YOSYS_SCRIPT_AFTER_READ
-from . import gowin, toolchain
+from ..rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
+from . import gowin
+from . import toolchain
 from .platforms import board as get_board
 from .report import make_report
 
@@ -363,7 +364,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
 def build_loopback(board, build_dir, *, clk_hz=None, baud=None, **kwargs):
     """Build the UART echo top (:class:`~systolic.boards.loopback.UARTLoopback`) for ``board``."""
     from .loopback import UARTLoopback
-    from ..rtl.uart import DEFAULT_BAUD
+    from ..rtl.lib.uart import DEFAULT_BAUD
     board = get_board(board)
     return build(lambda f: UARTLoopback(board, f, baud=baud or DEFAULT_BAUD), board, build_dir,
                  clk_hz=clk_hz, **kwargs)

@@ -20,9 +20,9 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 
 from ..rtl.config import ArrayConfig
-from ..rtl.engine_config import EngineConfig
+from ..rtl.engine.config import EngineConfig
 from ..rtl.multiplier import set_multiplier_budget
-from ..rtl.uart import DEFAULT_BAUD, MIN_DIVISOR, rate_tolerance
+from ..rtl.lib.uart import DEFAULT_BAUD, MIN_DIVISOR, rate_tolerance
 from . import catalog
 from .platforms import board as get_board
 from .top_placement import multiplier_sites
@@ -210,7 +210,7 @@ def link_clock_hz(board):
 
 
 #: The rate error a board's default link must leave the receiver to tolerate
-#: (:func:`~systolic.rtl.uart.rate_tolerance`): the +/-2 % of clock error the UART tests hold
+#: (:func:`~systolic.rtl.lib.uart.rate_tolerance`): the +/-2 % of clock error the UART tests hold
 #: the default rates to, and 1 % more for the host adapter's own rate error.
 LINK_RATE_MARGIN = 0.03
 

@@ -88,7 +88,7 @@ def _settings(args):
     from ..boards.pll import PLLError
     from ..boards.top import (default_baud, default_clock_hz, default_engine_config,
                               default_seed, link_clock_hz)
-    from ..rtl.uart import UARTError, baud_divisor
+    from ..rtl.lib.uart import UARTError, baud_divisor
     try:
         board = get_board(args.board)
     except BoardError as exc:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..rtl.config import ArrayConfig
-from ..rtl.engine_config import EngineConfig
+from ..rtl.engine.config import EngineConfig
 from .numbers import seed_type
 from .output import check_output, write_atomic
 

@@ -7,7 +7,7 @@ rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their source
 """
 
 from ..rtl.config import ArrayConfig
-from ..rtl.engine_config import EngineConfig
+from ..rtl.engine.config import EngineConfig
 from . import cost
 from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
 from .errors import UsageError
@@ -180,7 +180,7 @@ def run(args):
         except cost.CostInputError as exc:
             raise UsageError(str(exc)) from None
     else:
-        from ..rtl.uart import DEFAULT_BAUD
+        from ..rtl.lib.uart import DEFAULT_BAUD
         config = config_from_args(args)
         engine = engine_config_from_args(args, config)
         if args.clock_mhz is None:

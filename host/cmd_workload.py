@@ -1,8 +1,8 @@
 """``systolic workload``: a whole network on a design, layer by layer, with its cost and energy."""
 
 from ..rtl.config import ArrayConfig
-from ..rtl.engine_config import EngineConfig
-from ..rtl.uart import DEFAULT_BAUD
+from ..rtl.engine.config import EngineConfig
+from ..rtl.lib.uart import DEFAULT_BAUD
 from .cmd_cost import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options, add_estimate_options,
                        add_money_options, build_config, case_from_args, load_build, parse_positive,
                        parse_units, usd)

@@ -29,11 +29,11 @@ import struct
 import time
 
 from ..rtl.config import ArrayConfig, ConfigError
-from ..rtl.engine_config import EngineConfig
-from ..rtl.engine_protocol import Opcode, parse_status
+from ..rtl.engine.config import EngineConfig
+from ..rtl.engine.protocol import Opcode, parse_status
 from ..rtl.protocol import (FRAME_TIMEOUT_BYTES, INFO_FORMAT, MIN_MAX_PAYLOAD, VERSION, ErrorCode,
                             Kind, ProtocolError, bytes_to_words, decode_info, words_to_bytes)
-from ..rtl.uart import DEFAULT_BAUD
+from ..rtl.lib.uart import DEFAULT_BAUD
 from ..sim.engine_tiling import assemble_results, command_words, plan_jobs
 from ..sim.model import check_operands
 from .channel import (BITS_PER_BYTE, AcceleratorError, BoardError, BoardTimeout, Channel,

@@ -82,7 +82,7 @@ def gemm_cycles_of_passes(config, m, k, n):
 def estimate_simulation(config, m, k, n, *, backend, target):
     """Return the :class:`SimulationEstimate` of an ``m x k x n`` GEMM on ``config`` (an
     ``ArrayConfig``, or an ``EngineConfig`` for the engine)."""
-    from ..rtl.engine_config import EngineConfig
+    from ..rtl.engine.config import EngineConfig
     if isinstance(config, EngineConfig):
         from ..sim.engine_perf import JOB_LIMIT, gemm_perf, job_count
         macs = config.array.macs

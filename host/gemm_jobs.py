@@ -9,7 +9,7 @@ previous one does not send it again. numpy only, no I/O.
 import hashlib
 from dataclasses import dataclass
 
-from ..rtl.engine_protocol import Opcode
+from ..rtl.engine.protocol import Opcode
 from ..rtl.protocol import Kind
 from ..sim.engine_tiling import (GemmProgram, command_words, load_a_words, load_b_words,
                                  plan_jobs, start_words)

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX
-from ..rtl.engine_config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
+from ..rtl.engine.config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
            "ENGINE_OPTIONS", "add_gemm_option", "check_gemm_option"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import sim as _sim_package
 from ..rtl.config import ArrayConfig
-from ..rtl.engine_config import EngineConfig
+from ..rtl.engine.config import EngineConfig
 from ..rtl.protocol import MIN_MAX_PAYLOAD
 from .driver import AcceleratorError
 

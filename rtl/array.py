@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .kept_register import kept_register
+from .lib.kept_register import kept_register
 from .pe import ProcessingElement
 from .shapes import init_layout, operand_layout, result_layout
 

@@ -6,11 +6,11 @@ from amaranth.lib.fifo import AsyncFIFO, AsyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
-from .beat_serializer import BeatSerializer
-from .bridge import Bridge, frame_timeout_cycles, refused_unused
-from .engine import GemmEngine
-from .stream_register import StreamRegister
-from .uart import DEFAULT_BAUD, UARTReceiver, UARTTransmitter, baud_divisor
+from .engine.beat_serializer import BeatSerializer
+from .bridge.bridge import Bridge, frame_timeout_cycles, refused_unused
+from .engine.engine import GemmEngine
+from .lib.stream_register import StreamRegister
+from .lib.uart import DEFAULT_BAUD, UARTReceiver, UARTTransmitter, baud_divisor
 
 __all__ = ["BoardCore", "board_status_layout"]
 
@@ -19,26 +19,26 @@ def board_status_layout():
     """Status pins of a :class:`BoardCore`, for LEDs.
 
     ``busy``, ``error`` and ``code`` are the engine's (a job is running; a command was refused
-    since the last CLEAR, and why: :class:`~.engine_protocol.ErrorCode`); ``link`` is set
+    since the last CLEAR, and why: :class:`~.engine.protocol.ErrorCode`); ``link`` is set
     while the bridge receives, executes or answers a request.
     """
     return data.StructLayout({"busy": 1, "error": 1, "code": 4, "link": 1})
 
 
 class BoardCore(wiring.Component):
-    """A :class:`~.bridge.Bridge` and a :class:`~.engine.GemmEngine`, connected.
+    """A :class:`~.bridge.bridge.Bridge` and a :class:`~.engine.engine.GemmEngine`, connected.
 
     Two variants, chosen by ``baud``:
 
     * ``baud=None``: the host's bytes come and go on the streams ``i_stream`` and
       ``o_stream`` (the virtual board feeds them from a pty);
     * ``baud`` given: they travel on the UART pins ``rx`` and ``tx`` (8N1 at ``baud``, the
-      divisor ``clock_hz / baud`` may be fractional; see :mod:`.uart`). The board tops use
+      divisor ``clock_hz / baud`` may be fractional; see :mod:`.lib.uart`). The board tops use
       this one.
 
     The frame and READ timeout (:attr:`timeout_cycles`) is
     :data:`~.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``, or at
-    :data:`~.uart.DEFAULT_BAUD` for the stream variant, unless ``timeout_cycles`` is given.
+    :data:`~.lib.uart.DEFAULT_BAUD` for the stream variant, unless ``timeout_cycles`` is given.
 
     With ``link_clock_hz`` the bridge (and the UART) run in a clock domain of their own,
     ``link``, and the engine alone in ``sync``; command and result words cross in asynchronous
@@ -54,7 +54,7 @@ class BoardCore(wiring.Component):
     baud : float or None
         UART line rate, or None for the byte-stream variant.
     max_payload : int
-        The bridge's buffer size (see :class:`~.bridge.Bridge`).
+        The bridge's buffer size (see :class:`~.bridge.bridge.Bridge`).
     timeout_cycles : int or None
         Explicit timeout in cycles (of the link clock).
     link_clock_hz : float or None

@@ -39,6 +39,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .lib.platform import platform_family
 from .shapes import a_shape, b_shape, product_shape
 
 __all__ = [
@@ -124,19 +125,6 @@ class MultiplierBudget:
     def to_dict(self):
         return {"available": self.available, "blocks": self.blocks, "hard": self.hard,
                 "soft": self.soft}
-
-
-def platform_family(platform):
-    """Return ``"ice40"``, ``"ecp5"``, ``"gowin"``, another lower-case family name, or ``None``.
-
-    Amaranth's iCE40 platforms say ``"iCE40"``, its ECP5 platforms ``"ecp5"``, its Gowin
-    platforms the device family (``"GW1NR-9C"``, ``"GW2A-18C"``).
-    """
-    family = getattr(platform, "family", None)
-    if not family:
-        return None
-    family = str(family).lower()
-    return "gowin" if family.startswith("gw") else family
 
 
 def set_multiplier_budget(platform, available, sites=None):

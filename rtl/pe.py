@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .kept_register import kept_register
+from .lib.kept_register import kept_register
 from .multiplier import make_multiplier
 from .shapes import a_shape, b_shape, product_shape, acc_shape
 

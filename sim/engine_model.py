@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rtl.engine_config import EngineConfig
-from ..rtl.engine_protocol import (ALLOWED_FLAGS, ARGUMENTS, HEADER_BITS, MAGIC, ErrorCode,
+from ..rtl.engine.config import EngineConfig
+from ..rtl.engine.protocol import (ALLOWED_FLAGS, ARGUMENTS, HEADER_BITS, MAGIC, ErrorCode,
                                    Opcode, status_word)
 from .model import check_operands, matmul, result_dtype, saturate, schedule_passes, wrap
 

@@ -1,7 +1,7 @@
 """What a GEMM costs on the engine: cycles, words each way and efficiency (numpy only).
 
 :func:`gemm_perf` is the one place every report, sweep and workload asks how long an
-``M x K x N`` GEMM takes on an :class:`~systolic.rtl.engine_config.EngineConfig`: the host
+``M x K x N`` GEMM takes on an :class:`~systolic.rtl.engine.config.EngineConfig`: the host
 tiler's jobs (:func:`~.engine_tiling.plan_jobs`) timed by the exact engine model's clock
 (:class:`~.engine_model.EngineClock`, the timing half of the model the RTL is held to cycle
 for cycle), job by job: no operand is packed and no word is looked at, so a GEMM's cost takes
@@ -11,8 +11,8 @@ time in its number of jobs, not in its size. Operand values do not change the ti
 import math
 from dataclasses import asdict, dataclass
 
-from ..rtl.engine_config import EngineConfig
-from ..rtl.engine_protocol import ARGUMENTS, Opcode
+from ..rtl.engine.config import EngineConfig
+from ..rtl.engine.protocol import ARGUMENTS, Opcode
 from .engine_model import EngineClock
 from .engine_tiling import job_word_count, plan_jobs, split_blocks
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
-from ..rtl.engine import GemmEngine
+from ..rtl.engine.engine import GemmEngine
 from .engine_tiling import assemble_results, gemm_program
 from .packing import unpack_beat
 from .tiling import GemmRun, SimulationError

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rtl.engine_config import EngineConfig
-from ..rtl.engine_protocol import ARGUMENTS, Flag, Opcode, header
+from ..rtl.engine.config import EngineConfig
+from ..rtl.engine.protocol import ARGUMENTS, Flag, Opcode, header
 from .engine_model import k_chunks, tile_extents
 from .model import check_operands, result_dtype
 from .tiling import SimulationError

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rtl.engine_config import EngineConfig
+from ..rtl.engine.config import EngineConfig
 from .engine_model import job_cycles
 from .engine_sim import EngineRun
 from .engine_tiling import assemble_results, gemm_program
@@ -62,7 +62,7 @@ _PREFIX = "engine-"
 @functools.lru_cache(maxsize=8)
 def engine_verilog(config):
     """Return the Verilog text of ``GemmEngine(config)`` with top module ``gemm_engine``."""
-    from ..rtl.engine import GemmEngine
+    from ..rtl.engine.engine import GemmEngine
     from ..rtl.verilog import to_verilog
     return to_verilog(GemmEngine(config), TOPLEVEL)
 

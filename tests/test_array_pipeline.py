@@ -15,7 +15,7 @@ from amaranth.hdl import Fragment, Module
 
 from systolic.rtl.array import SystolicArray
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.runner import run_gemm
 from systolic.sim.verilator_tools import locate_verilator
 

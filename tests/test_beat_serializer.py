@@ -5,9 +5,9 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from systolic.rtl.beat_serializer import BeatSerializer
+from systolic.rtl.engine.beat_serializer import BeatSerializer
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 
 
 def serialize(config, beats, send_prob, take_prob, seed):

@@ -8,13 +8,13 @@ from amaranth.sim import Simulator
 
 from systolic.rtl import protocol
 from systolic.rtl.board_core import BoardCore
-from systolic.rtl.bridge import bridge_info, word_bytes
+from systolic.rtl.bridge.bridge import bridge_info, word_bytes
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
-from systolic.rtl.engine_protocol import ErrorCode as EngineError, Opcode, parse_status
+from systolic.rtl.engine.config import EngineConfig
+from systolic.rtl.engine.protocol import ErrorCode as EngineError, Opcode, parse_status
 from systolic.rtl.protocol import (ErrorCode, Frame, FrameDecoder, Kind, bytes_to_words,
                                    decode_info, encode_frame, words_to_bytes)
-from systolic.rtl.uart import UARTError
+from systolic.rtl.lib.uart import UARTError
 from systolic.sim.engine_tiling import (assemble_results, command_words, gemm_program,
                                         load_a_words, load_b_words, start_words)
 from systolic.sim.model import matmul

@@ -14,9 +14,9 @@ from amaranth.hdl import Elaboratable, Fragment, Module
 from amaranth.sim import Simulator
 
 from systolic.rtl import protocol
-from systolic.rtl.bridge import Bridge, bridge_info, frame_timeout_cycles, word_bytes
+from systolic.rtl.bridge.bridge import Bridge, bridge_info, frame_timeout_cycles, word_bytes
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import (ErrorCode, Frame, FrameDecoder, Info, Kind, decode_info,
                                    encode_frame, words_to_bytes)
 

@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from systolic.boards.toolchain import find_tool
-from systolic.rtl.buffer_port import NO_RW_CHECK, YOSYS_SCRIPT_AFTER_READ, buffer_read_port
+from systolic.rtl.lib.buffer_port import NO_RW_CHECK, YOSYS_SCRIPT_AFTER_READ, buffer_read_port
 
 WIDTH, DEPTH = 16, 256
 

@@ -23,7 +23,7 @@ from systolic.boards.build import BuildError
 from systolic.host import cmd_build, program
 from systolic.host.cmd_cost import load_build
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 
 BUILD_KEYS = ("board", "device", "fits", "lut", "ff", "dsp", "bram", "fmax_mhz", "target_mhz",
               "timing_met", "macs", "peak_gops", "bitstream", "config", "engine")

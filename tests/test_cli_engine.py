@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel, engine_matmul
 from systolic.sim.engine_tiling import gemm_program
 from systolic.sim.model import gemm_cycles, ideal_cycles, matmul

@@ -16,9 +16,9 @@ import pytest
 
 from systolic.host import Accelerator
 from systolic.host.driver import AcceleratorError, BoardTimeout, PortError, config_from_info
-from systolic.rtl.bridge import bridge_info
+from systolic.rtl.bridge.bridge import bridge_info
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import MIN_MAX_PAYLOAD
 from systolic.sim.engine_model import engine_matmul
 from systolic.sim.model import OperandError

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from systolic.rtl.config import ArrayConfig, ConfigError
-from systolic.rtl.engine_config import EngineConfig
-from systolic.rtl.engine_protocol import (ErrorCode, Opcode, Flag, header, parse_status,
+from systolic.rtl.engine.config import EngineConfig
+from systolic.rtl.engine.protocol import (ErrorCode, Opcode, Flag, header, parse_status,
                                           status_word)
 from systolic.sim.engine_model import (EngineModel, engine_matmul, job_cycles,
                                        job_timing, k_chunks)

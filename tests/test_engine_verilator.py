@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
-from systolic.rtl.engine_protocol import ErrorCode, Flag, Opcode, header, parse_status
+from systolic.rtl.engine.config import EngineConfig
+from systolic.rtl.engine.protocol import ErrorCode, Flag, Opcode, header, parse_status
 from systolic.sim import engine_verilog, verilog_build
 from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles, output_beats
 from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_b_words,

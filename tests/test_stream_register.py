@@ -6,7 +6,7 @@ import pytest
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
-from systolic.rtl.stream_register import StreamRegister
+from systolic.rtl.lib.stream_register import StreamRegister
 
 
 def transfer(beats, send_prob, take_prob, seed):

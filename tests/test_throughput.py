@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from systolic.host import Accelerator
 from systolic.host.throughput import link_traffic, parse_gemm, throughput
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel
 from systolic.sim.engine_perf import gemm_perf
 from systolic.sim.engine_tiling import gemm_program

@@ -17,8 +17,8 @@ import serial
 
 from systolic.host.driver import Accelerator
 from systolic.host.virtual_board import VirtualBoard, board_verilog, build_virtual_board
-from systolic.rtl.bridge import bridge_info
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.bridge.bridge import bridge_info
+from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import FrameDecoder, Kind, decode_info, encode_frame
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine_config import EngineConfig
+from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import engine_matmul
 from systolic.workloads.int8 import (Int8Layer, Int8Network, quantize_multiplier, requantize,
                                      quantize_symmetric)

@@ -4,7 +4,7 @@ inference through the driver.
 ::
 
     from systolic.workloads import load_network, network_report
-    from systolic.rtl.engine_config import EngineConfig
+    from systolic.rtl.engine.config import EngineConfig
     from systolic.rtl.config import ArrayConfig
 
     net = load_network("resnet50")             # a shipped topology, a SCALE-Sim CSV or an .onnx

@@ -4,8 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import job_layout, result_read_signature, result_write_signature
-from .shapes import result_layout
+from .layouts import job_layout, result_read_signature, result_write_signature
+from ..shapes import result_layout
 
 __all__ = ["ResultWriter"]
 
@@ -23,7 +23,7 @@ class ResultWriter(wiring.Component):
 
     The sum wraps at ``acc_width``, which makes a K-chunked result the one-pass result. A
     saturating engine does not add here: its array continues each chunk from the partial sum
-    of the chunks before (:class:`~.engine_preloader.Preloader`), so that the accumulator
+    of the chunks before (:class:`~.preloader.Preloader`), so that the accumulator
     clamps at every step of the whole K; the writer then writes the array's rows as they are,
     on the same cycles, and has no ``acc_read`` port.
 

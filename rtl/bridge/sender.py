@@ -5,8 +5,8 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.crc import catalog
 from amaranth.lib.wiring import In, Out
 
-from . import protocol
-from .bridge_layouts import buffer_read_signature, reply_layout
+from .. import protocol
+from .layouts import buffer_read_signature, reply_layout
 
 __all__ = ["ReplySender"]
 
@@ -36,7 +36,7 @@ class ReplySender(wiring.Component):
     Members
     -------
     reply : In(stream.Signature(reply_layout()))
-        The reply to send (see :func:`~.bridge_layouts.reply_layout`).
+        The reply to send (see :func:`~.layouts.reply_layout`).
     o_stream : Out(stream.Signature(8))
         Frame bytes to the host.
     reply_read : In(buffer_read_signature(max_payload))

@@ -5,18 +5,18 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .array import SystolicArray
-from .block_ram import buffer_memory
-from .buffer_port import buffer_read_port
-from .engine_config import EngineConfig
-from .engine_decoder import CommandDecoder
-from .engine_drain import ResultDrain
-from .engine_feeder import TileFeeder
-from .engine_layouts import (a_depth, a_word_layout, b_depth, b_word_layout, buffer_attrs,
-                             result_beat_layout, result_row_layout, status_layout, word_shape)
-from .engine_preloader import Preloader
-from .engine_writer import ResultWriter
-from .kept_register import kept_register
+from ..array import SystolicArray
+from ..lib.block_ram import buffer_memory
+from ..lib.buffer_port import buffer_attrs, buffer_read_port
+from .config import EngineConfig
+from .decoder import CommandDecoder
+from .drain import ResultDrain
+from .feeder import TileFeeder
+from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
+                      result_beat_layout, result_row_layout, status_layout, word_shape)
+from .preloader import Preloader
+from .writer import ResultWriter
+from ..lib.kept_register import kept_register
 
 __all__ = ["GemmEngine"]
 
@@ -38,12 +38,12 @@ class GemmEngine(wiring.Component):
     **Words and beats.** ``i_stream`` carries ``config.word_width``-bit words (32 bits for 8-bit
     operands; wider if an accumulator is), one a cycle, operands included: a LOAD writes a
     whole word of operands a cycle. ``o_stream`` carries a result row a beat
-    (:func:`~.engine_layouts.result_beat_layout`: up to ``cols`` words, each an accumulator
+    (:func:`~.layouts.result_beat_layout`: up to ``cols`` words, each an accumulator
     sign-extended to a word, and their count), so results leave as fast as the array makes
     them whenever a pass is at least ``rows`` beats long; a status word is a beat of one word.
     A link that carries words sends a beat's words in order
     (:class:`~.beat_serializer.BeatSerializer`). Header and status layouts are in
-    :mod:`~.engine_protocol`: a header is ``0xC5 << 24 | flags << 8 | opcode``; arguments are
+    :mod:`~.protocol`: a header is ``0xC5 << 24 | flags << 8 | opcode``; arguments are
     plain unsigned words.
 
     ============  =============  ============  ==============================================
@@ -76,7 +76,7 @@ class GemmEngine(wiring.Component):
 
     **Refusals.** A malformed header, a zero dimension or one beyond the buffers
     (``M > max_m``, ``K > max_k``, ``N > max_n``) is refused: the error flag and code are set
-    (:class:`~.engine_protocol.ErrorCode`), nothing runs, no data words are consumed and no
+    (:class:`~.protocol.ErrorCode`), nothing runs, no data words are consumed and no
     results are sent. The decoder is then idle. A host that lost its place in a command sends
     ``config.resync_words`` NOPs, then CLEAR.
 
@@ -122,7 +122,7 @@ class GemmEngine(wiring.Component):
         m.submodules.writer = writer = ResultWriter(config)
         m.submodules.drain = drain = ResultDrain(config)
 
-        attrs = buffer_attrs(config)
+        attrs = buffer_attrs(config.buffer_ram)
         latency = config.buffer_latency
         # The writer (or the preloader) reads a row before its new value is written (the next
         # read is of the next row); the drain reads only rows already written.

@@ -4,11 +4,11 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import a_write_signature, b_write_signature, job_layout, word_shape
-from .engine_loader import OperandLoader
-from .engine_protocol import (ALLOWED_FLAGS, MAGIC, ErrorCode, Opcode, OPCODE_BITS, FLAG_BITS,
-                              RESERVED_BITS, MAGIC_BITS, HEADER_BITS, STATUS_BUSY_BIT,
-                              STATUS_ERROR_BIT, STATUS_CODE_BITS, STATUS_JOBS_BITS)
+from .layouts import a_write_signature, b_write_signature, job_layout, word_shape
+from .loader import OperandLoader
+from .protocol import (ALLOWED_FLAGS, MAGIC, ErrorCode, Opcode, OPCODE_BITS, FLAG_BITS,
+                       RESERVED_BITS, MAGIC_BITS, HEADER_BITS, STATUS_BUSY_BIT,
+                       STATUS_ERROR_BIT, STATUS_CODE_BITS, STATUS_JOBS_BITS)
 
 __all__ = ["CommandDecoder"]
 
@@ -25,7 +25,7 @@ class CommandDecoder(wiring.Component):
     ``code`` and consumes only the words read until the refusal (its header, or its arguments:
     a shape is refused on the cycle after its last argument), so the decoder is back in its
     idle state for the next word. The data words of a LOAD go to
-    its :class:`~.engine_loader.OperandLoader`, which writes the operand memories.
+    its :class:`~.loader.OperandLoader`, which writes the operand memories.
 
     Parameters
     ----------

@@ -4,8 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import job_layout, result_read_signature
-from .shapes import init_layout
+from .layouts import job_layout, result_read_signature
+from ..shapes import init_layout
 
 __all__ = ["Preloader"]
 
@@ -16,7 +16,7 @@ class Preloader(wiring.Component):
     A saturating accumulator clamps at every step, so a K-chunked dot product equals one pass
     over the whole K only if each chunk's pass continues from the partial sum the chunks before
     it left, rather than starting from zero and adding to that sum once. The engine's array
-    preloads its PEs (:class:`~.array.SystolicArray` with ``preload``), and this component gives
+    preloads its PEs (:class:`~systolic.rtl.array.SystolicArray` with ``preload``), and this component gives
     it, for every pass, the pass's tile rows from the result buffer (zero for a job that does
     not accumulate): pass ``p`` of a job owns result rows ``p*R .. p*R + R - 1``, as the writer
     writes them. Row ``i`` reaches the array ``accumulate_delay + i - 1`` cycles after the

@@ -18,7 +18,7 @@ from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.utils import ceil_log2
 
 from .buffer_port import buffer_read_port
-from .multiplier import platform_family
+from .platform import platform_family
 
 __all__ = ["buffer_memory", "DP16KD_MODES"]
 
@@ -44,7 +44,7 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
     latency : int
         ``buffer_latency``: 1 or 2 (see :func:`~.buffer_port.buffer_read_port`).
     attrs : dict
-        Attributes of the Amaranth memory (:func:`~.engine_layouts.buffer_attrs`).
+        Attributes of the Amaranth memory (:func:`~.buffer_port.buffer_attrs`).
     read_ports : int
         Read ports (block RAM provides each with a copy of the memory).
     lane_enables : bool

@@ -23,7 +23,8 @@ initial value of marked signals.
 from amaranth.hdl import Signal
 from amaranth.lib.memory import ReadPort
 
-__all__ = ["NO_RW_CHECK", "UNDEFINED_INIT", "YOSYS_SCRIPT_AFTER_READ", "buffer_read_port"]
+__all__ = ["NO_RW_CHECK", "UNDEFINED_INIT", "YOSYS_SCRIPT_AFTER_READ", "buffer_read_port",
+           "buffer_attrs"]
 
 #: Memory attribute telling Yosys that no read collides with a write to the same address.
 NO_RW_CHECK = {"no_rw_check": 1}
@@ -67,3 +68,15 @@ def buffer_read_port(m, memory, latency=1):
         value = data
     m.d.comb += port.data.eq(value)
     return port
+
+
+def buffer_attrs(buffer_ram):
+    """Attributes of a buffer :class:`~amaranth.lib.memory.Memory`: the RAM Yosys builds it from.
+
+    ``buffer_ram="block"`` asks for no RAM kind, which leaves block RAM to Yosys as before the
+    parameter existed (it takes block RAM for all but tiny memories); other kinds are asked
+    for with ``ram_style``, which Yosys's ``memory_libmap`` honours. Every buffer is read
+    through :func:`~systolic.rtl.lib.buffer_port.buffer_read_port` and carries its ``no_rw_check``.
+    """
+    kind = {} if buffer_ram == "block" else {"ram_style": buffer_ram}
+    return {**kind, **NO_RW_CHECK}

@@ -4,9 +4,9 @@ from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .bridge_layouts import (FrameStatus, buffer_read_signature, buffer_write_signature,
-                             frame_layout, reply_layout)
-from .protocol import ErrorCode, Kind
+from .layouts import (FrameStatus, buffer_read_signature, buffer_write_signature,
+                      frame_layout, reply_layout)
+from ..protocol import ErrorCode, Kind
 
 __all__ = ["RequestExecutor"]
 

@@ -5,11 +5,11 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
-from .array import pass_spacing
-from .engine_layouts import a_read_signature, b_read_signature, job_layout
-from .kept_register import kept_register
+from ..array import pass_spacing
+from .layouts import a_read_signature, b_read_signature, job_layout
+from ..lib.kept_register import kept_register
 from .tile_walk import tile_walk
-from .shapes import operand_layout
+from ..shapes import operand_layout
 
 __all__ = ["TileFeeder"]
 
@@ -40,7 +40,7 @@ class TileFeeder(wiring.Component):
     a_read, b_read : In(ReadPort.Signature)
         Operand memory read ports.
     o_stream : Out(stream.Signature(operand_layout))
-        Beats for the array (a :class:`~.array.SystolicArray` of ``config.array``, whose
+        Beats for the array (a :class:`~systolic.rtl.array.SystolicArray` of ``config.array``, whose
         ``ready`` the spacing above keeps high whenever a beat is offered).
     a_lane_addr, b_lane_addr : Out(ArrayLayout(addr, lanes))
         Only with distributed buffers (``config.buffer_ram``), which the engine then builds

@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import a_write_signature, b_write_signature, word_shape
+from .layouts import a_write_signature, b_write_signature, word_shape
 
 __all__ = ["OperandLoader"]
 

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import ClockSignal, Instance, ResetSignal, Value
 
-from .multiplier import platform_family
+from .platform import platform_family
 
 __all__ = ["kept_register"]
 

@@ -1,4 +1,4 @@
-"""The bridge between the wire protocol (:mod:`.protocol`) and the GEMM engine's word streams."""
+"""The bridge between the wire protocol (:mod:`~systolic.rtl.protocol`) and the GEMM engine's word streams."""
 
 import math
 import struct
@@ -10,15 +10,14 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from . import protocol
-from .bridge_exec import RequestExecutor
-from .buffer_port import buffer_read_port
-from .bridge_layouts import buffer_addr_width
-from .bridge_rx import FrameReceiver
-from .bridge_tx import ReplySender
-from .engine_config import EngineConfig
-from .engine_layouts import buffer_attrs
-from .uart import DEFAULT_BAUD
+from .. import protocol
+from .executor import RequestExecutor
+from ..lib.buffer_port import buffer_attrs, buffer_read_port
+from .layouts import buffer_addr_width
+from .receiver import FrameReceiver
+from .sender import ReplySender
+from ..engine.config import EngineConfig
+from ..lib.uart import DEFAULT_BAUD
 
 __all__ = ["Bridge", "bridge_info", "word_bytes", "frame_timeout_cycles", "refused_unused",
            "BITS_PER_BYTE"]
@@ -52,7 +51,7 @@ def refused_unused(component):
 
 
 def frame_timeout_cycles(clock_hz, baud=DEFAULT_BAUD):
-    """Clock cycles of :data:`~.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``.
+    """Clock cycles of :data:`~systolic.rtl.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``.
 
     A byte time is :data:`BITS_PER_BYTE` bit times; the result is rounded up. At 12 MHz and
     1 Mbaud: 1024 * 120 = 122 880 cycles (10 ms).
@@ -63,7 +62,7 @@ def frame_timeout_cycles(clock_hz, baud=DEFAULT_BAUD):
 
 
 def bridge_info(engine_config, *, clock_hz, max_payload=protocol.MIN_MAX_PAYLOAD):
-    """The :class:`~.protocol.Info` a bridge for ``engine_config`` reports.
+    """The :class:`~systolic.rtl.protocol.Info` a bridge for ``engine_config`` reports.
 
     Raises
     ------
@@ -87,13 +86,13 @@ def bridge_info(engine_config, *, clock_hz, max_payload=protocol.MIN_MAX_PAYLOAD
 class Bridge(wiring.Component):
     """Speaks the wire protocol on a byte stream and drives the engine's word streams.
 
-    Implements :mod:`.protocol` for one host: requests come in on ``i_stream``, replies go
+    Implements :mod:`~systolic.rtl.protocol` for one host: requests come in on ``i_stream``, replies go
     out on ``o_stream``; WRITE words go to ``cmd`` (connect to ``GemmEngine.i_stream``) and
     READ words come from ``rsp`` (connect to ``GemmEngine.o_stream``). A request is executed
     only once its whole frame is in the payload buffer and its CRC checked, so a corrupted
-    WRITE never reaches the engine. The parts: :class:`~.bridge_rx.FrameReceiver`,
-    :class:`~.bridge_exec.RequestExecutor` (error codes, replay of the last reply, READ
-    timeout) and :class:`~.bridge_tx.ReplySender`.
+    WRITE never reaches the engine. The parts: :class:`~.receiver.FrameReceiver`,
+    :class:`~.executor.RequestExecutor` (error codes, replay of the last reply, READ
+    timeout) and :class:`~.sender.ReplySender`.
 
     **Repeats.** A request with the SEQ *and the CRC* of the last executed one (the same
     bytes, as a retry is) gets the reply sent for it, without being executed again. Matching
@@ -105,7 +104,7 @@ class Bridge(wiring.Component):
     reply) once ``timeout_cycles`` consecutive cycles pass without one of its bytes (a gap of
     ``timeout_cycles - 1`` idle cycles is still fine), and a READ returns the words it has
     once the engine sent none for ``timeout_cycles`` cycles. By default it is
-    :data:`~.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``
+    :data:`~systolic.rtl.protocol.FRAME_TIMEOUT_BYTES` byte times at ``baud``
     (:func:`frame_timeout_cycles`); a byte-stream user with no real line rate (a simulation)
     may give ``timeout_cycles`` directly.
 
@@ -129,7 +128,7 @@ class Bridge(wiring.Component):
     nothing else meanwhile. The engine delays a START (and its READ and STATUS commands) until
     the previous job's results have been sent, so a host must READ a job's results before it
     WRITEs the next START: a WRITE whose words the engine stops taking for ``timeout_cycles``
-    is answered ERROR(STALLED) (:class:`~.protocol.ErrorCode`), the rest of its words
+    is answered ERROR(STALLED) (:class:`~systolic.rtl.protocol.ErrorCode`), the rest of its words
     dropped, and the bridge takes requests again. Loads of the other bank may go first
     (double buffering); ``tests/test_board_core.py`` runs a tiled GEMM in that order.
 
@@ -140,9 +139,9 @@ class Bridge(wiring.Component):
     clock_hz : float
         Clock frequency: INFO reports it, and it sets the default timeout.
     max_payload : int
-        Longest payload accepted and sent, from :data:`~.protocol.MIN_MAX_PAYLOAD` to 65535.
+        Longest payload accepted and sent, from :data:`~systolic.rtl.protocol.MIN_MAX_PAYLOAD` to 65535.
     baud : float
-        Line rate that sets the default timeout (:data:`~.uart.DEFAULT_BAUD`).
+        Line rate that sets the default timeout (:data:`~systolic.rtl.lib.uart.DEFAULT_BAUD`).
     timeout_cycles : int or None
         Explicit timeout in cycles (at least 1) instead of the one derived from ``baud``.
 
@@ -201,7 +200,7 @@ class Bridge(wiring.Component):
 
     @property
     def info(self):
-        """The :class:`~.protocol.Info` the bridge answers INFO with."""
+        """The :class:`~systolic.rtl.protocol.Info` the bridge answers INFO with."""
         return self._info
 
     @property
@@ -242,7 +241,7 @@ class Bridge(wiring.Component):
 
         payload_write, reply_write = receiver.payload_write, executor.reply_write
         payload_read, reply_read = executor.payload_read, sender.reply_read
-        attrs = buffer_attrs(self._engine_config)
+        attrs = buffer_attrs(self._engine_config.buffer_ram)
         if not distributed:
             # Both buffers in one memory, the top address bit choosing the half (see the
             # class docstring for why the ports are never wanted twice at once). A read and a

@@ -7,8 +7,8 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.crc import catalog
 from amaranth.lib.wiring import In, Out
 
-from . import protocol
-from .bridge_layouts import FrameStatus, buffer_write_signature, frame_layout
+from .. import protocol
+from .layouts import FrameStatus, buffer_write_signature, frame_layout
 
 __all__ = ["FrameReceiver"]
 
@@ -44,7 +44,7 @@ class FrameReceiver(wiring.Component):
     i_stream : In(stream.Signature(8))
         Bytes from the host.
     frame : Out(stream.Signature(frame_layout()))
-        Received frames (see :func:`~.bridge_layouts.frame_layout`).
+        Received frames (see :func:`~.layouts.frame_layout`).
     payload_write : In(buffer_write_signature(max_payload))
         Write port of the payload buffer: payload byte ``i`` goes to address ``i``.
     busy : Out(1)

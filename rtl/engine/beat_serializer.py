@@ -4,13 +4,13 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import result_beat_layout, word_shape
+from .layouts import result_beat_layout, word_shape
 
 __all__ = ["BeatSerializer"]
 
 
 class BeatSerializer(wiring.Component):
-    """Sends the ``count`` words of each :func:`~.engine_layouts.result_beat_layout` beat in
+    """Sends the ``count`` words of each :func:`~.layouts.result_beat_layout` beat in
     order, one a cycle, word 0 first.
 
     A beat is taken into a shift register that moves a word on as each word leaves, so the word

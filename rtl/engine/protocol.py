@@ -1,10 +1,10 @@
 """The command set of the GEMM engine: word layouts shared by the gateware and the host.
 
-Standard library only, like :mod:`.config`: the host encoder and the numpy models read these
+Standard library only, like :mod:`~systolic.rtl.config`: the host encoder and the numpy models read these
 constants without importing Amaranth.
 
 Every word on the engine's streams is ``word_width`` bits wide (see
-:class:`~.engine_config.EngineConfig`). Headers and status words use the low 32 bits; any bit
+:class:`~.config.EngineConfig`). Headers and status words use the low 32 bits; any bit
 above them must be zero in a header.
 
 Header word::

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .engine_layouts import job_layout, result_beat_layout, result_read_signature, word_shape
+from .layouts import job_layout, result_beat_layout, result_read_signature, word_shape
 from .tile_walk import tile_walk
 
 __all__ = ["ResultDrain"]
@@ -14,7 +14,7 @@ class ResultDrain(wiring.Component):
     """Streams a job's M x N results a row a beat, tile by tile, while later tiles are computed.
 
     Order: tiles in row-major order (``ti`` outer, ``tj`` inner); in a tile its rows that lie
-    inside M, each as one beat of the row's columns inside N (:func:`~.engine_layouts.
+    inside M, each as one beat of the row's columns inside N (:func:`~.layouts.
     result_beat_layout`). A row is fetched from the result buffer as soon as the writer has
     written it, one row a cycle, so the drain keeps up with the array whenever a pass is at
     least ``rows`` beats long, and the drain of one tile overlaps the computation of the next.

@@ -5,14 +5,13 @@ from amaranth.lib import data
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.utils import ceil_log2
 
-from .buffer_port import NO_RW_CHECK
-from .shapes import a_shape, b_shape, acc_shape
+from ..shapes import a_shape, b_shape, acc_shape
 
 __all__ = [
     "job_layout", "status_layout", "a_word_layout", "b_word_layout", "result_row_layout",
     "a_depth", "b_depth", "a_write_signature", "b_write_signature", "a_read_signature",
     "b_read_signature", "result_write_signature", "result_read_signature", "word_shape",
-    "buffer_attrs", "result_beat_layout",
+    "result_beat_layout",
 ]
 
 
@@ -108,15 +107,3 @@ def result_read_signature(config):
     """Read port of the result buffer: one tile row a read."""
     return ReadPort.Signature(addr_width=ceil_log2(config.result_rows),
                               shape=result_row_layout(config))
-
-
-def buffer_attrs(config):
-    """Attributes of a buffer :class:`~amaranth.lib.memory.Memory`: the RAM Yosys builds it from.
-
-    ``buffer_ram="block"`` asks for no RAM kind, which leaves block RAM to Yosys as before the
-    parameter existed (it takes block RAM for all but tiny memories); other kinds are asked
-    for with ``ram_style``, which Yosys's ``memory_libmap`` honours. Every buffer is read
-    through :func:`~.buffer_port.buffer_read_port` and carries its ``no_rw_check``.
-    """
-    kind = {} if config.buffer_ram == "block" else {"ram_style": config.buffer_ram}
-    return {**kind, **NO_RW_CHECK}
