@@ -364,7 +364,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
 def build_loopback(board, build_dir, *, clk_hz=None, baud=None, **kwargs):
     """Build the UART echo top (:class:`~systolic.boards.loopback.UARTLoopback`) for ``board``."""
     from .loopback import UARTLoopback
-    from ..rtl.lib.uart import DEFAULT_BAUD
+    from ..rtl.protocol import DEFAULT_BAUD
     board = get_board(board)
     return build(lambda f: UARTLoopback(board, f, baud=baud or DEFAULT_BAUD), board, build_dir,
                  clk_hz=clk_hz, **kwargs)

@@ -8,7 +8,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 
-from ..rtl.lib.uart import UARTReceiver, UARTTransmitter, baud_divisor, DEFAULT_BAUD
+from ..rtl.lib.uart import UARTReceiver, UARTTransmitter, baud_divisor
+from ..rtl.protocol import DEFAULT_BAUD
 from .platforms import board as get_board
 
 __all__ = ["UARTLoopback"]

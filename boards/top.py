@@ -22,7 +22,8 @@ from amaranth.lib.cdc import FFSynchronizer
 from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
 from ..rtl.multiplier import set_multiplier_budget
-from ..rtl.lib.uart import DEFAULT_BAUD, MIN_DIVISOR, rate_tolerance
+from ..rtl.lib.uart import MIN_DIVISOR, rate_tolerance
+from ..rtl.protocol import DEFAULT_BAUD
 from . import catalog
 from .platforms import board as get_board
 from .top_placement import multiplier_sites

@@ -9,15 +9,13 @@ by replaying its reply instead of executing the request twice (:mod:`systolic.rt
 import random
 import time
 
-from ..rtl.protocol import (CRC_BYTES, HEADER_BYTES, MIN_MAX_PAYLOAD, ErrorCode, FrameDecoder,
-                            Kind, encode_frame)
+from ..rtl.protocol import (BITS_PER_BYTE, CRC_BYTES, HEADER_BYTES, MIN_MAX_PAYLOAD, ErrorCode,
+                            FrameDecoder, Kind, encode_frame)
 from .transport import LinkClosed
 
 __all__ = ["Channel", "AcceleratorError", "PortError", "BoardTimeout", "LinkError", "BoardError",
            "BITS_PER_BYTE"]
 
-#: Bits on the line per byte (8N1).
-BITS_PER_BYTE = 10
 #: Replies a request may expect.
 _REPLY = {Kind.PING: Kind.ACK, Kind.INFO: Kind.INFO_REPLY, Kind.WRITE: Kind.ACK,
           Kind.READ: Kind.DATA}

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..rtl.lib.uart import DEFAULT_BAUD
+from ..rtl.protocol import DEFAULT_BAUD
 from .channel import BITS_PER_BYTE
 from .cmd_run import add_link_options, check_link_args, connect
 from .cmd_virtual_board import add_board_options

@@ -180,7 +180,7 @@ def run(args):
         except cost.CostInputError as exc:
             raise UsageError(str(exc)) from None
     else:
-        from ..rtl.lib.uart import DEFAULT_BAUD
+        from ..rtl.protocol import DEFAULT_BAUD
         config = config_from_args(args)
         engine = engine_config_from_args(args, config)
         if args.clock_mhz is None:

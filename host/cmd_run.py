@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..rtl.lib.uart import DEFAULT_BAUD
+from ..rtl.protocol import DEFAULT_BAUD
 from .channel import BITS_PER_BYTE
 from .cmd_virtual_board import add_board_options
 from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT

@@ -237,7 +237,7 @@ def run(args):
             raise UsageError(f"{wave.option} {wave.path}: the {args.backend} simulator wrote "
                              f"no waveform")
         if engine:
-            from ..rtl.lib.uart import DEFAULT_BAUD
+            from ..rtl.protocol import DEFAULT_BAUD
             from .throughput import throughput
             report.update(throughput(engine, args.clock_mhz * 1e6, gemm=gemm,
                                      baud=DEFAULT_BAUD if args.baud is None else args.baud))

@@ -2,7 +2,7 @@
 
 from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
-from ..rtl.lib.uart import DEFAULT_BAUD
+from ..rtl.protocol import DEFAULT_BAUD
 from .cmd_cost import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options, add_estimate_options,
                        add_money_options, build_config, case_from_args, load_build, parse_positive,
                        parse_units, usd)

@@ -25,15 +25,12 @@ unknown state, which the next ``matmul`` repairs first (drain its output, resync
 command decoder, clear its error flag).
 """
 
-import struct
 import time
 
-from ..rtl.config import ArrayConfig, ConfigError
-from ..rtl.engine.config import EngineConfig
 from ..rtl.engine.protocol import Opcode, parse_status
-from ..rtl.protocol import (FRAME_TIMEOUT_BYTES, INFO_FORMAT, MIN_MAX_PAYLOAD, VERSION, ErrorCode,
-                            Kind, ProtocolError, bytes_to_words, decode_info, words_to_bytes)
-from ..rtl.lib.uart import DEFAULT_BAUD
+from ..rtl.protocol import (DEFAULT_BAUD, FRAME_TIMEOUT_BYTES, INFO_BYTES, MIN_MAX_PAYLOAD,
+                            ErrorCode, Kind, ProtocolError, bytes_to_words, config_from_info,
+                            decode_info, info_reply_problem, words_to_bytes)
 from ..sim.engine_tiling import assemble_results, command_words, plan_jobs
 from ..sim.model import check_operands
 from .channel import (BITS_PER_BYTE, AcceleratorError, BoardError, BoardTimeout, Channel,
@@ -75,30 +72,6 @@ class InfoError(AcceleratorError, ProtocolError):
 
 class ResultError(AcceleratorError):
     """The board's answer does not add up: a wrong number of result words or of jobs."""
-
-
-def config_from_info(info):
-    """Return the :class:`EngineConfig` an INFO reply describes.
-
-    INFO carries the accumulator width explicitly, so the array's ``max_k`` (which only derives
-    a default width) keeps its default; ``word_width`` is taken as ``8 * word_bytes``.
-
-    Raises
-    ------
-    ProtocolError
-        If the buffers are not whole blocks of the array, or the values are not a valid design.
-    """
-    if info.max_m % info.rows or info.max_n % info.cols:
-        raise ProtocolError(f"INFO says max_m={info.max_m}, max_n={info.max_n}: not multiples "
-                            f"of the {info.rows}x{info.cols} array")
-    try:
-        array = ArrayConfig(rows=info.rows, cols=info.cols, a_width=info.a_width,
-                            b_width=info.b_width, signed=info.signed, acc_width=info.acc_width,
-                            overflow="saturate" if info.saturate else "wrap")
-        return EngineConfig(array=array, k_depth=info.max_k, m_blocks=info.max_m // info.rows,
-                            n_blocks=info.max_n // info.cols, word_width=8 * info.word_bytes)
-    except ConfigError as exc:
-        raise ProtocolError(f"INFO describes an invalid design: {exc}") from None
 
 
 class Accelerator:
@@ -253,15 +226,10 @@ class Accelerator:
         InfoError
             If the board speaks another protocol version or describes an invalid design.
         """
-        size = struct.calcsize(INFO_FORMAT)
-        reply = self._request(Kind.INFO, reply_payload=size,
-                              check=lambda f: None if len(f.payload) == size else
-                              f"an INFO reply of {len(f.payload)} bytes, not {size}")
-        info = decode_info(reply.payload)
-        if info.version != VERSION:
-            raise InfoError(f"the board speaks protocol version {info.version}; this host "
-                            f"speaks version {VERSION}")
+        reply = self._request(Kind.INFO, reply_payload=INFO_BYTES,
+                              check=lambda f: info_reply_problem(f.payload))
         try:
+            info = decode_info(reply.payload)
             config = config_from_info(info)
         except ProtocolError as exc:
             raise InfoError(str(exc)) from None

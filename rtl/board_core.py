@@ -10,7 +10,8 @@ from .engine.beat_serializer import BeatSerializer
 from .bridge.bridge import Bridge, frame_timeout_cycles, refused_unused
 from .engine.engine import GemmEngine
 from .lib.stream_register import StreamRegister
-from .lib.uart import DEFAULT_BAUD, UARTReceiver, UARTTransmitter, baud_divisor
+from .lib.uart import UARTReceiver, UARTTransmitter, baud_divisor
+from .protocol import DEFAULT_BAUD
 
 __all__ = ["BoardCore", "board_status_layout"]
 

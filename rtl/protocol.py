@@ -1,7 +1,10 @@
 """The wire protocol between the host and a board: one module for the gateware and the host.
 
 Standard library only, so that the host driver uses it without Amaranth and the bridge
-gateware takes its constants from here.
+gateware takes its constants from here. It holds every fact both ends must agree on: the
+frames, the request kinds and error codes, the link's default rate (:data:`DEFAULT_BAUD`), and
+the INFO reply in both directions (:func:`info_from_config` on the board's side,
+:func:`config_from_info` on the host's).
 
 Frames
 ------
@@ -27,7 +30,7 @@ same words again.
 request   KIND   payload                           reply
 ========  =====  ================================  =============================================
 PING      0x01   none                              ACK, empty
-INFO      0x02   none                              INFO: the design (:func:`encode_info`)
+INFO      0x02   none                              INFO: the design (:class:`Info`)
 WRITE     0x03   engine words, ``word_bytes`` a    ACK, empty, once the engine took every word
                  word, little-endian
 READ      0x04   count (u16, little-endian)        DATA: up to ``count`` engine words (fewer if
@@ -55,10 +58,15 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from .config import ArrayConfig, ConfigError
+from .engine.config import EngineConfig
+
 __all__ = [
     "SYNC", "HEADER_BYTES", "CRC_BYTES", "MIN_MAX_PAYLOAD", "FRAME_TIMEOUT_BYTES",
     "Kind", "ErrorCode", "ProtocolError", "crc16", "encode_frame", "FrameDecoder", "Frame",
-    "words_to_bytes", "bytes_to_words", "INFO_FORMAT", "Info", "encode_info", "decode_info",
+    "words_to_bytes", "bytes_to_words", "INFO_FORMAT", "INFO_BYTES", "Info", "encode_info",
+    "decode_info", "info_reply_problem", "info_from_config", "config_from_info", "VERSION",
+    "DEFAULT_BAUD", "BITS_PER_BYTE", "word_bytes",
 ]
 
 SYNC = 0xA5
@@ -69,7 +77,14 @@ CRC_BYTES = 2
 MIN_MAX_PAYLOAD = 256
 #: Idle byte times after which a board drops a half-received frame.
 FRAME_TIMEOUT_BYTES = 1024
-VERSION = 1
+#: The protocol's version, the first byte of an INFO reply. 2: INFO carries ``pipeline``.
+VERSION = 2
+#: Link rate of a board top and of a host that is not told another (a board's own default
+#: is :func:`systolic.boards.top.default_baud`); 12 cycles a bit at the iCEBreaker's 12 MHz.
+DEFAULT_BAUD = 1_000_000
+#: Line bits of one byte on an 8N1 UART (start, 8 data, stop): a byte time is this many bit
+#: times.
+BITS_PER_BYTE = 10
 
 
 class Kind(enum.IntEnum):
@@ -191,9 +206,16 @@ def bytes_to_words(data, word_bytes):
     return [int.from_bytes(data[i:i + word_bytes], "little") for i in range(0, len(data), word_bytes)]
 
 
+def word_bytes(engine_config):
+    """Bytes of one engine word on the wire: ``ceil(word_width / 8)``."""
+    return (engine_config.word_width + 7) // 8
+
+
 #: INFO reply payload: version, flags (bit 0 signed, bit 1 saturate), rows, cols, a_width,
-#: b_width, acc_width, word_bytes, max_m, max_k, max_n, max_payload, clock in kHz.
-INFO_FORMAT = "<BBHHBBBBHHHHI"
+#: b_width, acc_width, word_bytes, max_m, max_k, max_n, max_payload, clock in kHz, pipeline.
+INFO_FORMAT = "<BBHHBBBBHHHHIB"
+#: Bytes of an INFO reply payload.
+INFO_BYTES = struct.calcsize(INFO_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -213,6 +235,7 @@ class Info:
     max_n: int
     max_payload: int
     clock_khz: int
+    pipeline: int = 0
 
 
 def encode_info(info):
@@ -220,15 +243,89 @@ def encode_info(info):
     flags = int(info.signed) | int(info.saturate) << 1
     return struct.pack(INFO_FORMAT, info.version, flags, info.rows, info.cols, info.a_width,
                        info.b_width, info.acc_width, info.word_bytes, info.max_m, info.max_k,
-                       info.max_n, info.max_payload, info.clock_khz)
+                       info.max_n, info.max_payload, info.clock_khz, info.pipeline)
+
+
+def _version_problem(payload):
+    if payload and payload[0] != VERSION:
+        return (f"the board speaks protocol version {payload[0]} and this host version "
+                f"{VERSION}: rebuild the board with this systolic (or use the systolic it was "
+                f"built with)")
+    return None
+
+
+def info_reply_problem(payload):
+    """Why ``payload`` cannot be an INFO reply as it arrived (a damaged one: worth a retry), or
+    ``None``. A reply of another protocol version passes: :func:`decode_info` refuses it by
+    name, since asking again would not change it."""
+    if _version_problem(payload) or len(payload) == INFO_BYTES:
+        return None
+    return f"an INFO reply of {len(payload)} bytes, not {INFO_BYTES}"
 
 
 def decode_info(payload):
-    """Parse an INFO reply payload; :class:`ProtocolError` if it has the wrong size."""
-    if len(payload) != struct.calcsize(INFO_FORMAT):
-        raise ProtocolError(f"INFO payload has {len(payload)} bytes, expected "
-                            f"{struct.calcsize(INFO_FORMAT)}")
-    (version, flags, rows, cols, a_width, b_width, acc_width, word_bytes, max_m, max_k, max_n,
-     max_payload, clock_khz) = struct.unpack(INFO_FORMAT, payload)
+    """Parse an INFO reply payload.
+
+    Raises
+    ------
+    ProtocolError
+        If the board speaks another protocol version (the message says both), or the payload
+        has the wrong size.
+    """
+    problem = _version_problem(payload)
+    if problem:
+        raise ProtocolError(problem)
+    if len(payload) != INFO_BYTES:
+        raise ProtocolError(f"INFO payload has {len(payload)} bytes, expected {INFO_BYTES}")
+    (version, flags, rows, cols, a_width, b_width, acc_width, word_bytes_, max_m, max_k, max_n,
+     max_payload, clock_khz, pipeline) = struct.unpack(INFO_FORMAT, payload)
     return Info(version, bool(flags & 1), bool(flags & 2), rows, cols, a_width, b_width,
-                acc_width, word_bytes, max_m, max_k, max_n, max_payload, clock_khz)
+                acc_width, word_bytes_, max_m, max_k, max_n, max_payload, clock_khz, pipeline)
+
+
+def info_from_config(engine_config, *, clock_hz, max_payload=MIN_MAX_PAYLOAD):
+    """The :class:`Info` a board with ``engine_config`` reports (the bridge's INFO reply).
+
+    Raises
+    ------
+    ValueError
+        A field does not fit the INFO layout (e.g. ``max_m`` above 65535).
+    """
+    array = engine_config.array
+    info = Info(
+        version=VERSION, signed=array.signed, saturate=array.overflow == "saturate",
+        rows=array.rows, cols=array.cols, a_width=array.a_width, b_width=array.b_width,
+        acc_width=array.acc_width, word_bytes=word_bytes(engine_config),
+        max_m=engine_config.max_m, max_k=engine_config.max_k, max_n=engine_config.max_n,
+        max_payload=max_payload, clock_khz=round(clock_hz / 1000), pipeline=array.pipeline)
+    try:
+        encode_info(info)
+    except struct.error as exc:
+        raise ValueError(f"{info} does not fit the INFO reply layout: {exc}") from None
+    return info
+
+
+def config_from_info(info):
+    """Return the :class:`~systolic.rtl.engine.config.EngineConfig` an INFO reply describes:
+    the inverse of :func:`info_from_config`.
+
+    INFO carries the accumulator width explicitly, so the array's ``max_k`` (which only derives
+    a default width) keeps its default; ``word_width`` is taken as ``8 * word_bytes``.
+
+    Raises
+    ------
+    ProtocolError
+        If the buffers are not whole blocks of the array, or the values are not a valid design.
+    """
+    if info.max_m % info.rows or info.max_n % info.cols:
+        raise ProtocolError(f"INFO says max_m={info.max_m}, max_n={info.max_n}: not multiples "
+                            f"of the {info.rows}x{info.cols} array")
+    try:
+        array = ArrayConfig(rows=info.rows, cols=info.cols, a_width=info.a_width,
+                            b_width=info.b_width, signed=info.signed, acc_width=info.acc_width,
+                            overflow="saturate" if info.saturate else "wrap",
+                            pipeline=info.pipeline)
+        return EngineConfig(array=array, k_depth=info.max_k, m_blocks=info.max_m // info.rows,
+                            n_blocks=info.max_n // info.cols, word_width=8 * info.word_bytes)
+    except ConfigError as exc:
+        raise ProtocolError(f"INFO describes an invalid design: {exc}") from None

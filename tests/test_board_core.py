@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from systolic.rtl import protocol
 from systolic.rtl.board_core import BoardCore
-from systolic.rtl.bridge.bridge import bridge_info, word_bytes
+from systolic.rtl.protocol import info_from_config, word_bytes
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import ErrorCode as EngineError, Opcode, parse_status
@@ -199,7 +199,7 @@ def test_the_two_variants_have_their_own_ports():
     assert {"rx", "tx", "status"} == set(uart.signature.members)
     assert streams.divisor is None and uart.divisor == 12
     assert uart.timeout_cycles == protocol.FRAME_TIMEOUT_BYTES * 10 * 12
-    assert streams.info == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+    assert streams.info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
     assert uart.info.clock_khz == 12_000
     with pytest.raises(UARTError):
         BoardCore(CONFIG, clock_hz=CLOCK_HZ, baud=CLOCK_HZ)       # 1 cycle a bit
@@ -215,7 +215,7 @@ def test_gemm_through_frames(m, k, n):
     dut, link = stream_core()
     async def body(ctx, client):
         info = decode_info((await client.request(ctx, Kind.INFO)).payload)
-        assert info == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        assert info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
         check(await client.gemm(ctx, a, b), a, b)
         status = await client.status(ctx)
         assert (status.error, status.jobs) == (False, 1)
@@ -338,7 +338,7 @@ def test_gemm_over_the_uart_pins():
         await ctx.tick().repeat(20)
         assert await client.request(ctx, Kind.PING) == Frame(Kind.ACK, 1, b"")
         info = decode_info((await client.request(ctx, Kind.INFO)).payload)
-        assert info == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        assert info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
         result = await client.gemm(ctx, a, b)
         assert np.array_equal(result, a @ b)
     simulate(dut, link, body)
@@ -358,7 +358,7 @@ def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own():
         ctx.set(dut.rx, 1)
         await ctx.tick("link").repeat(20)
         info = decode_info((await client.request(ctx, Kind.INFO)).payload)
-        assert info == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        assert info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
         result = await client.gemm(ctx, a, b)
         assert np.array_equal(result, a @ b)
         status = await client.status(ctx)

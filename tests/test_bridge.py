@@ -14,7 +14,8 @@ from amaranth.hdl import Elaboratable, Fragment, Module
 from amaranth.sim import Simulator
 
 from systolic.rtl import protocol
-from systolic.rtl.bridge.bridge import Bridge, bridge_info, frame_timeout_cycles, word_bytes
+from systolic.rtl.bridge.bridge import Bridge, frame_timeout_cycles
+from systolic.rtl.protocol import info_from_config, word_bytes
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import (ErrorCode, Frame, FrameDecoder, Info, Kind, decode_info,
@@ -180,13 +181,14 @@ def built(component):
 
 
 def test_info_describes_the_config():
-    # Built field by field from the config, independently of bridge_info().
+    # Built field by field from the config, independently of info_from_config().
     config = EngineConfig(ArrayConfig(rows=3, cols=5, a_width=4, b_width=12, signed=False,
-                                      overflow="saturate", acc_width=30), k_depth=16)
+                                      overflow="saturate", acc_width=30, pipeline=1),
+                          k_depth=16, m_blocks=8, n_blocks=8)
     expected = Info(version=protocol.VERSION, signed=False, saturate=True, rows=3, cols=5,
                     a_width=4, b_width=12, acc_width=30, word_bytes=4, max_m=24, max_k=16,
-                    max_n=40, max_payload=512, clock_khz=12_000)
-    assert bridge_info(config, clock_hz=12e6, max_payload=512) == expected
+                    max_n=40, max_payload=512, clock_khz=12_000, pipeline=1)
+    assert info_from_config(config, clock_hz=12e6, max_payload=512) == expected
     assert built(Bridge(config, clock_hz=12e6, max_payload=512)).info == expected
 
 
@@ -234,7 +236,7 @@ def test_ping_and_info():
         assert await host.request(ctx, Kind.PING, 0) == ack(0)
         reply = await host.request(ctx, Kind.INFO, 1)
         assert (reply.kind, reply.seq, reply.crc_ok) == (Kind.INFO_REPLY, 1, True)
-        assert decode_info(reply.payload) == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        assert decode_info(reply.payload) == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
         assert await host.request(ctx, Kind.PING, 255) == ack(255)
     host, engine = simulate(body)
     assert engine.taken == []
@@ -459,7 +461,7 @@ def test_back_to_back_frames_with_a_slow_host():
         await host.send(ctx, stream)
         replies = [await host.reply(ctx) for _ in requests]
         assert replies[:3] == [ack(1), ack(2), data(3, [111, 222])]
-        assert decode_info(replies[3].payload) == bridge_info(CONFIG, clock_hz=CLOCK_HZ)
+        assert decode_info(replies[3].payload) == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
         assert replies[4:] == [error(5, ErrorCode.BAD_LENGTH), ack(6)]
     host, engine = simulate(body, host_ready=0.4, cmd_ready=0.5)
     assert engine.words() == words
@@ -473,7 +475,7 @@ class BridgeModel:
     def __init__(self, config=CONFIG, max_payload=protocol.MIN_MAX_PAYLOAD):
         self.word_bytes = word_bytes(config)
         self.max_words = max_payload // self.word_bytes
-        self.info = protocol.encode_info(bridge_info(config, clock_hz=CLOCK_HZ))
+        self.info = protocol.encode_info(info_from_config(config, clock_hz=CLOCK_HZ))
         self.last = None               # (SEQ, CRC bytes, reply) of the last executed request
         self.fed = []                  # words sent to the engine
         self.pending = deque()         # words the engine has to give

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from systolic.host import Accelerator
-from systolic.host.driver import AcceleratorError, BoardTimeout, PortError, config_from_info
-from systolic.rtl.bridge.bridge import bridge_info
+from systolic.host.driver import AcceleratorError, BoardTimeout, PortError
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
-from systolic.rtl.protocol import MIN_MAX_PAYLOAD
+from systolic.rtl.protocol import MIN_MAX_PAYLOAD, config_from_info, info_from_config
 from systolic.sim.engine_model import engine_matmul
 from systolic.sim.model import OperandError
 
@@ -63,26 +62,27 @@ def small_acc():
 def test_info_describes_the_default_design(acc):
     config = EngineConfig()
     info = acc.info()
-    assert info == bridge_info(config, clock_hz=12_000_000, max_payload=MIN_MAX_PAYLOAD)
+    assert info == info_from_config(config, clock_hz=12_000_000, max_payload=MIN_MAX_PAYLOAD)
     assert acc.config.array.acc_width == config.array.acc_width
     assert (acc.config.max_m, acc.config.max_k, acc.config.max_n) == (128, 128, 128)
     assert acc.config.word_width == config.word_width
 
 
 @pytest.mark.parametrize("config", [EngineConfig(), SMALL_UNSIGNED, WIDE_SATURATING,
-                                    EngineConfig.ecp5(ArrayConfig(rows=8, cols=8))])
+                                    EngineConfig.ecp5(ArrayConfig(rows=8, cols=8, pipeline=1))])
 def test_config_round_trips_through_info(config):
     # What the board says is enough to rebuild every parameter the host needs.
-    rebuilt = config_from_info(bridge_info(config, clock_hz=12e6))
+    rebuilt = config_from_info(info_from_config(config, clock_hz=12e6))
     assert rebuilt.to_dict() | {"array": None} == config.to_dict() | {"array": None}
-    for name in ("rows", "cols", "a_width", "b_width", "signed", "acc_width", "overflow"):
+    for name in ("rows", "cols", "a_width", "b_width", "signed", "acc_width", "overflow",
+                 "pipeline"):
         assert getattr(rebuilt.array, name) == getattr(config.array, name)
 
 
 def test_impossible_info_is_refused():
     from dataclasses import replace
     from systolic.rtl.protocol import ProtocolError
-    info = bridge_info(EngineConfig(), clock_hz=12e6)
+    info = info_from_config(EngineConfig(), clock_hz=12e6)
     with pytest.raises(ProtocolError, match="not multiples of the 4x4 array"):
         config_from_info(replace(info, max_m=30))
     with pytest.raises(ProtocolError, match="invalid design"):
@@ -231,13 +231,28 @@ def test_closed_accelerator_refuses_work():
         acc.matmul(np.ones((1, 1), dtype=int), np.ones((1, 1), dtype=int))
 
 
+def _amaranth_loaded():
+    return "; print(sorted(m for m in sys.modules if m.split('.')[0] == 'amaranth')[:3])"
+
+
 def test_import_systolic_host_stays_light():
     code = ("import sys, systolic.host; "
             "heavy = [m for m in ('numpy', 'serial', 'amaranth', 'systolic.host.driver') "
             "if m in sys.modules]; print(heavy); "
-            "from systolic.host import Accelerator; print(Accelerator.__module__)")
+            "from systolic.host import Accelerator; print(Accelerator.__module__)"
+            + _amaranth_loaded())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["[]", "systolic.host.driver"]
+    assert out.stdout.split("\n")[:3] == ["[]", "systolic.host.driver", "[]"]
+
+
+def test_systolic_help_imports_no_amaranth():
+    # `systolic --help` builds every command's parser: none of them may load the gateware.
+    code = ("import sys, contextlib, io\nfrom systolic.host.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print('systolic' in sys.modules)" + _amaranth_loaded())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["True", "[]"]
 
 
 # The `systolic run` command -------------------------------------------------------------------------

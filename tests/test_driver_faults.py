@@ -23,7 +23,7 @@ from systolic.host.driver import (Accelerator, AcceleratorError, BoardError, Boa
 from systolic.host.transport import SerialLink
 from systolic.host.virtual_board import VirtualBoard
 from systolic.rtl.protocol import SYNC, ErrorCode, Kind
-from systolic.rtl.lib.uart import DEFAULT_BAUD
+from systolic.rtl.protocol import DEFAULT_BAUD
 from systolic.sim.engine_model import engine_matmul
 from systolic.sim.engine_tiling import load_a_words, start_words
 

@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from systolic.rtl.protocol import (SYNC, Kind, Frame, FrameDecoder, Info, ProtocolError, crc16,
-                                   decode_info, encode_frame, encode_info, words_to_bytes,
-                                   bytes_to_words)
+from systolic.rtl.protocol import (SYNC, VERSION, Kind, Frame, FrameDecoder, Info, ProtocolError,
+                                   crc16, decode_info, encode_frame, encode_info,
+                                   info_reply_problem, words_to_bytes, bytes_to_words)
 
 
 def test_crc_check_value():
@@ -55,7 +55,19 @@ def test_words_and_info_round_trip():
     assert bytes_to_words(words_to_bytes(words, 4), 4) == words
     with pytest.raises(ProtocolError):
         bytes_to_words(b"\x00" * 5, 4)
-    info = Info(1, True, False, 4, 4, 8, 8, 28, 4, 64, 256, 64, 1024, 30000)
+    info = Info(VERSION, True, False, 4, 4, 8, 8, 28, 4, 64, 256, 64, 1024, 30000, 1)
     assert decode_info(encode_info(info)) == info
-    with pytest.raises(ProtocolError):
+    assert info_reply_problem(encode_info(info)) is None
+    with pytest.raises(ProtocolError, match="expected"):
         decode_info(encode_info(info)[:-1])
+    assert "bytes, not" in info_reply_problem(encode_info(info)[:-1])
+
+
+def test_info_of_another_version_is_refused_by_name():
+    # A board built before INFO carried the pipeline: version 1, one byte shorter. Not damage,
+    # so no retry (info_reply_problem passes it), and the refusal names both versions.
+    old = bytes([1]) + encode_info(Info(VERSION, True, False, 4, 4, 8, 8, 28, 4, 64, 256, 64,
+                                        1024, 30000))[1:-1]
+    assert info_reply_problem(old) is None
+    with pytest.raises(ProtocolError, match=f"protocol version 1 and this host version {VERSION}"):
+        decode_info(old)

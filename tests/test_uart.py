@@ -10,8 +10,8 @@ from amaranth.sim import Simulator
 
 from systolic.boards.platforms import boards
 from systolic.boards.top import LINK_RATE_MARGIN, default_baud, default_clock_hz, link_clock_hz
-from systolic.rtl.lib.uart import (UARTReceiver, UARTTransmitter, UARTError, baud_divisor,
-                                   check_divisor, rate_tolerance, DEFAULT_BAUD, MIN_DIVISOR)
+from systolic.rtl.lib.uart import UARTReceiver, UARTTransmitter, UARTError, baud_divisor, check_divisor, rate_tolerance, MIN_DIVISOR
+from systolic.rtl.protocol import DEFAULT_BAUD
 
 
 def simulate(dut, clk_hz, main, *background):

@@ -17,7 +17,7 @@ import serial
 
 from systolic.host.driver import Accelerator
 from systolic.host.virtual_board import VirtualBoard, board_verilog, build_virtual_board
-from systolic.rtl.bridge.bridge import bridge_info
+from systolic.rtl.protocol import info_from_config
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import FrameDecoder, Kind, decode_info, encode_frame
 
@@ -72,7 +72,7 @@ def test_pty_answers_frames_like_a_serial_port(board):
         assert (reply.kind, reply.seq, reply.payload, reply.crc_ok) == (Kind.ACK, 17, b"", True)
         reply = exchange(port, encode_frame(Kind.INFO, 18))
         assert reply.kind == Kind.INFO_REPLY and reply.seq == 18
-        assert decode_info(reply.payload) == bridge_info(EngineConfig(), clock_hz=12_000_000)
+        assert decode_info(reply.payload) == info_from_config(EngineConfig(), clock_hz=12_000_000)
         # Raw mode both ways: every byte value passes unchanged (0x0A, 0x0D, 0x03, 0x11...).
         reply = exchange(port, encode_frame(Kind.PING, 0x0D) + bytes(range(32)))
         assert reply.kind == Kind.ACK and reply.seq == 0x0D

@@ -11,7 +11,7 @@ import io
 import time
 
 from ..rtl.protocol import CRC_BYTES, HEADER_BYTES, MIN_MAX_PAYLOAD
-from ..rtl.lib.uart import DEFAULT_BAUD
+from ..rtl.protocol import DEFAULT_BAUD
 from ..sim.engine_perf import gemm_perf
 
 __all__ = ["gemm_figures", "forget_figures", "link_bytes", "mapping_efficiency", "network_report", "report_csv",

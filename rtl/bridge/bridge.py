@@ -11,25 +11,15 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .. import protocol
+from ..protocol import BITS_PER_BYTE, DEFAULT_BAUD
 from .executor import RequestExecutor
 from ..lib.buffer_port import buffer_attrs, buffer_read_port
 from .layouts import buffer_addr_width
 from .receiver import FrameReceiver
 from .sender import ReplySender
 from ..engine.config import EngineConfig
-from ..lib.uart import DEFAULT_BAUD
 
-__all__ = ["Bridge", "bridge_info", "word_bytes", "frame_timeout_cycles", "refused_unused",
-           "BITS_PER_BYTE"]
-
-#: Line bits of one byte on an 8N1 UART (start, 8 data, stop): a byte time is this many bit
-#: times.
-BITS_PER_BYTE = 10
-
-
-def word_bytes(engine_config):
-    """Bytes of one engine word on the wire: ``ceil(word_width / 8)``."""
-    return (engine_config.word_width + 7) // 8
+__all__ = ["Bridge", "frame_timeout_cycles", "refused_unused"]
 
 
 def _check_rate(name, value):
@@ -59,28 +49,6 @@ def frame_timeout_cycles(clock_hz, baud=DEFAULT_BAUD):
     _check_rate("clock_hz", clock_hz)
     _check_rate("baud", baud)
     return math.ceil(protocol.FRAME_TIMEOUT_BYTES * BITS_PER_BYTE * clock_hz / baud)
-
-
-def bridge_info(engine_config, *, clock_hz, max_payload=protocol.MIN_MAX_PAYLOAD):
-    """The :class:`~systolic.rtl.protocol.Info` a bridge for ``engine_config`` reports.
-
-    Raises
-    ------
-    ValueError
-        A field does not fit the INFO layout (e.g. ``max_m`` above 65535).
-    """
-    array = engine_config.array
-    info = protocol.Info(
-        version=protocol.VERSION, signed=array.signed, saturate=array.overflow == "saturate",
-        rows=array.rows, cols=array.cols, a_width=array.a_width, b_width=array.b_width,
-        acc_width=array.acc_width, word_bytes=word_bytes(engine_config),
-        max_m=engine_config.max_m, max_k=engine_config.max_k, max_n=engine_config.max_n,
-        max_payload=max_payload, clock_khz=round(clock_hz / 1000))
-    try:
-        protocol.encode_info(info)
-    except struct.error as exc:
-        raise ValueError(f"{info} does not fit the INFO reply layout: {exc}") from None
-    return info
 
 
 class Bridge(wiring.Component):
@@ -141,7 +109,7 @@ class Bridge(wiring.Component):
     max_payload : int
         Longest payload accepted and sent, from :data:`~systolic.rtl.protocol.MIN_MAX_PAYLOAD` to 65535.
     baud : float
-        Line rate that sets the default timeout (:data:`~systolic.rtl.lib.uart.DEFAULT_BAUD`).
+        Line rate that sets the default timeout (:data:`~systolic.rtl.protocol.DEFAULT_BAUD`).
     timeout_cycles : int or None
         Explicit timeout in cycles (at least 1) instead of the one derived from ``baud``.
 
@@ -165,7 +133,7 @@ class Bridge(wiring.Component):
             self._check(engine_config, clock_hz, max_payload, timeout_cycles)
             if timeout_cycles is None:
                 timeout_cycles = frame_timeout_cycles(clock_hz, baud)
-            self._info = bridge_info(engine_config, clock_hz=clock_hz, max_payload=max_payload)
+            self._info = protocol.info_from_config(engine_config, clock_hz=clock_hz, max_payload=max_payload)
         self._engine_config = engine_config
         self._max_payload = max_payload
         self._timeout_cycles = timeout_cycles

@@ -17,9 +17,11 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from ..protocol import DEFAULT_BAUD
+
 __all__ = [
     "UARTReceiver", "UARTTransmitter", "UARTError", "baud_divisor", "check_divisor",
-    "rate_tolerance", "MIN_DIVISOR", "MAX_DIVISOR", "DEFAULT_BAUD",
+    "rate_tolerance", "MIN_DIVISOR", "MAX_DIVISOR",
 ]
 
 #: Fewest clock cycles per bit. The receiver samples once per bit at the middle; below four
@@ -30,8 +32,6 @@ MAX_DIVISOR = 1 << 24
 #: Largest denominator kept when a float divisor is turned into a fraction: finer than the
 #: rate error of any crystal, and it keeps the phase accumulator a few bits wide.
 MAX_DENOMINATOR = 1 << 12
-#: Link rate the board tops use; 12 cycles a bit at the iCEBreaker's 12 MHz.
-DEFAULT_BAUD = 1_000_000
 
 
 class UARTError(ValueError):
