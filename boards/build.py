@@ -20,9 +20,9 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 from ..rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
-from . import gowin
-from . import toolchain
+from . import gowin, toolchain
 from .platforms import board as get_board
+from .pll import ClockPlan
 from .report import make_report
 
 __all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "STAGES"]
@@ -203,8 +203,9 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         Directory for the build products; created if needed, reused files are overwritten.
     name : str
         Design name: the stem of every product (``top.bin``, ``top.tim``, ...).
-    clk_hz : float or None
-        Main clock target; default the board's :attr:`~Board.default_clk_hz`.
+    clk_hz : float, ClockPlan or None
+        Main clock target, or its plan (:meth:`~.platforms.Board.clock_plan`) when the caller
+        has planned it already; default the board's :attr:`~Board.default_clk_hz`.
     pll_primitive : str or None
         iCE40 only: ``"SB_PLL40_PAD"`` (default) or ``"SB_PLL40_2F_PAD"``.
     seed : int or None
@@ -263,7 +264,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     env_tools = toolchain.tool_env(board.family)
-    plan = board.clock_plan(clk_hz)
+    plan = clk_hz if isinstance(clk_hz, ClockPlan) else board.clock_plan(clk_hz)
     design = top if isinstance(top, Elaboratable) else top(plan.f_out)
     if not isinstance(design, Elaboratable):
         raise TypeError(f"top must be an Elaboratable or return one, not {design!r}")

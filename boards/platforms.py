@@ -1,17 +1,25 @@
-"""The boards systolic builds for, on top of the amaranth-boards platform classes.
+"""The boards systolic builds for: one record per board, on top of the amaranth-boards
+platform classes.
 
-A :class:`Board` records what a build and the reports need beyond the platform class: the
-device's entry in ``devices.json``, the oscillator, the default clock target, the USB-serial
-link and the LEDs. The platform class is imported only when a platform is made, so listing
-boards (``systolic boards``) does not load Amaranth.
+A :class:`Board` holds everything about one board, as amaranth-boards keeps everything about a
+board on its platform class: the platform class itself, the FPGA (its key in ``devices.json``,
+where the device's and its family's facts are), the oscillator and the main clock a build
+targets, the UART to the host and the USB-serial chip behind it, the LEDs and what each shows,
+the tools that program it and the design a build puts on it unless told otherwise (the array,
+the engine's buffers before they are cut to the device, the placer seed). What follows from
+those facts (the engine cut to the block RAM, the link rate, the clock plan) is computed by
+:mod:`systolic.boards.design`. The platform class is imported only when a platform is made, so
+listing boards (``systolic boards``) does not load Amaranth.
 """
 
 import importlib
 from dataclasses import dataclass, field
 
+from ..rtl.config import ArrayConfig
 from . import catalog
 
-__all__ = ["Board", "BOARDS", "SerialChip", "SERIAL_CHIPS", "board", "boards", "BoardError"]
+__all__ = ["Board", "BOARDS", "Buffers", "Programmer", "LED_ROLES", "SerialChip",
+           "SERIAL_CHIPS", "board", "boards", "BoardError"]
 
 
 class BoardError(KeyError):
@@ -67,9 +75,43 @@ SERIAL_CHIPS = {chip.name: chip for chip in [
 ]}
 
 
+#: What an LED can show (:attr:`Board.leds`): ``alive`` blinks at about 1 Hz and stays lit
+#: while the engine is busy, ``busy`` and ``error`` are the engine's status pins, ``link`` is
+#: lit while the bridge handles a request, ``rx`` and ``tx`` toggle with each byte, ``off``
+#: is left dark.
+LED_ROLES = ("alive", "busy", "error", "link", "rx", "tx", "off")
+
+
+@dataclass(frozen=True)
+class Programmer:
+    """A tool that loads a bitstream onto a board: ``tool *args BITSTREAM``."""
+
+    tool: str
+    args: tuple = ()
+
+    def __str__(self):
+        return " ".join((self.tool, *self.args))
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """The engine's buffers a board's build starts from, before they are cut to the device's
+    block RAM (:func:`~systolic.boards.design.fit_engine_config`): the
+    :class:`~systolic.rtl.engine.config.EngineConfig` parameters other than the array."""
+
+    k_depth: int
+    m_blocks: int
+    n_blocks: int
+    buffer_ram: str = "block"
+    buffer_latency: int = 1
+
+    def to_dict(self):
+        return dict(vars(self))
+
+
 @dataclass(frozen=True)
 class Board:
-    """One development board.
+    """One development board: every fact a build, the reports and the programmer need.
 
     Attributes
     ----------
@@ -88,17 +130,27 @@ class Board:
     osc_hz : float
         Oscillator frequency in Hz.
     default_clk_hz : float
-        Main clock a build targets unless told otherwise, in Hz.
+        Main clock a build targets unless told otherwise, in Hz (one the default build meets:
+        BENCHMARKS.md, "FPGA builds" and "Gowin builds").
     uart : str
         Name of the UART resource (number 0) wired to the USB-serial bridge.
     usb_serial : str
         What sits between that UART and the host.
     serial_chip : str
         That chip's :data:`SERIAL_CHIPS` key (its rates).
-    leds : tuple of str
-        Single-bit LED outputs as ``"resource.number"`` or ``"resource.number.subsignal"``.
-    programmer : str
-        Tool that loads a bitstream onto the board (not run by systolic).
+    leds : tuple of (str, str)
+        Single-bit LED outputs as ``"resource.number"`` or ``"resource.number.subsignal"``,
+        each with the :data:`LED_ROLES` role it shows, in the board's LED order.
+    programmers : tuple of Programmer
+        Tools that load a bitstream onto the board, in order of preference.
+    array : ArrayConfig
+        The array a build puts on the board unless told otherwise.
+    buffers : Buffers
+        The engine's buffers a build starts from, before they are cut to the block RAM.
+    seed : int or None
+        nextpnr placer seed of the default build; ``None`` leaves nextpnr's own.
+    notes : str
+        Anything else worth knowing.
     """
 
     name: str
@@ -113,8 +165,17 @@ class Board:
     usb_serial: str
     serial_chip: str
     leds: tuple = ()
-    programmer: str = ""
+    programmers: tuple = ()
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    buffers: Buffers = field(default_factory=lambda: Buffers(k_depth=32, m_blocks=8, n_blocks=8))
+    seed: int | None = None
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        for spec, role in self.leds:
+            if role not in LED_ROLES:
+                raise ValueError(f"{self.name}: LED {spec} has role {role!r}; known: "
+                                 f"{', '.join(LED_ROLES)}")
 
     # Catalog facts --------------------------------------------------------------------------
 
@@ -127,15 +188,29 @@ class Board:
         """FPGA family: ``"ice40"``, ``"ecp5"`` or ``"gowin"``."""
         return self.facts()["family"]
 
+    def family_facts(self):
+        """Return the family's entry in ``devices.json`` (PLL, hard multiplier, block RAM)."""
+        return catalog.family(self.family)
+
     @property
     def pll_primitive(self):
         """The PLL primitive a clock other than the oscillator's goes through."""
-        return {"ice40": "SB_PLL40_PAD", "ecp5": "EHXPLLL", "gowin": "rPLL"}[self.family]
+        return self.family_facts()["pll"]["primitive"]
 
     @property
     def serial(self):
         """The :class:`SerialChip` between the board's UART and the host."""
         return SERIAL_CHIPS[self.serial_chip]
+
+    @property
+    def led_roles(self):
+        """What each LED shows, in :attr:`leds` order."""
+        return tuple(role for _, role in self.leds)
+
+    @property
+    def programmer(self):
+        """The preferred programming command, as text (``""`` if none is known)."""
+        return str(self.programmers[0]) if self.programmers else ""
 
     def to_dict(self):
         """Return a JSON-serializable summary with the device's resources."""
@@ -146,7 +221,9 @@ class Board:
             "osc_hz": self.osc_hz, "default_clk_hz": self.default_clk_hz,
             "pll": self.pll_primitive, "uart": self.uart, "usb_serial": self.usb_serial,
             "serial_max_baud": self.serial.max_baud,
-            "leds": list(self.leds), "programmer": self.programmer,
+            "leds": [spec for spec, _ in self.leds], "led_roles": list(self.led_roles),
+            "programmer": self.programmer,
+            "programmers": [[p.tool, *p.args] for p in self.programmers],
             "resources": {key: facts[key] for key in
                           ("lut", "ff", "dsp", "dsp_kind", "bram", "bram_kbit", "spram",
                            "spram_kbit")},
@@ -191,7 +268,7 @@ class Board:
         (1 = lit; the platform handles active-low pins), in :attr:`leds` order."""
         from amaranth.lib import io
         outputs = []
-        for index, spec in enumerate(self.leds):
+        for index, (spec, _) in enumerate(self.leds):
             name, number, *sub = spec.split(".")
             port = platform.request(name, int(number), dir="-")
             for part in sub:
@@ -201,18 +278,51 @@ class Board:
         return outputs
 
 
+#: The engine's buffers on ECP5: block RAM read through its output register (``buffer_latency``
+#: 2, DP16KD blocks instantiated with ``REGMODE_B="OUTREG"``; without it a DP16KD's data leaves
+#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (128 x 64 x 128 for
+#: the 8 x 16 array): every loaded operand is used at least 8 times, so a job's loads take half
+#: its passes' cycles behind the other bank's job; 64 K steps are four times the array's side,
+#: so passes follow each other without a gap, and deep enough that small GEMMs run in one job.
+#: The boards with less block RAM get their buffers cut to it.
+_ECP5_BUFFERS = Buffers(k_depth=64, m_blocks=16, n_blocks=8, buffer_ram="block",
+                        buffer_latency=2)
+#: On iCE40 and Gowin: jobs of 8 row and 8 column blocks and 32 K steps, cut to the block RAM.
+_SMALL_BUFFERS = Buffers(k_depth=32, m_blocks=8, n_blocks=8)
+
+#: The LEDs of a board with six or more, in order; a board with more leaves the rest dark.
+_SIX_ROLES = ("alive", "busy", "error", "link", "rx", "tx")
+
+
+def _leds(specs, roles=_SIX_ROLES):
+    return tuple(zip(specs, (*roles, *["off"] * (len(specs) - len(roles)))))
+
+
+def _openfpgaloader(board):
+    return Programmer("openFPGALoader", ("-b", board))
+
+
 _ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 module when "
                 "one is fitted.")
 
-def _tang_board(name, title, platform, device, package, clk_hz, usb_serial, loader_board, notes):
+#: The ULX3S array of each size fills the device's MULT18X18D blocks, one a PE (BENCHMARKS.md,
+#: "FPGA builds"): the 85F takes 128 of its 156 with a pipelined 8 x 16 array, whose default
+#: build meets 150 MHz (BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F").
+_ULX3S_ARRAYS = {12: ArrayConfig(rows=4, cols=7), 25: ArrayConfig(rows=4, cols=7),
+                 45: ArrayConfig(rows=8, cols=9), 85: ArrayConfig(rows=8, cols=16, pipeline=1)}
+
+
+def _tang_board(name, title, platform, device, package, clk_hz, usb_serial, loader_board, array,
+                notes):
     # Sipeed's Tang boards: a 27 MHz crystal, the UART through the on-board debugger (which
-    # also carries JTAG), six LEDs.
+    # also carries JTAG), six LEDs. Two int8 PEs a DSP block (MULT9X9 halves).
     return Board(
         name=name, title=title, platform_class=f"amaranth_boards.{platform}",
         device=device, package=package, oscillator="clk27", osc_hz=27e6, default_clk_hz=clk_hz,
         uart="uart", usb_serial=usb_serial, serial_chip="BL702",
-        leds=tuple(f"led.{i}" for i in range(6)),
-        programmer=f"openFPGALoader -b {loader_board}", notes=notes)
+        leds=_leds(tuple(f"led.{i}" for i in range(6))),
+        programmers=(_openfpgaloader(loader_board),), array=array, buffers=_SMALL_BUFFERS,
+        notes=notes)
 
 
 BOARDS = {b.name: b for b in [
@@ -222,7 +332,12 @@ BOARDS = {b.name: b for b in [
         device="iCE40UP5K", package="SG48",
         oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
         uart="uart", usb_serial="FTDI FT2232H (channel B)", serial_chip="FT2232H",
-        leds=("led.0", "led.1"), programmer="iceprog",
+        leds=(("led.0", "error"), ("led.1", "alive")),              # red, green
+        programmers=(Programmer("iceprog"), _openfpgaloader("ice40_generic")),
+        # 16 int8 PEs on the UP5K's 8 SB_MAC16 (two a block in its dual 8 x 8 mode). The
+        # engine fills most of the device and routing makes most of every path, so the clock
+        # it reaches swings with the placer seed; seed 1 meets 30 MHz (BENCHMARKS.md).
+        array=ArrayConfig(rows=4, cols=4), buffers=_SMALL_BUFFERS, seed=1,
         notes="LED 0 red, LED 1 green; the 12 MHz clock is on pin 35, the PLL's pad input."),
     Board(
         name="icesugar", title="MuseLab iCESugar v1.5",
@@ -230,7 +345,9 @@ BOARDS = {b.name: b for b in [
         device="iCE40UP5K", package="SG48",
         oscillator="clk12", osc_hz=12e6, default_clk_hz=30e6,
         uart="uart", usb_serial="iCELink (STM32 USB CDC serial)", serial_chip="iCELink",
-        leds=("led.0", "led.1", "led.2"), programmer="icesprog",
+        leds=(("led.0", "error"), ("led.1", "alive"), ("led.2", "link")),   # red, green, blue
+        programmers=(Programmer("icesprog"), _openfpgaloader("icesugar")),
+        array=ArrayConfig(rows=4, cols=4), buffers=_SMALL_BUFFERS,
         notes="RGB LED as led 0-2 (red, green, blue)."),
     *[Board(
         name=f"ulx3s-{size}f", title=f"Radiona ULX3S ({size}F)",
@@ -238,22 +355,33 @@ BOARDS = {b.name: b for b in [
         device=f"LFE5U-{size}F", package="BG381",
         oscillator="clk25", osc_hz=25e6, default_clk_hz=150e6,
         uart="uart", usb_serial="FTDI FT231X", serial_chip="FT231X",
-        leds=tuple(f"led.{i}" for i in range(8)), programmer="openFPGALoader -b ulx3s",
+        leds=_leds(tuple(f"led.{i}" for i in range(8))),
+        programmers=(_openfpgaloader("ulx3s"), Programmer("fujprog")),
+        array=_ULX3S_ARRAYS[size], buffers=_ECP5_BUFFERS,
         notes=_ULX3S_NOTES) for size in (12, 25, 45, 85)],
     Board(
         name="ecpix5-85", title="LambdaConcept ECPIX-5 (85F)",
         platform_class="amaranth_boards.ecpix5:ECPIX585Platform",
         device="LFE5UM5G-85F", package="BG554",
-        oscillator="clk100", osc_hz=100e6, default_clk_hz=150e6,
+        # Not built here: the ULX3S-85F's array at a clock below the one that board meets.
+        oscillator="clk100", osc_hz=100e6, default_clk_hz=100e6,
         uart="uart", usb_serial="FTDI FT2232H (channel B)", serial_chip="FT2232H",
-        leds=tuple(f"rgb_led.{i}.g" for i in range(4)), programmer="openFPGALoader -c ft2232",
+        leds=_leds(tuple(f"rgb_led.{i}.g" for i in range(4)), ("alive", "busy", "error", "link")),
+        programmers=(_openfpgaloader("ecpix5"),),
+        array=ArrayConfig(rows=8, cols=16, pipeline=1), buffers=_ECP5_BUFFERS,
         notes="Four RGB LEDs; the green channels are used as plain LEDs."),
+    # On the GW1NR-9 a 6x6 array (18 of its 20 DSP blocks) had nextpnr-himbaechel's placer
+    # make no progress in a quarter of an hour; 4x6 builds and meets the rPLL's doubling of
+    # the crystal. The GW2A-18 (speed grade C8) takes 6x8 (24 of 48 blocks) at four times the
+    # crystal (BENCHMARKS.md, "Gowin builds").
     _tang_board("tang-nano-9k", "Sipeed Tang Nano 9K", "tang_nano_9k:TangNano9kPlatform",
                 "GW1NR-9", "QN88P", 54e6, "Bouffalo BL702 (Sipeed debugger: JTAG + UART)",
-                "tangnano9k", "Six LEDs; the 27 MHz crystal is on pin 52."),
+                "tangnano9k", ArrayConfig(rows=4, cols=6),
+                "Six LEDs; the 27 MHz crystal is on pin 52."),
     _tang_board("tang-primer-20k", "Sipeed Tang Primer 20K (with its Dock)",
                 "tang_primer_20k:TangPrimer20kDockPlatform", "GW2A-18", "PG256", 108e6,
                 "Sipeed debugger on the Dock (JTAG + UART)", "tangprimer20k",
+                ArrayConfig(rows=6, cols=8),
                 "The core board on its Dock, which carries the USB debugger and six LEDs. "
                 "Docks carry a BL702 or, later ones, a BL616; the link rate is the BL702's."),
 ]}

@@ -17,22 +17,17 @@ __all__ = [
     "make_report", "format_report",
 ]
 
-#: nextpnr cell type counted for each resource, by family. ``lut`` is the fabric's logic slot
-#: (an iCE40 logic cell holds one LUT4, one flip-flop and a carry; an ECP5 TRELLIS_COMB one
-#: LUT4 or half a carry), so its ``used`` is what limits a fit.
-FAMILY_CELLS = {
-    "ice40": {"lut": "ICESTORM_LC", "ff": None, "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
-              "spram": "ICESTORM_SPRAM", "io": "SB_IO", "pll": "ICESTORM_PLL",
-              "global": "SB_GB"},
-    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD",
-             "io": "TRELLIS_IO", "pll": "EHXPLLL", "global": "DCCA"},
-    # A Gowin LUT4 slot holds a LUT or, in arithmetic mode, an ALU bit (counted apart).
-    "gowin": {"lut": "LUT4", "ff": "DFF", "dsp": "MULT18X18", "bram": "BSRAM", "alu": "ALU",
-              "io": "IOB", "pll": "rPLL"},
-}
+#: nextpnr cell type counted for each resource, by family (the ``cells`` of each family in
+#: devices.json). ``lut`` is the fabric's logic slot (an iCE40 logic cell holds one LUT4, one
+#: flip-flop and a carry; an ECP5 TRELLIS_COMB one LUT4 or half a carry; a Gowin LUT4 slot a
+#: LUT or, in arithmetic mode, an ALU bit, counted apart), so its ``used`` is what limits a fit.
+FAMILY_CELLS = {family: {key: cell for key, cell in catalog.family(family)["cells"].items()
+                         if key != "dsp_half"}
+                for family in catalog.families()}
 #: Cells that take half of a family's ``dsp`` block: a Gowin 18 x 18 multiplier splits into
 #: two 9 x 9 ones, which Yosys uses for operands up to 9 bits.
-DSP_HALVES = {"gowin": "MULT9X9"}
+DSP_HALVES = {family: catalog.family(family)["cells"]["dsp_half"]
+              for family in catalog.families() if "dsp_half" in catalog.family(family)["cells"]}
 #: Resources whose available count is also in ``devices.json`` (report key -> catalog key). A
 #: device entry may add ``nextpnr_available`` where the tool's figure differs from the rating.
 CATALOG_KEYS = {"lut": "lut", "ff": "ff", "dsp": "dsp", "bram": "bram", "spram": "spram"}

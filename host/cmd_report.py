@@ -6,13 +6,13 @@ sustained and link figures are those of a reference GEMM (:mod:`.throughput`). T
 rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their sources.
 """
 
-from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
 from . import cost
 from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
 from .errors import UsageError
-from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add_gemm_option,
-                      check_gemm_option, config_from_args, engine_config_from_args)
+from .options import (add_array_options, add_engine_options, add_gemm_option, array_options,
+                      check_gemm_option, config_from_args, engine_config_from_args,
+                      engine_options)
 from .output import print_json
 from .throughput import throughput
 
@@ -130,27 +130,26 @@ def _price(args, design):
 
 
 def _given_design_options(args):
-    given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS
-             if getattr(args, name) is not None]
-    if config_from_args(args) != ArrayConfig():
+    given = [f"--{name.replace('_', '-')}" for name in engine_options(args)]
+    if array_options(args):
         given.append("array options")
     return given + (["--device"] if args.device else [])
 
 
 def _board_design(args):
     """``(array, engine, clock MHz, clock source, baud, design)`` of ``--board``."""
+    from ..boards.design import resolve_build
     from ..boards.platforms import BoardError, board as get_board
-    from ..boards.top import default_baud, default_clock_hz, default_engine_config
     try:
         board = get_board(args.board)
     except BoardError as exc:
         raise UsageError(str(exc)) from None
-    engine = default_engine_config(board)
+    design = resolve_build(board)
     if args.clock_mhz is not None:
         clock, source = args.clock_mhz, "command line (--clock-mhz)"
     else:
-        clock, source = default_clock_hz(board) / 1e6, f"{board.name}'s target clock (not built)"
-    return engine.array, engine, clock, source, default_baud(board), {"device": board.device}
+        clock, source = board.default_clk_hz / 1e6, f"{board.name}'s target clock (not built)"
+    return design.engine.array, design.engine, clock, source, design.baud, {"device": board.device}
 
 
 def run(args):

@@ -13,8 +13,8 @@ from ..sim.runner import BACKENDS, BackendUnavailable, check_backend
 from .errors import UsageError
 from .estimate import LIMIT_S, SHOW_S, check_simulation
 from .operands import add_operand_options, operands_from_args
-from .options import (ENGINE_OPTIONS, add_array_options, add_engine_options, add_gemm_option,
-                      check_gemm_option, config_from_args, engine_config_from_args)
+from .options import (add_array_options, add_engine_options, add_gemm_option, check_gemm_option,
+                      config_from_args, engine_config_from_args, engine_options)
 from .output import (Heartbeat, atomic_path, check_output, format_duration, print_json,
                      progress)
 
@@ -160,7 +160,7 @@ def _check_fits(engine_config, m, k, n):
 
 
 def _engine_options_given(args):
-    given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS if getattr(args, name) is not None]
+    given = [f"--{name.replace('_', '-')}" for name in engine_options(args)]
     return given + (["--no-tiling"] if args.no_tiling else [])
 
 

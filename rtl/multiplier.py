@@ -39,24 +39,18 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..boards.catalog import pes_per_multiplier
 from .lib.platform import platform_family
 from .shapes import a_shape, b_shape, product_shape
 
 __all__ = [
-    "HARD_MULTIPLIERS", "KINDS", "MultiplierBudget", "platform_family", "set_multiplier_budget",
+    "KINDS", "MultiplierBudget", "platform_family", "set_multiplier_budget",
     "multiplier_budget", "choose_multiplier", "make_multiplier", "LUTMultiplier",
     "MULT18X18DMultiplier", "SBMAC16Half",
 ]
 
-#: Hard multiplier of each family: ``(primitive, widest operand in bits)``.
-HARD_MULTIPLIERS = {"ecp5": ("MULT18X18D", 18), "ice40": ("SB_MAC16", 16),
-                    "gowin": ("MULT18X18", 18)}
 #: Multiplier kinds :func:`choose_multiplier` returns.
 KINDS = ("generic", "inferred", "mult18x18d", "sb_mac16_8x8", "lut")
-#: Widest operands of the SB_MAC16's dual 8 x 8 mode.
-_MAC16_HALF_BITS = 8
-#: Widest operands Yosys maps onto a Gowin MULT9X9, half of an 18 x 18 block.
-_GOWIN_HALF_BITS = 9
 #: Name of the platform attribute that holds the budget of one build.
 _BUDGET_ATTRIBUTE = "systolic_multiplier_budget"
 
@@ -145,21 +139,24 @@ def multiplier_budget(platform):
     return getattr(platform, _BUDGET_ATTRIBUTE, None)
 
 
-def _hard_kind(family, config):
-    """The hard multiplier kind for ``config`` on ``family``, or ``None`` if none fits."""
-    if family not in HARD_MULTIPLIERS:
-        return None
-    _, bits = HARD_MULTIPLIERS[family]
+def _pes_per_block(family, config):
+    """PEs of ``config`` one hard multiplier block of ``family`` serves (0: none fits), from
+    the family's facts in devices.json, which the cost model's DSP count reads too."""
     # Both blocks take unsigned operands as such (their sign controls), so an unsigned operand
     # needs no extra sign bit.
-    widest = max(config.a_width, config.b_width)
-    if widest > bits:
+    return pes_per_multiplier(family, config.a_width, config.b_width)
+
+
+def _hard_kind(family, config):
+    """The hard multiplier kind for ``config`` on ``family``, or ``None`` if none fits."""
+    per_block = _pes_per_block(family, config)
+    if per_block == 0:
         return None
     if family == "ecp5":
         return "mult18x18d"
-    if family == "gowin":
-        return "inferred"
-    return "sb_mac16_8x8" if widest <= _MAC16_HALF_BITS else "inferred"
+    if family == "ice40" and per_block == 2:
+        return "sb_mac16_8x8"
+    return "inferred"
 
 
 def choose_multiplier(platform, config):
@@ -174,7 +171,7 @@ def choose_multiplier(platform, config):
     if kind is None:
         return "generic", None
     budget = multiplier_budget(platform)
-    if family == "gowin" and max(config.a_width, config.b_width) <= _GOWIN_HALF_BITS:
+    if family == "gowin" and _pes_per_block(family, config) == 2:
         # Yosys picks the block itself (a MULT9X9 each); the budget counts two a block (the
         # shared object only marks the block as half taken).
         if budget is None or budget.take_half(object) is not None:
@@ -410,7 +407,7 @@ class SBMAC16Half(_TwoStageMultiplier):
     """
 
     def __init__(self, config, shared, half):
-        if max(config.a_width, config.b_width) > _MAC16_HALF_BITS:
+        if _pes_per_block("ice40", config) != 2:
             self._MustUse__silence = True
             raise ValueError(f"the SB_MAC16 8 x 8 mode takes operands up to 8 bits, not "
                              f"{config.a_width} x {config.b_width}")

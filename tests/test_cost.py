@@ -155,17 +155,42 @@ def test_catalog_family_order_and_smallest_fitting():
 
 
 def test_estimate_resources_4x4_int8():
-    # acc_width 28 (16-bit products, K = 4096); 8 of 16 multipliers in SB_MAC16 blocks.
+    # acc_width 28 (16-bit products, K = 4096); all 16 multipliers on the 8 SB_MAC16 blocks,
+    # two a block in their dual 8 x 8 mode, as the gateware puts them.
     config = ArrayConfig()
     assert config.acc_width == 28 and config.product_width == 16
     up5k = cost.estimate_resources(config, catalog.device("iCE40UP5K"))
-    assert up5k == {"lut": 8 * 64 + 16 * 2 * 28, "ff": 16 * (8 + 8 + 16 + 2 * 28), "dsp": 8, "bram": 0}
+    assert up5k == {"lut": 16 * 2 * 28, "ff": 16 * (8 + 8 + 16 + 2 * 28), "dsp": 8, "bram": 0}
     hx8k = cost.estimate_resources(config, catalog.device("iCE40HX8K"))
     assert hx8k["dsp"] == 0 and hx8k["lut"] == 16 * 64 + 16 * 2 * 28
     # Fewer multipliers than hard blocks: one block each; operands wider than a block: none.
     assert cost.estimate_resources(ArrayConfig(rows=2, cols=2), catalog.device("LFE5U-12F"))["dsp"] == 4
     wide = ArrayConfig(rows=2, cols=2, a_width=20, b_width=20, max_k=16)
     assert cost.estimate_resources(wide, catalog.device("LFE5U-12F"))["dsp"] == 0
+
+
+@pytest.mark.parametrize("board_name, array", [
+    ("icebreaker", ArrayConfig(rows=4, cols=4)),                         # 2 PEs a SB_MAC16
+    ("icebreaker", ArrayConfig(rows=6, cols=4)),                         # more PEs than blocks
+    ("icebreaker", ArrayConfig(rows=2, cols=3, a_width=12, b_width=12)),  # a whole block each
+    ("tang-nano-9k", ArrayConfig(rows=3, cols=5)),                       # 2 a MULT18X18
+    ("ulx3s-12f", ArrayConfig(rows=2, cols=3)),                          # 1 a MULT18X18D
+])
+def test_estimated_dsp_blocks_are_what_the_gateware_takes(board_name, array):
+    # The cost model counts blocks from the same fact the PEs are built from: elaborate the
+    # array on the board's platform with the device's budget and count what the PEs took.
+    from amaranth.hdl import Fragment
+    from systolic.boards.platforms import board
+    from systolic.rtl.array import SystolicArray
+    from systolic.rtl.multiplier import set_multiplier_budget
+    b = board(board_name)
+    platform = b.platform()
+    budget = set_multiplier_budget(platform, b.facts()["dsp"])
+    Fragment.get(SystolicArray(array), platform)
+    estimate = cost.estimate_resources(array, b.facts())
+    assert estimate["dsp"] == budget.blocks
+    assert estimate["lut"] == budget.soft * array.a_width * array.b_width \
+        + array.macs * 2 * array.acc_width
 
 
 def test_design_from_config_picks_the_smallest_device_that_holds_it():

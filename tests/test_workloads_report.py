@@ -200,7 +200,8 @@ def test_from_build_takes_design_clock_and_device(run_cli, gemm_csv, tmp_path):
 def test_board_takes_its_default_build(run_cli, gemm_csv, board):
     from systolic.boards import catalog
     from systolic.boards.platforms import board as get_board
-    from systolic.boards.top import default_clock_hz, default_engine_config
+    from systolic.boards.design import default_array, default_clock_hz, default_engine_config
+    from systolic.rtl.config import overlay
     report = _workload(run_cli, gemm_csv, "--board", board)
     assert EngineConfig.from_dict(report["config"]) == default_engine_config(board)
     assert report["clock_hz"] == default_clock_hz(board)
@@ -215,8 +216,9 @@ def test_board_takes_its_default_build(run_cli, gemm_csv, board):
     assert report["cost"]["rows"][0]["name"] == f"this design on {device}"
     wide = _workload(run_cli, gemm_csv, "--board", board, "--rows", "2", "--cols", "2",
                      "--clock-mhz", "10")
+    # The array options given replace those of the board's array (its pipeline stays).
     assert EngineConfig.from_dict(wide["config"]) == default_engine_config(
-        board, ArrayConfig(rows=2, cols=2))
+        board, overlay(default_array(board), rows=2, cols=2))
     assert wide["clock_hz"] == 10e6
 
 

@@ -1,7 +1,6 @@
 """The bridge between the wire protocol (:mod:`~systolic.rtl.protocol`) and the GEMM engine's word streams."""
 
 import math
-import struct
 from contextlib import contextmanager
 from numbers import Real
 

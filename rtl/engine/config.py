@@ -7,10 +7,10 @@ reports read it without Amaranth.
 import math
 from dataclasses import dataclass, field, fields
 
-from ..config import ArrayConfig, ConfigError, check_int, check_known_fields
+from ..config import ArrayConfig, ConfigError, check_int, check_known_fields, mark_derived
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
-           "BLOCK_RAM_MODES", "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
+           "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
 
 #: Deepest operand buffer (K steps per bank) we accept.
 K_DEPTH_MAX = 1 << 16
@@ -29,13 +29,6 @@ BUFFER_LATENCIES = (1, 2)
 #: DP16KD read without its output register, which Yosys does not use, is too slow at 150 MHz.
 BUFFER_RAMS = ("block", "distributed")
 
-#: ``(depth, width)`` aspect ratios of one block RAM used as a simple dual-port memory:
-#: iCE40 EBR (4 kbit) and ECP5 DP16KD (18 kbit; 512 x 36 in pseudo dual-port mode).
-BLOCK_RAM_MODES = {
-    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
-    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
-}
-
 
 def default_blocks(array):
     """``(m_blocks, n_blocks)`` a bank holds unless told otherwise.
@@ -53,9 +46,9 @@ def default_blocks(array):
     return max(math.ceil(128 / array.rows), side), max(math.ceil(128 / array.cols), side)
 
 
-def _blocks(depth, width, family):
-    """Fewest block RAMs holding a ``depth`` x ``width`` memory in one of the family's modes."""
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCK_RAM_MODES[family])
+def _blocks(depth, width, modes):
+    """Fewest block RAMs holding a ``depth`` x ``width`` memory in one of ``modes``."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in modes)
 
 
 @dataclass(frozen=True)
@@ -125,6 +118,8 @@ class EngineConfig:
         if not isinstance(self.array, ArrayConfig):
             raise ConfigError("array", self.array, "must be an ArrayConfig")
         check_int("k_depth", self.k_depth, 1, K_DEPTH_MAX)
+        mark_derived(self, [name for name in ("m_blocks", "n_blocks", "word_width")
+                            if getattr(self, name) is None])
         for name, blocks in zip(("m_blocks", "n_blocks"), default_blocks(self.array)):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, blocks)
@@ -146,6 +141,13 @@ class EngineConfig:
         if self.buffer_latency not in BUFFER_LATENCIES or isinstance(self.buffer_latency, bool):
             raise ConfigError("buffer_latency", self.buffer_latency,
                               f"must be one of {', '.join(map(str, BUFFER_LATENCIES))}")
+
+    @property
+    def derived(self):
+        """Names of the parameters given as ``None`` and derived from the array
+        (``m_blocks``, ``n_blocks``, ``word_width``): :func:`~systolic.rtl.config.overlay`
+        derives them again for another array."""
+        return self._derived
 
     @classmethod
     def ecp5(cls, array=None, **overrides):
@@ -255,21 +257,24 @@ class EngineConfig:
         }
 
     def block_rams(self, family="ice40"):
-        """Estimate the block RAMs of the buffers on ``family`` (``"ice40"`` or ``"ecp5"``).
+        """Estimate the block RAMs of the buffers on an FPGA ``family`` (``"ice40"``,
+        ``"ecp5"``, ``"gowin"``: the block RAM modes of its entry in devices.json).
 
         Each operand lane (one write-enable group) is mapped on its own onto the cheapest block
         mode, the result buffer as one memory, counted twice for its two read ports. Yosys may
         do better by packing; the figure is for sizing presets. Buffers in distributed RAM take
         none.
         """
-        if family not in BLOCK_RAM_MODES:
-            raise ConfigError("family", family, f"must be one of {', '.join(BLOCK_RAM_MODES)}")
+        from ...boards import catalog
+        if family not in catalog.families():
+            raise ConfigError("family", family, f"must be one of {', '.join(catalog.families())}")
         if self.buffer_ram != "block":
             return {"a": 0, "b": 0, "result": 0, "total": 0}
+        modes = catalog.family(family)["block_ram_modes"]
         array = self.array
-        a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, family)
-        b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, family)
-        result = 2 * _blocks(self.result_rows, array.cols * array.acc_width, family)
+        a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, modes)
+        b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, modes)
+        result = 2 * _blocks(self.result_rows, array.cols * array.acc_width, modes)
         return {"a": a, "b": b, "result": result, "total": a + b + result}
 
     @property
