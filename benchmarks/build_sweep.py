@@ -30,7 +30,8 @@ from pathlib import Path
 import machine_info
 from systolic.boards.platforms import board as get_board
 from systolic.boards.top import default_array, default_clock_hz, default_engine_config
-from systolic.boards.top_build import BuildFailed, build_board, peak_gops
+from systolic.boards.build import BuildError
+from systolic.boards.top_build import build_board, peak_gops
 
 #: The plan the committed table comes from (about 40 minutes on 2 cores with ``--jobs 2``): the
 #: ULX3S-85F's default engine (8 x 16, pipelined, 128 of its 156 MULT18X18D) and the same array
@@ -72,7 +73,7 @@ def run_entry(entry, seeds, out_root, timeout, say):
         try:
             report = build_board(b, engine, out, clk_hz=clock, seed=seed, design=design,
                                  timeout=timeout)
-        except BuildFailed as exc:
+        except BuildError as exc:
             runs.append({"seed": seed, "error": str(exc), "seconds": time.monotonic() - started})
             say(f"  failed: {exc}")
             continue

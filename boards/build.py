@@ -41,12 +41,29 @@ _BITSTREAM = {"ice40": "bin", "ecp5": "bit", "gowin": "fs"}
 
 
 class BuildError(RuntimeError):
-    """A toolchain stage failed; the message names it and quotes the tool's last words."""
+    """A build that produced no bitstream: a toolchain stage failed. The message names it and
+    quotes the tool's last words; a board build's (:func:`~.top_build.explain_failure`) is one
+    line for the user naming what overflowed, when that is why.
 
-    def __init__(self, stage, message, log=None):
+    Attributes
+    ----------
+    stage : str
+        Where it failed (``synthesis``, ``placement``, ``routing``, ``packing``, ``setup``).
+    log : str or None
+        The log to read.
+    overflow : Overflow or None
+        The resource that did not fit, when that is why (:class:`~.top_build.Overflow`).
+    """
+
+    def __init__(self, stage, message, log=None, overflow=None):
         self.stage = stage
         self.log = log
+        self.overflow = overflow
         super().__init__(message)
+
+    def to_dict(self):
+        return {"error": str(self), "stage": self.stage, "log": self.log,
+                "overflow": None if self.overflow is None else self.overflow.to_dict()}
 
 
 @dataclass

@@ -19,10 +19,10 @@ from ..rtl.config import ArrayConfig
 from . import catalog
 
 __all__ = ["Board", "BOARDS", "Buffers", "Programmer", "LED_ROLES", "SerialChip",
-           "SERIAL_CHIPS", "board", "boards", "BoardError"]
+           "SERIAL_CHIPS", "board", "boards", "UnknownBoardError"]
 
 
-class BoardError(KeyError):
+class UnknownBoardError(KeyError):
     """An unknown board name; the message lists the known ones."""
 
     def __str__(self):
@@ -397,7 +397,7 @@ def board(name):
 
     Raises
     ------
-    BoardError
+    UnknownBoardError
         (a ``KeyError``) naming the known boards, if there is no such board.
     """
     if isinstance(name, Board):
@@ -405,4 +405,4 @@ def board(name):
     try:
         return BOARDS[name]
     except (KeyError, TypeError):
-        raise BoardError(f"unknown board {name!r}; known: {', '.join(BOARDS)}") from None
+        raise UnknownBoardError(f"unknown board {name!r}; known: {', '.join(BOARDS)}") from None

@@ -16,7 +16,7 @@ from .pll import ClockPlan
 from .top import BoardTop
 
 __all__ = ["build_board", "build_report", "peak_gops", "explain_failure", "Overflow",
-           "BuildFailed", "DESIGNS"]
+           "DESIGNS"]
 
 #: What a board build can hold: the engine behind its UART bridge (the board top), or the
 #: array alone (:class:`~.top_arraybench.ArrayBench`, to measure the array by itself).
@@ -48,30 +48,6 @@ class Overflow:
                 "available": self.available}
 
 
-class BuildFailed(RuntimeError):
-    """A board build that produced no bitstream; ``str()`` is one line for the user.
-
-    Attributes
-    ----------
-    stage : str
-        Where it failed (``synthesis``, ``placement``, ``routing``, ``packing``, ``setup``).
-    log : str or None
-        The log to read.
-    overflow : Overflow or None
-        The resource that did not fit, when that is why.
-    """
-
-    def __init__(self, message, *, stage, log=None, overflow=None):
-        self.stage = stage
-        self.log = log
-        self.overflow = overflow
-        super().__init__(message)
-
-    def to_dict(self):
-        return {"error": str(self), "stage": self.stage, "log": self.log,
-                "overflow": None if self.overflow is None else self.overflow.to_dict()}
-
-
 _RESOURCE_OF_CELL = {cell: key for family in FAMILY_CELLS.values()
                      for key, cell in family.items() if cell}
 # nextpnr's words when a cell type has no bel left (placer) or the packer finds too many.
@@ -95,7 +71,7 @@ def _overflow(tim_text):
 
 
 def explain_failure(error, board, build_dir, name="top"):
-    """Return a :class:`BuildFailed` for a :class:`~.build.BuildError` of a board build.
+    """Return the :class:`~.build.BuildError` to report for ``error``, one of a board build.
 
     When nextpnr's log shows a resource used beyond what the device has, the message names it
     with both counts; otherwise it is the stage and the tool's last words. The message is one
@@ -108,11 +84,11 @@ def explain_failure(error, board, build_dir, name="top"):
         message = (f"the design does not fit {board.device} ({board.name}): "
                    f"{overflow.resource} ({overflow.cell}) {overflow.used} used, "
                    f"{overflow.available} available; log: {tim}")
-        return BuildFailed(message, stage=error.stage, log=str(tim), overflow=overflow)
+        return BuildError(error.stage, message, log=str(tim), overflow=overflow)
     log = error.log or (str(tim) if tim.is_file() else None)
     words = " ".join(str(error).split())
     message = f"{words}; log: {log}" if log else words
-    return BuildFailed(message, stage=error.stage, log=log)
+    return BuildError(error.stage, message, log=log)
 
 
 def build_report(result, board, engine_config, *, multipliers, baud, seed, design="engine",
@@ -188,7 +164,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
 
     Raises
     ------
-    BuildFailed
+    BuildError
         If a stage fails; the message is one line naming an overflowing resource when that is
         the cause.
     """

@@ -38,11 +38,11 @@ def _info(board):
 
 
 def run(args):
-    from ..boards.platforms import boards, board, BoardError
+    from ..boards.platforms import boards, board, UnknownBoardError
     if args.board is not None:
         try:
             selected = [board(args.board)]
-        except BoardError as exc:
+        except UnknownBoardError as exc:
             raise UsageError(str(exc)) from None
     else:
         selected = boards()

@@ -11,15 +11,13 @@ import json
 import sys
 from pathlib import Path
 
+from .build_report import REPORT_NAME
 from .errors import UsageError
 from .options import (add_array_options, add_engine_options, add_gemm_option, check_gemm_option,
                       config_from_args, engine_options)
 from .output import print_json, progress, write_atomic
 
-__all__ = ["register", "run", "REPORT_NAME"]
-
-#: File name of the report in the output directory.
-REPORT_NAME = "build.json"
+__all__ = ["register", "run"]
 
 
 def register(subparsers):
@@ -72,10 +70,10 @@ def _settings(args):
     """Check the options; return the :class:`~systolic.boards.design.BuildDesign` and the
     output directory."""
     from ..boards.design import DesignError, resolve_build
-    from ..boards.platforms import board as get_board, BoardError
+    from ..boards.platforms import board as get_board, UnknownBoardError
     try:
         board = get_board(args.board)
-    except BoardError as exc:
+    except UnknownBoardError as exc:
         raise UsageError(str(exc)) from None
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise UsageError(f"--clock-mhz {args.clock_mhz:g} is invalid: must be a frequency in MHz > 0")
@@ -142,8 +140,9 @@ def _sustained(report, engine, baud, gemm):
 
 def run(args):
     """Run ``systolic build`` with parsed ``args``; return the exit status."""
+    from ..boards.build import BuildError
     from ..boards.toolchain import ToolchainError
-    from ..boards.top_build import BuildFailed, build_board
+    from ..boards.top_build import build_board
     design, out = _settings(args)
     board, engine = design.board, design.engine
     gemm = check_gemm_option(engine, args.gemm)
@@ -164,12 +163,11 @@ def run(args):
         f"{'' if args.design == 'engine' else ' (the array alone)'}")
     try:
         report = build_board(board, engine, out, clk_hz=design.plan, seed=design.seed,
-                             baud=design.baud,
-                             dsp_budget=args.dsp, progress=say, timeout=args.timeout,
-                             design=args.design)
+                             baud=design.baud, dsp_budget=args.dsp, progress=say,
+                             timeout=args.timeout, design=args.design)
     except ToolchainError as exc:
         raise UsageError(str(exc)) from None
-    except BuildFailed as exc:
+    except BuildError as exc:
         if args.json:
             # fits is false when a resource overflowed, null when the build failed otherwise.
             print_json({"board": board.name, "device": board.device,

@@ -5,7 +5,6 @@ small board (bitstream, resources, Fmax, peak GOPS) -> the FPGA-against-ASIC bre
 that build's own report. ``--quick`` skips the build and costs the design from an estimate.
 """
 
-import argparse
 import json
 from pathlib import Path
 
@@ -44,13 +43,12 @@ def _step(number, text):
 
 
 def _build(board, out):
-    """Run ``systolic build --board BOARD --out OUT``; return ``(status, report or None)``."""
-    from . import cmd_build
-    parser = argparse.ArgumentParser(prog="systolic")
-    cmd_build.register(parser.add_subparsers())
-    args = parser.parse_args(["build", "--board", board, "--out", str(out)])
-    status = cmd_build.run(args)
-    report_path = out / cmd_build.REPORT_NAME
+    """Run ``systolic build --board BOARD --out OUT`` as a user would; return
+    ``(status, report or None)``."""
+    from .build_report import REPORT_NAME
+    from .cli import main
+    status = main(["build", "--board", board, "--out", str(out)])
+    report_path = out / REPORT_NAME
     if status != 0 or not report_path.is_file():
         return status or 1, None
     return 0, json.loads(report_path.read_text())
@@ -64,17 +62,17 @@ def _throughput(report):
 
 
 def run(args):
-    from ..boards.platforms import board as get_board, BoardError
+    from ..boards.platforms import board as get_board, UnknownBoardError
     from ..rtl.array import SystolicArray
     from ..rtl.verilog import to_verilog
-    from .cmd_cost import summarize
-    from .cmd_simulate import simulate_engine_and_check
+    from .checked_run import simulate_engine_and_check
+    from .cost.text import summarize
     from .errors import UsageError
     from .operands import random_operands
 
     try:
         board = get_board(args.board)
-    except BoardError as exc:
+    except UnknownBoardError as exc:
         raise UsageError(f"--board: {exc}") from None
     out = Path(args.out)
     verilog_path = check_output(out / "systolic_array.v", "--out")

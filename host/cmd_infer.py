@@ -7,8 +7,7 @@ import numpy as np
 
 from ..rtl.protocol import DEFAULT_BAUD
 from .channel import BITS_PER_BYTE
-from .cmd_run import add_link_options, check_link_args, connect
-from .cmd_virtual_board import add_board_options
+from .link_options import add_board_options, add_link_options, check_link_args, connect
 from .errors import UsageError
 from .options import engine_config_from_args
 from .output import print_json, progress

@@ -1,14 +1,16 @@
 """``systolic report``: peak, sustained and over-the-wire throughput of a design, per dollar and
 per watt, beside references.
 
-Peak operations per second are ``2 * MACs * f`` (one multiply-accumulate is two operations);
-sustained and link figures are those of a reference GEMM (:mod:`.throughput`). The reference
-rows (A100, H100, TPU v4, TPU v1) come from ``cost_data.json`` with their sources.
+The comparison model (peak operations per second, per dollar and per watt, and the reference
+rows from ``cost_data.json``) is :mod:`.comparison`; sustained and link figures are those of a
+reference GEMM (:mod:`.throughput`).
 """
 
 from ..rtl.engine.config import EngineConfig
 from . import cost
-from .cmd_cost import build_config, load_build, parse_device, parse_money, parse_positive
+from .build_report import build_clock, build_config, load_build
+from .comparison import design_row, format_ops, report
+from .cost_options import parse_device, parse_money, parse_positive
 from .errors import UsageError
 from .options import (add_array_options, add_engine_options, add_gemm_option, array_options,
                       check_gemm_option, config_from_args, engine_config_from_args,
@@ -16,57 +18,7 @@ from .options import (add_array_options, add_engine_options, add_gemm_option, ar
 from .output import print_json
 from .throughput import throughput
 
-__all__ = ["register", "run", "build_clock", "peak_ops_per_s", "throughput_row", "design_row",
-           "report", "format_ops"]
-
-
-def peak_ops_per_s(macs, clock_mhz):
-    """Return the peak operations per second of ``macs`` MAC units at ``clock_mhz``.
-
-    Examples
-    --------
-    >>> peak_ops_per_s(256 * 256, 700) / 1e12
-    91.7504
-    """
-    return 2 * macs * clock_mhz * 1e6
-
-
-def throughput_row(name, peak, *, price_usd=None, power_w=None, **extra):
-    """Return one comparison row: peak ops/s, ops/s per dollar and per watt (``None`` if unknown)."""
-    row = {"name": name, "peak_ops_per_s": peak, "price_usd": price_usd, "power_w": power_w,
-           "ops_per_s_per_usd": peak / price_usd if price_usd else None,
-           "ops_per_s_per_w": peak / power_w if power_w else None}
-    row.update(extra)
-    return row
-
-
-def design_row(*, macs, clock_mhz, clock_source, price_usd=None, price_source=None,
-               power_w=None, device=None, config=None):
-    """Return the comparison row of this project's design."""
-    name = "this design"
-    if config is not None:
-        kind = "int" if config.signed else "uint"
-        widths = (f"{kind}{config.a_width}" if config.a_width == config.b_width
-                  else f"{kind}{config.a_width}x{config.b_width}")
-        name = f"this design: {config.rows}x{config.cols} {widths}"
-    return throughput_row(
-        name, peak_ops_per_s(macs, clock_mhz), price_usd=price_usd, power_w=power_w,
-        macs=macs, clock_mhz=clock_mhz, clock_source=clock_source, device=device,
-        price_source=price_source,
-        power_source="command line (--power)" if power_w else "not given (--power W)",
-        config=None if config is None else config.to_dict(),
-        source=f"2 x {macs:,} MACs x {clock_mhz:g} MHz")
-
-
-def report(row, data=None):
-    """Return the report: the design row and the reference rows from the data file."""
-    data = data or cost.load_cost_data()
-    references = []
-    for ref in data["accelerators"]:
-        references.append(throughput_row(
-            ref["name"], ref["peak_ops_per_s"], price_usd=ref["price_usd"], power_w=ref["power_w"],
-            precision=ref["precision"], price_date=ref["price_date"], source=ref["source"]))
-    return {"design": row, "reference": references}
+__all__ = ["register", "run"]
 
 
 def register(subparsers):
@@ -109,17 +61,6 @@ def register(subparsers):
     return parser
 
 
-def build_clock(report_, override):
-    """Return ``(clock in MHz, its source)`` of a build report, ``override`` (MHz) winning."""
-    if override is not None:
-        return override, "command line (--clock-mhz)"
-    if report_["timing_met"]:
-        return report_["target_mhz"], "the build's target clock (timing met)"
-    if report_["fmax_mhz"]:
-        return report_["fmax_mhz"], "the build's Fmax (the target clock was not met)"
-    raise UsageError("--from-build: the build met no timing and has no fmax_mhz; give --clock-mhz F")
-
-
 def _price(args, design):
     if args.price is not None:
         return args.price, "command line (--price)", design["device"] if design else None
@@ -139,10 +80,10 @@ def _given_design_options(args):
 def _board_design(args):
     """``(array, engine, clock MHz, clock source, baud, design)`` of ``--board``."""
     from ..boards.design import resolve_build
-    from ..boards.platforms import BoardError, board as get_board
+    from ..boards.platforms import UnknownBoardError, board as get_board
     try:
         board = get_board(args.board)
-    except BoardError as exc:
+    except UnknownBoardError as exc:
         raise UsageError(str(exc)) from None
     design = resolve_build(board)
     if args.clock_mhz is not None:
@@ -210,16 +151,6 @@ def run(args):
     else:
         print("\n".join(render(result)))
     return 0
-
-
-def format_ops(value, per=""):
-    """Format operations per second with a prefix: ``91.75 TOPS``, ``830 MOPS/$``."""
-    if value is None:
-        return "-"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}OPS{per}"
-    return f"{value:.4g} OPS{per}"
 
 
 def render(result):

@@ -5,18 +5,15 @@ import time
 
 import numpy as np
 
-from ..rtl.protocol import DEFAULT_BAUD
 from .channel import BITS_PER_BYTE
-from .cmd_virtual_board import add_board_options
-from .driver import DEFAULT_TIMEOUT, VIRTUAL_TIMEOUT
 from .errors import UsageError
-from .numbers import count_type, number_type, seed_type
+from .link_options import add_board_options, add_link_options, check_link_args, connect, link_baud
+from .numbers import count_type, seed_type
 from .operands import DIM_MAX
 from .options import engine_config_from_args
 from .output import print_json, progress
 
-__all__ = ["register", "add_link_options", "connect", "check_link_args", "throughput_report",
-           "uart_estimate", "result_line"]
+__all__ = ["register", "throughput_report", "uart_estimate", "result_line"]
 
 
 def register(subparsers):
@@ -38,51 +35,6 @@ def register(subparsers):
     add_board_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=run)
-
-
-def add_link_options(parser, *, required=True):
-    """Add ``--port PORT | --virtual`` (one required unless ``required=False``), ``--baud``,
-    ``--board`` and ``--timeout``: what :func:`connect` and :func:`check_link_args` read (with
-    the virtual board's design options, :func:`~.cmd_virtual_board.add_board_options`)."""
-    target = parser.add_mutually_exclusive_group(required=required)
-    target.add_argument("--port", metavar="PORT", help="serial port of the board (/dev/ttyUSB1)")
-    target.add_argument("--virtual", action="store_true", help="start a virtual board and use it")
-    parser.add_argument("--baud", type=count_type(1, None, "a positive whole number of bits a second"),
-                        metavar="BAUD",
-                        help=f"line rate of --port (default: the --board's default rate, else "
-                             f"{DEFAULT_BAUD}); otherwise the rate to estimate a real UART's "
-                             f"time at")
-    parser.add_argument("--board", metavar="NAME",
-                        help="the board on --port, built with its default link rate (see "
-                             "'systolic boards'): that rate unless --baud gives another")
-    parser.add_argument("--timeout", type=number_type("a number of seconds", 0, None, lo_open=True),
-                        default=None, metavar="S",
-                        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT:g} for "
-                             f"--port, {VIRTUAL_TIMEOUT:g} for --virtual)")
-
-
-def check_link_args(args):
-    """Refuse (``UsageError``) an unknown ``--board`` and design options given with ``--port``
-    (a board reports its own design)."""
-    if args.board is not None:
-        from ..boards.platforms import BoardError, board
-        try:
-            board(args.board)
-        except BoardError as exc:
-            raise UsageError(f"--board: {exc}") from None
-    if args.port is not None:
-        changed = [f"--{name.replace('_', '-')}" for name, default in _design_defaults().items()
-                   if name != "no_tiling" and getattr(args, name) != default]
-        if changed:
-            raise UsageError(f"{', '.join(changed)} describe(s) a virtual board; with --port the "
-                             f"design is read from the board")
-
-
-def _design_defaults():
-    import argparse
-    parser = argparse.ArgumentParser(add_help=False)
-    add_board_options(parser)
-    return vars(parser.parse_args([]))
 
 
 def throughput_report(m, k, n, wall_s, before, after, baud):
@@ -135,44 +87,6 @@ def uart_estimate(report, baud, turnaround_s=0.0):
             "macs_per_s": report["macs"] / seconds if seconds else None}
 
 
-def _baud(args):
-    """The line rate: ``--baud``, else the ``--board``'s default, else the driver's."""
-    if args.baud is not None:
-        return args.baud
-    if args.board is not None:
-        from ..boards.top import default_baud
-        return default_baud(args.board)
-    return DEFAULT_BAUD
-
-
-def connect(args):
-    """Open the accelerator ``--port`` or ``--virtual`` (with the design options) describe.
-
-    Raises
-    ------
-    UsageError
-        If the port cannot be opened or the virtual design cannot be built.
-    """
-    from ..sim.verilog_build import BackendUnavailable
-    from .driver import Accelerator, PortError
-    if args.port is not None:
-        try:
-            return Accelerator.open(args.port, baud=_baud(args),
-                                    timeout=args.timeout or DEFAULT_TIMEOUT)
-        except PortError as exc:
-            raise UsageError(str(exc)) from None
-    config = engine_config_from_args(args)
-    progress(f"starting a virtual board: {config.describe()} (the first start of a design "
-             f"compiles it with Verilator, about a minute)", quiet=args.json)
-    try:
-        return Accelerator.virtual(config, timeout=args.timeout or VIRTUAL_TIMEOUT,
-                                   max_payload=args.max_payload)
-    except BackendUnavailable as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:     # the bridge's own parameter checks (max_payload, INFO fields)
-        raise UsageError(str(exc)) from None
-
-
 def run(args):
     from ..sim.engine_tiling import JobError, plan_jobs
     from .driver import AcceleratorError
@@ -213,7 +127,7 @@ def _run_gemm(args):
         result = acc.matmul(a, b, tiling=not args.no_tiling)
         wall_s = time.perf_counter() - started
         after = acc.stats()
-    baud = _baud(args) if args.port is not None else None
+    baud = link_baud(args) if args.port is not None else None
     report = {"match": bool(np.array_equal(result, engine_matmul(a, b, config))),
               # Equal to `match` unless the design's accumulator overflows on these operands.
               "numpy_exact": bool(np.array_equal(result, _exact_product(a, b))),
@@ -221,7 +135,7 @@ def _run_gemm(args):
               "target": args.port or "virtual", "setup_s": setup_s, "config": config.to_dict(),
               **throughput_report(args.m, args.k, args.n, wall_s, before, after, baud)}
     if args.port is None:
-        report["uart_estimate"] = uart_estimate(report, _baud(args))
+        report["uart_estimate"] = uart_estimate(report, link_baud(args))
     return report
 
 

@@ -1,55 +1,12 @@
 """``systolic virtual-board``: serve a simulated board on a pseudo-terminal until interrupted."""
 
-import argparse
 import signal
 import sys
 
-from ..rtl.protocol import MIN_MAX_PAYLOAD
-from .errors import UsageError
-from .numbers import count_type
-from .options import add_array_options, add_engine_options, engine_config_from_args
+from .link_options import add_board_options, start_virtual_board
 from .output import print_json, progress
 
-__all__ = ["register", "add_board_options", "start_virtual_board"]
-
-
-def add_board_options(parser, *, tiling=True):
-    """Add the design of a virtual board: array, engine buffers, the bridge's frame size.
-
-    ``tiling=False`` hides the host's ``--no-tiling`` (a board has no say in it).
-    """
-    add_array_options(parser)
-    add_engine_options(parser)
-    if not tiling:
-        for action in parser._actions:
-            if action.dest == "no_tiling":
-                action.help = argparse.SUPPRESS
-    # The bridge's own range, checked here, before the board is built and started.
-    parser.add_argument("--max-payload", type=count_type(MIN_MAX_PAYLOAD, 0xFFFF),
-                        default=MIN_MAX_PAYLOAD, metavar="BYTES",
-                        help=f"longest frame payload the virtual board's bridge takes "
-                             f"(default {MIN_MAX_PAYLOAD}, as on the boards)")
-
-
-def start_virtual_board(args, *, quiet):
-    """Build (or reuse) and start the virtual board the options describe.
-
-    Raises
-    ------
-    UsageError
-        For a design the board cannot have, or when Verilator or a compiler is missing.
-    """
-    from ..sim.verilog_build import BackendUnavailable
-    from .virtual_board import VirtualBoard
-    config = engine_config_from_args(args)
-    progress(f"starting a virtual board: {config.describe()} (the first start of a design "
-             f"compiles it with Verilator, about a minute)", quiet=quiet)
-    try:
-        return VirtualBoard(config, max_payload=args.max_payload)
-    except BackendUnavailable as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:     # the bridge's own checks (max_payload, INFO fields)
-        raise UsageError(str(exc)) from None
+__all__ = ["register"]
 
 
 def register(subparsers):

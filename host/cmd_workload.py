@@ -2,11 +2,13 @@
 
 from ..rtl.engine.config import EngineConfig
 from ..rtl.protocol import DEFAULT_BAUD
-from .cmd_cost import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options, add_estimate_options,
-                       add_money_options, build_config, case_from_args, load_build, parse_positive,
-                       parse_units, usd)
-from .cmd_report import build_clock, format_ops
-from .cmd_virtual_board import add_board_options
+from .build_report import build_clock, build_config, load_build
+from .comparison import format_ops
+from .cost_options import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options,
+                           add_estimate_options, add_money_options, case_from_args,
+                           parse_positive, parse_units)
+from .link_options import add_board_options
+from .money import usd
 from .errors import UsageError
 from .options import array_options, config_from_args, engine_config_from_args, engine_options
 from .output import check_output, print_json, progress, write_atomic
@@ -88,10 +90,10 @@ def _board_design(args):
     """The ``--board`` design: ``(engine config, clock Hz, clock source)``; sets ``args.device``
     to the board's FPGA unless one was given."""
     from ..boards.design import default_engine_config
-    from ..boards.platforms import BoardError, board as get_board
+    from ..boards.platforms import UnknownBoardError, board as get_board
     try:
         board = get_board(args.board)
-    except BoardError as exc:
+    except UnknownBoardError as exc:
         raise UsageError(f"--board: {exc.args[0]}") from None
     array = config_from_args(args, base=board.array)
     engine = default_engine_config(board, array, **engine_options(args))

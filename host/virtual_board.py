@@ -25,7 +25,7 @@ from .. import sim as _sim_package
 from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
 from ..rtl.protocol import MIN_MAX_PAYLOAD
-from .driver import AcceleratorError
+from .channel import AcceleratorError
 
 __all__ = [
     "VirtualBoard", "VirtualBoardError", "build_virtual_board", "board_verilog",

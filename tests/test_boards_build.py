@@ -14,7 +14,7 @@ import pytest
 
 from systolic.boards import catalog
 from systolic.boards.build import build_loopback, BuildError, STAGES
-from systolic.boards.platforms import BOARDS, board, boards, BoardError
+from systolic.boards.platforms import BOARDS, board, boards, UnknownBoardError
 from systolic.boards.top import default_baud
 from systolic.boards.report import (parse_nextpnr_log, parse_yosys_log, make_report,
                                     format_report, FAMILY_CELLS)
@@ -66,7 +66,7 @@ def test_board_names():
     for required in ("icebreaker", "ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f"):
         assert required in names
     assert len(names) >= 6
-    with pytest.raises(BoardError, match="known: icebreaker"):
+    with pytest.raises(UnknownBoardError, match="known: icebreaker"):
         board("icebreakr")
     with pytest.raises(KeyError):
         board("icebreakr")

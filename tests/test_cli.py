@@ -148,3 +148,30 @@ def test_run_takes_the_boards_default_rate(run_cli):
     assert status == 2 and out == ""
     line, = err.strip().splitlines()
     assert "--board" in line and "unknown board 'nope'" in line
+
+
+def _imports(path):
+    """The modules ``path`` imports, relative ones resolved within systolic.host."""
+    import ast
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                base = node.module or ""
+                names |= {base} if base else {alias.name for alias in node.names}
+            elif node.level == 0 and node.module:
+                names.add(node.module.removeprefix("systolic.host."))
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_commands_share_library_modules_not_each_other():
+    # Each cmd_* module is one command's CLI; what two commands share lives in a library module.
+    import systolic.host as host
+    folder = Path(host.__file__).parent
+    for path in sorted(folder.glob("cmd_*.py")):
+        others = {name for name in _imports(path) if name.startswith("cmd_")}
+        assert not others, f"{path.name} imports {sorted(others)}"
+    # and the virtual board does not import the driver that starts it
+    assert "driver" not in _imports(folder / "virtual_board.py")

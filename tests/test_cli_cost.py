@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from systolic.host.cmd_cost import summarize
+from systolic.host.cost.text import summarize
 from systolic.rtl.config import ArrayConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ import pytest
 
 from systolic.boards import catalog
 from systolic.host import cost
-from systolic.host.cmd_cost import load_build
+from systolic.host.build_report import load_build
 from systolic.host.errors import UsageError
 from systolic.rtl.config import ArrayConfig
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from systolic.host.cmd_report import format_ops, peak_ops_per_s, report, design_row
+from systolic.host.comparison import format_ops, peak_ops_per_s, report, design_row
 
 
 

@@ -13,9 +13,9 @@ from matplotlib.ticker import FuncFormatter
 
 from pathlib import Path
 
-from .errors import UsageError
-from .money import usd
-from .output import STDOUT, atomic_path
+from ..errors import UsageError
+from ..money import usd
+from ..output import STDOUT, atomic_path
 
 __all__ = ["write_cost_plot", "volume_range", "plot_format"]
 
