@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import saturate_each_chunk, saturate_every_step
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel, engine_matmul
@@ -79,7 +80,7 @@ def test_engine_options_shape_the_jobs(run_cli):
     assert report["match"] and report["cycles_match"]
 
 
-def test_saturating_chunks_follow_the_engine_model(run_cli, tmp_path):
+def test_saturating_k_chunks_clamp_every_step_in_k_order(run_cli, tmp_path):
     array = ArrayConfig(rows=2, cols=3, acc_width=16, overflow="saturate")
     config = EngineConfig(array, k_depth=4, m_blocks=2, n_blocks=1)
     a = np.full((2, 11), 127, dtype=np.int64)
@@ -92,10 +93,15 @@ def test_saturating_chunks_follow_the_engine_model(run_cli, tmp_path):
                            "--overflow", "saturate", "--k-depth", "4", "--m-blocks", "2",
                            "--n-blocks", "1", "--a", tmp_path / "a.npy", "--b", tmp_path / "b.npy",
                            "--out", out)
-    # Row 1 clamps in its first chunk, then comes back down: not what a one-pass matmul gives.
-    assert report["match"] is True and report["matmul_match"] is False
-    assert np.array_equal(np.load(out), engine_matmul(a, b, config))
-    assert not np.array_equal(np.load(out), matmul(a, b, array))
+    # Row 1 climbs to the top of the range in its first chunks and comes back down in the
+    # later ones: the engine clamps every step in K order across its K chunks (issue 15), so it
+    # equals the one-pass matmul, and not the older chunk-by-chunk clamping.
+    assert report["match"] is True and report["matmul_match"] is True
+    result = np.load(out)
+    assert np.array_equal(result, engine_matmul(a, b, config))
+    lo, hi = array.acc_range
+    assert result.tolist() == saturate_every_step(a, b, lo, hi)
+    assert result.tolist() != saturate_each_chunk(a, b, lo, hi, config.k_depth)
 
 
 def test_no_tiling_refuses_a_gemm_over_the_buffers(run_cli, tmp_path, monkeypatch):
