@@ -33,7 +33,7 @@ from systolic.boards.top import default_clock_hz, default_engine_config
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_perf import gemm_perf
-from systolic.sim.engine_verilog import run_engine_gemm_verilog
+from systolic.sim.backends.verilog_engine import run_engine_gemm_verilog
 
 #: Every array shape the targets name, and the GEMMs they name.
 ARRAYS = [(2, 2), (3, 5), (4, 4), (8, 8), (8, 16), (16, 8), (12, 12), (16, 16)]

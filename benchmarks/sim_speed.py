@@ -50,11 +50,11 @@ def measure(config, backend, build_root):
     simulator, driver, (m, k, n) = BACKENDS[backend]
     a, b = operands(config, m, k, n)
     if simulator is None:
-        from systolic.sim.amaranth_sim import run_array_gemm
+        from systolic.sim.backends.amaranth_array import run_array_gemm
         run = run_array_gemm(config, a, b)
         build_s = run.build_s
     else:
-        from systolic.sim.cocotb_sim import build_simulator, run_gemm_verilog
+        from systolic.sim.backends.cocotb_array import build_simulator, run_gemm_verilog
         build_s = build_simulator(config, simulator, driver, build_root=build_root).compile_s
         run = run_gemm_verilog(config, a, b, backend=simulator, driver=driver, build_dir=build_root)
     ok = np.array_equal(run.result, matmul(a, b, config)) and run.cycles == gemm_cycles(m, k, n, config)
@@ -68,7 +68,7 @@ def available(backend):
     if simulator == "icarus":
         return shutil.which("iverilog") is not None
     if simulator == "verilator":
-        from systolic.sim.verilator_tools import locate_verilator
+        from systolic.sim.backends.verilator_tools import locate_verilator
         return locate_verilator() is not None
     return True
 

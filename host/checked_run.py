@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..sim.runner import BackendUnavailable
+from ..sim.errors import BackendUnavailable
 from .errors import UsageError
 
 __all__ = ["simulate_and_check", "simulate_engine_and_check", "check_fits"]
@@ -17,7 +17,7 @@ def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
     """Run the GEMM on the bare array on ``backend`` and compare with the model; return
     ``(run, report dict)``."""
     from ..sim.model import matmul, gemm_cycles, ideal_cycles
-    from ..sim.runner import run_gemm
+    from ..sim.backends.runner import run_gemm
     m, k = a.shape
     n = b.shape[1]
     try:
@@ -66,7 +66,7 @@ def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=No
     from ..sim.engine_model import EngineModel, engine_matmul
     from ..sim.engine_tiling import gemm_program
     from ..sim.model import ideal_cycles, matmul
-    from ..sim.runner import run_engine
+    from ..sim.backends.runner import run_engine
     array = engine_config.array
     m, k = a.shape
     n = b.shape[1]

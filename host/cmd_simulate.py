@@ -9,7 +9,8 @@ import numpy as np
 
 from contextlib import ExitStack
 
-from ..sim.runner import BACKENDS, BackendUnavailable, check_backend
+from ..sim.backends.runner import BACKENDS, check_backend
+from ..sim.errors import BackendUnavailable
 from .errors import UsageError
 from .checked_run import check_fits, simulate_and_check, simulate_engine_and_check
 from .estimate import LIMIT_S, SHOW_S, check_simulation

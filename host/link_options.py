@@ -41,7 +41,7 @@ def start_virtual_board(args, *, quiet):
     UsageError
         For a design the board cannot have, or when Verilator or a compiler is missing.
     """
-    from ..sim.verilog_build import BackendUnavailable
+    from ..sim.errors import BackendUnavailable
     from .virtual_board import VirtualBoard
     config = engine_config_from_args(args)
     progress(f"starting a virtual board: {config.describe()} (the first start of a design "
@@ -117,7 +117,7 @@ def connect(args):
     UsageError
         If the port cannot be opened or the virtual design cannot be built.
     """
-    from ..sim.verilog_build import BackendUnavailable
+    from ..sim.errors import BackendUnavailable
     from .driver import Accelerator, PortError
     if args.port is not None:
         try:

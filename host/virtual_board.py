@@ -1,7 +1,7 @@
 """A simulated board behind a pseudo-terminal: the board core's Verilog on Verilator.
 
 :class:`VirtualBoard` compiles (once, cached by a hash of the Verilog) the Verilog of
-:class:`~systolic.rtl.board_core.BoardCore` with ``sim/harness/board_harness.cpp``, opens a
+:class:`~systolic.rtl.board_core.BoardCore` with ``sim/backends/harness/board_harness.cpp``, opens a
 pseudo-terminal and runs the harness on its master side. The slave side
 (:attr:`VirtualBoard.port`, e.g. ``/dev/pts/3``) then behaves like the USB-serial port of a real
 board: the driver opens it with pyserial as it would ``/dev/ttyUSB1``, and every byte it sends
@@ -21,7 +21,6 @@ import time
 import tty
 from pathlib import Path
 
-from .. import sim as _sim_package
 from ..rtl.config import ArrayConfig
 from ..rtl.engine.config import EngineConfig
 from ..rtl.protocol import MIN_MAX_PAYLOAD
@@ -45,7 +44,8 @@ QUIET_S = 0.1
 #: Module name of the core in the generated Verilog.
 TOPLEVEL = "board_core"
 
-_HARNESS = Path(_sim_package.__file__).resolve().parent / "harness" / "board_harness.cpp"
+#: The compiled harness behind the pseudo-terminal (:data:`~systolic.sim.backends.verilog_build.HARNESS_DIR`).
+_HARNESS = "board_harness.cpp"
 _STOP_S = 5.0
 
 
@@ -59,7 +59,7 @@ def default_board_root():
     ``$SYSTOLIC_BUILD_DIR/virtual-board`` if that variable is set, else ``build/virtual-board``
     of the source checkout, else ``~/.cache/systolic/virtual-board``.
     """
-    from ..sim.verilog_build import BUILD_ROOT_ENV, default_build_root
+    from ..sim.backends.verilog_build import BUILD_ROOT_ENV, default_build_root
     if os.environ.get(BUILD_ROOT_ENV):
         return Path(os.environ[BUILD_ROOT_ENV]) / "virtual-board"
     return default_build_root().parent / "virtual-board"
@@ -102,7 +102,7 @@ def build_virtual_board(config, *, clock_hz=VIRTUAL_CLOCK_HZ, max_payload=MIN_MA
     Returns
     -------
     build : Build
-        From :func:`systolic.sim.verilog_build.cached_build`; the executable is
+        From :func:`systolic.sim.backends.verilog_build.cached_build`; the executable is
         ``build.directory / "board_harness"``.
     active_mask : int
 
@@ -111,15 +111,16 @@ def build_virtual_board(config, *, clock_hz=VIRTUAL_CLOCK_HZ, max_payload=MIN_MA
     BackendUnavailable
         Verilator or a C++ tool chain is missing (the message says what to install).
     """
-    from ..sim import verilog_build as vb
-    from ..sim.verilator_tools import make_overrides
+    from ..sim.backends import verilog_build as vb
+    from ..sim.backends.verilator_tools import make_overrides
     verilog, mask = board_verilog(config, clock_hz, max_payload, timeout_cycles)
+    harness = vb.harness_source(_HARNESS)
     tool = vb.require_verilator()
     key = {"simulator": "verilator", "driver": "board", "trace": None,
-           "verilog_sha256": vb.digest(verilog), "harness_sha256": vb.digest(_HARNESS.read_bytes()),
+           "verilog_sha256": vb.digest(verilog), "harness_sha256": vb.harness_digest(harness),
            "tool": tool.version, "lint": vb.VERILATOR_LINT, "make": make_overrides(tool)}
     make = functools.partial(vb.make_verilator_exe, tool=tool, trace=None, toplevel=TOPLEVEL,
-                             harness=_HARNESS, output="board_harness")
+                             harness=harness, output="board_harness")
     root = default_board_root() if build_root is None else build_root
     return vb.cached_build(root, key, config, verilog, TOPLEVEL, make), mask
 

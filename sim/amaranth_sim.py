@@ -1,84 +1,9 @@
-"""Run a GEMM on the array in Amaranth's own simulator."""
+"""Re-export of :func:`~systolic.sim.backends.amaranth_array.run_array_gemm`.
 
-import time
+The array in Amaranth's simulator lives in :mod:`systolic.sim.backends.amaranth_array`; this
+module keeps the name ``systolic.sim.amaranth_sim`` that the README imports.
+"""
 
-from amaranth.hdl import Value
-from amaranth.sim import Simulator
-
-from ..rtl.array import SystolicArray
-from .model import gemm_cycles
-from .tiling import GemmRun, SimulationError, gemm_beats, assemble
+from .backends.amaranth_array import run_array_gemm
 
 __all__ = ["run_array_gemm"]
-
-#: The simulated clock. Only cycles are counted; the period just labels waveforms.
-CLOCK_PERIOD_S = 10e-9
-
-
-def run_array_gemm(config, a, b, *, vcd=None):
-    """Compute ``A @ B`` on a simulated :class:`SystolicArray`, one pass per output tile.
-
-    A testbench offers a beat every cycle, takes every result row, and counts cycles from
-    the first accepted beat to the last result row.
-
-    Parameters
-    ----------
-    config : ArrayConfig
-    a, b : array_like of int
-        M x K and K x N operands in the configured ranges.
-    vcd : path-like, optional
-        Write a waveform of the run here.
-
-    Returns
-    -------
-    GemmRun
-    """
-    started = time.perf_counter()
-    passes = gemm_beats(a, b, config)
-    m, n = len(a), len(b[0])
-    beats = [beat for beats in passes for beat in beats]
-    expected_rows = len(passes) * config.rows
-    # A hang must end in an error: allow twice the model's figure plus slack.
-    budget = 2 * gemm_cycles(m, len(b), n, config) + 100
-
-    dut = SystolicArray(config)
-    in_payload = Value.cast(dut.i_stream.payload)
-    out_payload = Value.cast(dut.o_stream.payload)
-    rows = []
-    span = {}
-
-    async def testbench(ctx):
-        index = 0
-        cycle = 0
-        while len(rows) < expected_rows:
-            if cycle > budget:
-                raise SimulationError(f"no result after {budget} cycles: "
-                                      f"{len(rows)} of {expected_rows} rows seen")
-            if index < len(beats):
-                ctx.set(dut.i_stream.valid, 1)
-                ctx.set(in_payload, beats[index])
-                if ctx.get(dut.i_stream.ready):
-                    span.setdefault("first", cycle)
-                    index += 1
-            else:
-                ctx.set(dut.i_stream.valid, 0)
-            if ctx.get(dut.o_stream.valid):
-                rows.append(ctx.get(out_payload))
-                span["last"] = cycle
-            await ctx.tick()
-            cycle += 1
-
-    sim = Simulator(dut)
-    sim.add_clock(CLOCK_PERIOD_S)
-    sim.add_testbench(testbench)
-    build_s = time.perf_counter() - started
-    started = time.perf_counter()
-    if vcd is not None:
-        with sim.write_vcd(str(vcd)):
-            sim.run()
-    else:
-        sim.run()
-    wall_s = time.perf_counter() - started
-    result = assemble(rows, m, n, config)
-    return GemmRun(result=result, cycles=span["last"] - span["first"] + 1,
-                   wall_s=wall_s, build_s=build_s, backend="amaranth")

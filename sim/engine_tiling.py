@@ -1,5 +1,11 @@
 """Host side of the GEMM engine: command words, job planning and result assembly (numpy only).
 
+It is the host's half of the engine's contract, and it lives here, in the numpy tier of
+``systolic.sim``, rather than in ``systolic.host``: the engine models time its programs
+(:mod:`.engine_perf`), every simulator backend runs them and the driver
+(:mod:`systolic.host.driver`) sends them to boards, and the simulation package must not import
+the host package that sits on top of it.
+
 A GEMM larger than the engine's buffers is split into *jobs* that fit: blocks of at most
 ``max_m`` rows of A and ``max_n`` columns of B, and K chunks of at most ``max_k``
 (:func:`~.engine_model.k_chunks`). The chunks of one output block run back to back on the
@@ -15,14 +21,14 @@ import numpy as np
 
 from ..rtl.engine.config import EngineConfig
 from ..rtl.engine.protocol import ARGUMENTS, Flag, Opcode, header
-from .engine_model import k_chunks, tile_extents
+from .engine_model import job_cycles, k_chunks, tile_extents
 from .model import check_operands, result_dtype
-from .tiling import SimulationError
+from .errors import SimulationError
 
 __all__ = [
     "JobError", "EngineJob", "split_blocks", "plan_jobs", "GemmProgram", "gemm_program",
     "load_a_words", "load_b_words", "start_words", "command_words", "result_positions",
-    "result_beats", "job_word_count",
+    "result_beats", "job_word_count", "cycle_budget",
     "assemble_results",
 ]
 
@@ -230,6 +236,17 @@ def gemm_program(a, b, config, *, tiling=True):
         words += start_words(*job.shape, bank=job.bank, accumulate=job.accumulate, emit=job.emit)
     return GemmProgram(words=words, jobs=jobs, m=m, n=n, first_start=first_start,
                        result_words=m * n, result_beats=result_beats(jobs, config))
+
+
+def cycle_budget(program, config):
+    """A generous bound on a program's cycles, so that a simulator's hang ends in an error:
+    every job run alone (:func:`~.engine_model.job_cycles`) after its operands were loaded one
+    operand a cycle, twice over. Every backend runs with it."""
+    total = len(program.words)
+    for job in program.jobs:
+        m, k, n = job.shape
+        total += m * k + k * n + job_cycles(m, k, n, config)
+    return 2 * total + 1000
 
 
 def job_word_count(job, config):

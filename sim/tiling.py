@@ -9,14 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import SimulationError
 from .model import check_operands, result_dtype
 from .packing import pack_operands, unpack_result
 
-__all__ = ["SimulationError", "GemmRun", "tile_origins", "gemm_beats", "assemble"]
-
-
-class SimulationError(RuntimeError):
-    """The simulated hardware broke its protocol (a hang, a missing or misflagged row)."""
+__all__ = ["GemmRun", "tile_origins", "gemm_beats", "assemble"]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 import systolic.rtl.array as array_module
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.pe import ProcessingElement
-from systolic.sim.amaranth_sim import run_array_gemm
+from systolic.sim.backends.amaranth_array import run_array_gemm
 from systolic.sim.model import matmul, gemm_cycles
 
 

@@ -16,8 +16,8 @@ from amaranth.hdl import Fragment, Module
 from systolic.rtl.array import SystolicArray
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
-from systolic.sim.runner import run_gemm
-from systolic.sim.verilator_tools import locate_verilator
+from systolic.sim.backends.runner import run_gemm
+from systolic.sim.backends.verilator_tools import locate_verilator
 
 from test_array import check, random_operands
 from test_engine import check_gemm

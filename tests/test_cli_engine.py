@@ -13,7 +13,7 @@ from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel, engine_matmul
 from systolic.sim.engine_tiling import gemm_program
 from systolic.sim.model import gemm_cycles, ideal_cycles, matmul
-from systolic.sim.verilog_build import ICARUS_HINT
+from systolic.sim.backends.verilog_build import ICARUS_HINT
 
 #: The builds of tests/test_engine_verilator.py: the same design compiles once for both.
 BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-engine-verilator"

@@ -323,7 +323,7 @@ def test_an_unusable_build_cache_is_one_line(run_cli, monkeypatch):
 
 
 def test_a_damaged_cached_build_is_rebuilt(tmp_path):
-    from systolic.sim.verilog_build import cached_build
+    from systolic.sim.backends.verilog_build import cached_build
     made = []
 
     def make(directory):

@@ -1,7 +1,7 @@
 """The generated Verilog on Verilator and Icarus against the numpy model.
 
 Two drivers run the Verilog that ``systolic generate`` writes: the cocotb bench
-(:mod:`systolic.sim.cocotb_bench`, through ``cocotb_tools.runner``) and the compiled Verilator
+(:mod:`systolic.sim.backends.cocotb_array_bench`, through ``cocotb_tools.runner``) and the compiled Verilator
 harness. Both must give :func:`~systolic.sim.model.matmul`'s result bit for bit and
 :func:`~systolic.sim.model.gemm_cycles`'s cycle count exactly.
 
@@ -20,14 +20,15 @@ from hypothesis import given, settings, strategies as st
 
 from systolic.host.cli import main as cli_main
 from systolic.rtl.config import ArrayConfig
-from systolic.sim import cocotb_sim
-from systolic.sim.cocotb_sim import (
+from systolic.sim.backends import cocotb_array as cocotb_sim
+from systolic.sim.backends.cocotb_array import (
     BackendUnavailable, beat_words, build_simulator, run_cocotb, run_gemm_verilog, run_harness,
     verilog_for,
 )
 from systolic.sim.model import gemm_cycles, gemm_passes, matmul
-from systolic.sim.tiling import SimulationError, assemble, gemm_beats
-from systolic.sim.verilator_tools import locate_verilator
+from systolic.sim.tiling import assemble, gemm_beats
+from systolic.sim.errors import SimulationError
+from systolic.sim.backends.verilator_tools import locate_verilator
 
 #: Test builds, apart from the library's default cache and from other suites' builds.
 BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-cocotb"
@@ -372,7 +373,7 @@ def test_bad_arguments_are_value_errors(tmp_path):
 
 @pytest.mark.slow
 def test_verilator_is_100x_faster_than_amaranth():
-    from systolic.sim.amaranth_sim import run_array_gemm
+    from systolic.sim.backends.amaranth_array import run_array_gemm
     config = ArrayConfig(rows=16, cols=16)
     a, b = operands(config, 32, 64, 32, seed=9)
     slow = run_array_gemm(config, a, b)

@@ -17,7 +17,7 @@ from systolic.rtl.engine.engine import GemmEngine
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import ErrorCode, Flag, Opcode, header, parse_status
 from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles, output_beats
-from systolic.sim.engine_sim import run_engine_gemm, run_engine_words
+from systolic.sim.backends.amaranth_engine import run_engine_gemm, run_engine_words
 from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_a_words,
                                         load_b_words, result_positions, start_words)
 from systolic.sim.model import ideal_cycles, matmul

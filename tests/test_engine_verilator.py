@@ -23,17 +23,17 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import ErrorCode, Flag, Opcode, header, parse_status
-from systolic.sim import engine_verilog, verilog_build
+from systolic.sim.backends import verilog_build, verilog_engine as engine_verilog
 from systolic.sim.engine_model import EngineModel, engine_matmul, job_cycles, output_beats
 from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, load_b_words,
                                         start_words)
-from systolic.sim.engine_verilog import (
+from systolic.sim.backends.verilog_engine import (
     build_engine_simulator, engine_verilog as verilog_of, pack_words, run_engine_cocotb,
     run_engine_gemm_verilog, run_engine_harness, run_engine_words_verilog,
 )
 from systolic.sim.model import ideal_cycles, matmul
-from systolic.sim.tiling import SimulationError
-from systolic.sim.verilog_build import BackendUnavailable
+from systolic.sim.errors import SimulationError
+from systolic.sim.errors import BackendUnavailable
 
 from conftest import saturate_each_chunk
 

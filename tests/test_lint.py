@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from systolic.host.cli import main
-from systolic.sim.verilator_tools import locate_verilator
+from systolic.sim.backends.verilator_tools import locate_verilator
 
 #: Waived, each for the reason given in the README's "Lint" section.
 WAIVED = ("DECLFILENAME", "PROCASSINIT", "UNUSEDSIGNAL", "WIDTHEXPAND")

@@ -261,7 +261,7 @@ def sb_mac16_model():
 
 def test_sb_mac16_halves_on_the_yosys_model(tmp_path):
     from systolic.rtl.verilog import to_verilog
-    from systolic.sim.verilator_tools import locate_verilator, make_overrides
+    from systolic.sim.backends.verilator_tools import locate_verilator, make_overrides
     tool = locate_verilator()
     if tool is None:
         pytest.skip("Verilator is not available")

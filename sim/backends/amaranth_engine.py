@@ -1,15 +1,15 @@
 """Run command words and whole GEMMs on the GEMM engine in Amaranth's simulator."""
 
-import math
 import time
 from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
-from ..rtl.engine.engine import GemmEngine
-from .engine_tiling import assemble_results, gemm_program
-from .packing import unpack_beat
-from .tiling import GemmRun, SimulationError
+from ...rtl.engine.engine import GemmEngine
+from ..engine_tiling import assemble_results, cycle_budget, gemm_program
+from ..packing import unpack_beat
+from ..tiling import GemmRun
+from ..errors import SimulationError
 
 __all__ = ["EngineRun", "run_engine_words", "run_engine_gemm", "CLOCK_PERIOD_S"]
 
@@ -109,22 +109,10 @@ def run_engine_words(config, words, *, beats, budget, tail=0, vcd=None):
                      wall_s=time.perf_counter() - started, build_s=build_s)
 
 
-def _budget(program, config):
-    """A generous bound on a program's cycles, so that a hang ends in an error."""
-    array = config.array
-    total = len(program.words)
-    for job in program.jobs:
-        m, k, n = job.shape
-        passes = math.ceil(m / array.rows) * math.ceil(n / array.cols)
-        total += (m + n) * k + passes * max(k, array.min_pass_spacing) + m
-        total += array.result_latency + array.rows + 50
-    return 2 * total + 1000
-
-
 def run_engine_gemm(engine_config, a, b, *, vcd=None, tiling=True):
     """Compute ``A @ B`` on a simulated :class:`GemmEngine`, host-tiled if needed.
 
-    The host program (:func:`~.engine_tiling.gemm_program`) loads the operands, starts the
+    The host program (:func:`~..engine_tiling.gemm_program`) loads the operands, starts the
     jobs and reads the results as the engine streams them. ``cycles`` counts from the cycle the
     first START header is taken to the cycle of the last result word, both counted: the
     operands of the first job are loaded before, those of later jobs within.
@@ -138,7 +126,7 @@ def run_engine_gemm(engine_config, a, b, *, vcd=None, tiling=True):
         Write a waveform of the run here.
     tiling : bool
         Split a GEMM too big for the buffers into jobs; if False such a GEMM raises
-        :class:`~.engine_tiling.JobError`.
+        :class:`~..engine_tiling.JobError`.
 
     Returns
     -------
@@ -148,7 +136,7 @@ def run_engine_gemm(engine_config, a, b, *, vcd=None, tiling=True):
     program = gemm_program(a, b, engine_config, tiling=tiling)
     planned = time.perf_counter() - started
     run = run_engine_words(engine_config, program.words, beats=program.result_beats,
-                           budget=_budget(program, engine_config), vcd=vcd)
+                           budget=cycle_budget(program, engine_config), vcd=vcd)
     words = [word for _, word in run.outputs]
     result = assemble_results(words, program, engine_config)
     cycles = run.outputs[-1][0] - run.accepted[program.first_start] + 1

@@ -2,16 +2,16 @@
 
 Two drivers share the build cache of this module:
 
-* the cocotb testbench (:mod:`systolic.sim.cocotb_bench`), started through
+* the cocotb testbench (:mod:`systolic.sim.backends.cocotb_array_bench`), started through
   :mod:`cocotb_tools.runner`, on Verilator or Icarus;
-* a compiled Verilator testbench (``harness/harness.cpp``) that streams beats from a file,
+* a compiled Verilator testbench (``harness/array_harness.cpp``) that streams beats from a file,
   for GEMMs where a Python call per cycle would cost more than the simulation itself.
 
 Both drive the array cycle for cycle as the Amaranth harness does, so their cycle counts are
 comparable with :func:`~systolic.sim.model.gemm_cycles`.
 
 Builds go through the hash-keyed cache of :mod:`.verilog_build` (shared with the GEMM engine's
-drivers in :mod:`.engine_verilog`): a build whose inputs have not changed is reused.
+drivers in :mod:`.verilog_engine`): a build whose inputs have not changed is reused.
 """
 
 import functools
@@ -23,14 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import check_operands, gemm_cycles, gemm_passes
-from .packing import operand_bits, result_bits
-from .tiling import GemmRun, SimulationError, assemble
+from ..model import check_operands, gemm_cycles, gemm_passes
+from ..packing import operand_bits, result_bits
+from ..tiling import GemmRun, assemble
+from ..errors import SimulationError
 from .verilator_tools import locate_verilator, make_overrides, missing_build_tools
 # BUILD_ROOT_ENV, JOB_ENV and TIMESCALE were defined here first; they stay importable from here.
 from .verilog_build import (
     BUILD_ROOT_ENV, JOB_ENV, TIMESCALE, VERILATOR_LINT, BackendUnavailable, Build, cached_build,
-    cocotb_version, default_build_root, digest, icarus_version, make_cocotb, make_verilator_exe,
+    cocotb_version, default_build_root, digest, harness_digest, harness_source, icarus_version,
+    make_cocotb, make_verilator_exe,
     require_verilator, run_cocotb_test, run_harness_process, wave_option,
 )
 
@@ -47,9 +49,9 @@ DRIVERS = ("cocotb", "native")
 #: Module name of the top level, as ``systolic generate`` writes it by default.
 TOPLEVEL = "systolic_array"
 #: The cocotb test module, by its package name (the editable install makes it importable).
-BENCH_MODULE = "systolic.sim.cocotb_bench"
+BENCH_MODULE = "systolic.sim.backends.cocotb_array_bench"
 
-_HARNESS_SOURCE = Path(__file__).parent / "harness" / "harness.cpp"
+_HARNESS_SOURCE = harness_source("array_harness.cpp")
 # The shared cache's helpers under this module's names: tests replace them here to take a
 # tool away from the array's drivers.
 _icarus_version = icarus_version
@@ -60,8 +62,8 @@ def verilog_for(config):
     """Return the Verilog text of ``SystolicArray(config)``, as ``systolic generate`` writes it."""
     # Imported here: the cocotb bench imports this module inside the simulator, where
     # elaborating gateware is never needed.
-    from ..rtl.array import SystolicArray
-    from ..rtl.verilog import to_verilog
+    from ...rtl.array import SystolicArray
+    from ...rtl.verilog import to_verilog
     return to_verilog(SystolicArray(config), TOPLEVEL)
 
 
@@ -118,7 +120,7 @@ def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=Non
         tool = None
         key.update(tool=_icarus_version(), trace=None)
     if driver == "native":
-        key["harness_sha256"] = digest(_HARNESS_SOURCE.read_bytes())
+        key["harness_sha256"] = harness_digest(_HARNESS_SOURCE)
         make = functools.partial(_make_harness, tool=tool, trace=trace)
     else:
         key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
@@ -225,7 +227,7 @@ def run_harness(build, words, n_rows, max_cycles, *, trace_path=None):
 
 def run_cocotb(build, a, b, *, check=False, bubble_rate=0.0, seed=0, budget=None,
                vcd=None, fst=None):
-    """Run :mod:`systolic.sim.cocotb_bench` on a ``cocotb`` build, through ``cocotb_tools.runner``.
+    """Run :mod:`systolic.sim.backends.cocotb_array_bench` on a ``cocotb`` build, through ``cocotb_tools.runner``.
 
     The job file handed to the bench holds ``config``, the operands ``a`` and ``b``, the cycle
     ``budget``, ``check`` (the bench itself asserts the result and the cycle count against the

@@ -1,7 +1,7 @@
 """Compiling generated Verilog for Verilator and Icarus Verilog: a build cache shared by designs.
 
-Every driver of generated Verilog (the bare array's in :mod:`.cocotb_sim`, the GEMM engine's in
-:mod:`.engine_verilog`) builds through :func:`cached_build`. Builds live in directories named
+Every driver of generated Verilog (the bare array's in :mod:`.cocotb_array`, the GEMM engine's in
+:mod:`.verilog_engine`) builds through :func:`cached_build`. Builds live in directories named
 after a hash of everything that goes into them (the Verilog text, the simulator's version, the
 driver, its flags and sources): a build whose inputs have not changed is reused, a changed one
 lands in a new directory. A lock file keeps two processes from building the same directory at
@@ -25,12 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tiling import SimulationError
+from ..errors import BackendUnavailable, SimulationError
 from .verilator_tools import fst_build_flags, locate_verilator, make_overrides, missing_build_tools
 
 __all__ = [
     "JOB_ENV", "TIMESCALE", "BUILD_ROOT_ENV", "VERILATOR_LINT", "ICARUS_HINT", "BackendUnavailable",
-    "Build", "default_build_root", "require_build_root", "digest", "cached_build", "log_tail", "require_verilator",
+    "Build", "default_build_root", "require_build_root", "digest", "harness_source",
+    "harness_digest", "HARNESS_DIR", "cached_build", "log_tail", "require_verilator",
     "icarus_version", "cocotb_version", "environ", "get_runner", "trace_flags",
     "make_verilator_exe", "make_cocotb", "wave_option", "run_cocotb_test",
 ]
@@ -50,10 +51,6 @@ ICARUS_HINT = ("Icarus Verilog is not installed (no `iverilog` on PATH); "
                "install it with `apt-get install iverilog` (Debian/Ubuntu) or `brew install icarus-verilog`")
 
 _STAMP = "systolic-build.json"
-
-
-class BackendUnavailable(RuntimeError):
-    """The chosen simulator (or a tool its build needs) is missing; the message says how to get it."""
 
 
 # Build cache ------------------------------------------------------------------------------
@@ -119,6 +116,21 @@ def _locked(path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: The compiled Verilator harnesses' sources, and the header they share.
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+HARNESS_HEADER = HARNESS_DIR / "harness.h"
+
+
+def harness_source(name):
+    """The path of the C++ harness ``name`` (``"engine_harness.cpp"``, ...)."""
+    return HARNESS_DIR / name
+
+
+def harness_digest(source):
+    """The hash of a harness's source and the shared header it includes (a build cache key)."""
+    return digest(Path(source).read_bytes() + HARNESS_HEADER.read_bytes())
 
 
 def digest(text):

@@ -19,21 +19,13 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
-#include <memory>
-#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
-#include "verilated.h"
-#include "Vtop.h"  // the model, built with --prefix Vtop
-
-// Verilator escapes "__" in port names as "___05F": i_stream__valid is i_stream___05Fvalid.
+#include "harness.h"
 
 namespace {
 
@@ -61,10 +53,8 @@ int set_nonblocking(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: board_harness ACTIVE_MASK\n");
-        return 2;
-    }
+    harness::name = "board_harness";
+    if (argc != 2) return harness::fail(2, "usage: board_harness ACTIVE_MASK");
     const uint64_t active_mask = std::strtoull(argv[1], nullptr, 0);
 
     struct sigaction action = {};
@@ -80,21 +70,9 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    auto context = std::make_unique<VerilatedContext>();
-    auto top = std::make_unique<Vtop>(context.get());
-    auto tick = [&]() {
-        top->clk = 1;
-        top->eval();
-        top->clk = 0;
-        top->eval();
-    };
-    top->clk = 0;
-    top->rst = 1;
-    top->i_stream___05Fvalid = 0;
-    top->o_stream___05Fready = 0;
-    top->eval();
-    for (int i = 0; i < 4; ++i) tick();
-    top->rst = 0;
+    harness::Bench bench;
+    bench->o_stream___05Fready = 0;
+    bench.reset(4);
 
     std::deque<uint8_t> in;
     std::vector<uint8_t> out;
@@ -118,19 +96,19 @@ int main(int argc, char** argv) {
 
         for (int i = 0; i < BATCH; ++i) {
             const bool offer = !in.empty();
-            top->i_stream___05Fvalid = offer;
-            if (offer) top->i_stream___05Fpayload = in.front();
-            top->o_stream___05Fready = out.size() < OUT_HIGH;
+            bench->i_stream___05Fvalid = offer;
+            if (offer) bench->i_stream___05Fpayload = in.front();
+            bench->o_stream___05Fready = out.size() < OUT_HIGH;
             // Settle the inputs, then sample the handshakes the rising edge acts on.
-            top->eval();
-            const bool took = offer && top->i_stream___05Fready;
-            const bool gave = top->o_stream___05Fvalid && top->o_stream___05Fready;
-            const uint8_t byte = top->o_stream___05Fpayload;
-            tick();
+            bench.eval();
+            const bool took = offer && bench->i_stream___05Fready;
+            const bool gave = bench->o_stream___05Fvalid && bench->o_stream___05Fready;
+            const uint8_t byte = bench->o_stream___05Fpayload;
+            bench.tick();
             ++cycle;
             if (took) { in.pop_front(); ++bytes_in; }
             if (gave) { out.push_back(byte); ++bytes_out; since_output = 0; } else { ++since_output; }
-            const bool active = took || gave || (top->status & active_mask);
+            const bool active = took || gave || (bench->status & active_mask);
             quiet = active ? 0 : quiet + 1;
             if (in.empty() && quiet >= SETTLE) break;                 // idle: sleep below
             if (!out.empty() && since_output >= BURST_GAP) break;     // a reply is complete
@@ -160,9 +138,8 @@ int main(int argc, char** argv) {
             poll(&fd, 1, 100);
         }
     }
-    top->final();
-    std::fprintf(stderr, "cycles=%llu bytes_in=%llu bytes_out=%llu\n",
-                 static_cast<unsigned long long>(cycle), static_cast<unsigned long long>(bytes_in),
-                 static_cast<unsigned long long>(bytes_out));
+    bench.finish();
+    std::fprintf(stderr, "cycles=%llu bytes_in=%llu bytes_out=%llu\n", harness::ull(cycle),
+                 harness::ull(bytes_in), harness::ull(bytes_out));
     return 0;
 }

@@ -6,16 +6,16 @@ the cache of :mod:`.verilog_build`:
 * ``native``: a compiled Verilator testbench (``harness/engine_harness.cpp``) that reads the
   input words from a file and writes back the cycle each was taken and every output word with
   its cycle; no Python runs per cycle;
-* ``cocotb``: the bench :mod:`systolic.sim.engine_cocotb_bench`, on Icarus (or on Verilator).
+* ``cocotb``: the bench :mod:`systolic.sim.backends.cocotb_engine_bench`, on Icarus (or on Verilator).
 
-Both drive the engine's streams exactly as :func:`~.engine_sim.run_engine_words` does in
-Amaranth's simulator, so the cycles they report are :class:`~.engine_model.EngineModel`'s
+Both drive the engine's streams exactly as :func:`~.amaranth_engine.run_engine_words` does in
+Amaranth's simulator, so the cycles they report are :class:`~..engine_model.EngineModel`'s
 figures, word for word.
 
 Stream words may be up to 256 bits wide (``EngineConfig.word_width``), output beats a row of
 them: the host packs each word into ``ceil(word_width / 32)`` little-endian 32-bit words, which
 the harness copies into Verilator's ``VlWide`` ports, and reads each beat back the same way
-(:func:`~.packing.unpack_beat` splits it into words).
+(:func:`~..packing.unpack_beat` splits it into words).
 """
 
 import functools
@@ -27,15 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rtl.engine.config import EngineConfig
-from .engine_model import job_cycles
-from .engine_sim import EngineRun
-from .engine_tiling import assemble_results, gemm_program
-from .packing import beat_bits, unpack_beat
-from .tiling import GemmRun, SimulationError
+from ...rtl.engine.config import EngineConfig
+from .amaranth_engine import EngineRun
+from ..engine_tiling import assemble_results, cycle_budget, gemm_program
+from ..packing import beat_bits, unpack_beat
+from ..tiling import GemmRun
+from ..errors import SimulationError
 from .verilator_tools import make_overrides
 from .verilog_build import (
-    TIMESCALE, VERILATOR_LINT, cached_build, cocotb_version, digest, icarus_version, make_cocotb,
+    TIMESCALE, VERILATOR_LINT, cached_build, cocotb_version, digest, harness_digest,
+    harness_source, icarus_version, make_cocotb,
     make_verilator_exe, require_verilator, run_cocotb_test, run_harness_process, wave_option,
 )
 
@@ -52,9 +53,9 @@ DRIVERS = ("native", "cocotb")
 #: Module name of the engine's top level.
 TOPLEVEL = "gemm_engine"
 #: The cocotb test module, by its package name.
-BENCH_MODULE = "systolic.sim.engine_cocotb_bench"
+BENCH_MODULE = "systolic.sim.backends.cocotb_engine_bench"
 
-_HARNESS_SOURCE = Path(__file__).parent / "harness" / "engine_harness.cpp"
+_HARNESS_SOURCE = harness_source("engine_harness.cpp")
 #: Prefix of the engine's build directories (the array's have none).
 _PREFIX = "engine-"
 
@@ -62,8 +63,8 @@ _PREFIX = "engine-"
 @functools.lru_cache(maxsize=8)
 def engine_verilog(config):
     """Return the Verilog text of ``GemmEngine(config)`` with top module ``gemm_engine``."""
-    from ..rtl.engine.engine import GemmEngine
-    from ..rtl.verilog import to_verilog
+    from ...rtl.engine.engine import GemmEngine
+    from ...rtl.verilog import to_verilog
     return to_verilog(GemmEngine(config), TOPLEVEL)
 
 
@@ -115,7 +116,7 @@ def build_engine_simulator(config, simulator="verilator", driver="native", *, tr
         tool = None
         key.update(tool=icarus_version(), trace=None)
     if driver == "native":
-        key["harness_sha256"] = digest(_HARNESS_SOURCE.read_bytes())
+        key["harness_sha256"] = harness_digest(_HARNESS_SOURCE)
         make = functools.partial(make_verilator_exe, tool=tool, trace=trace, toplevel=TOPLEVEL,
                                  harness=_HARNESS_SOURCE, output="engine_harness")
     else:
@@ -220,7 +221,7 @@ def run_engine_harness(build, words, *, beats, budget, tail=0, trace_path=None):
 
 
 def run_engine_cocotb(build, words, *, beats, budget, tail=0, vcd=None, fst=None):
-    """Run :mod:`systolic.sim.engine_cocotb_bench` on a ``cocotb`` engine build.
+    """Run :mod:`systolic.sim.backends.cocotb_engine_bench` on a ``cocotb`` engine build.
 
     Parameters and result as :func:`run_engine_harness`; ``vcd`` or ``fst`` writes a waveform.
     ``wall_s`` is the whole simulator process, start-up included.
@@ -257,7 +258,7 @@ def run_engine_words_verilog(config, words, *, beats, budget, tail=0, backend="v
                              driver=None, vcd=None, fst=None, build_dir=None):
     """Offer ``words`` to the engine's Verilog back to back and collect its output words.
 
-    The Verilog counterpart of :func:`~.engine_sim.run_engine_words` (same arguments, same
+    The Verilog counterpart of :func:`~.amaranth_engine.run_engine_words` (same arguments, same
     cycle numbering), on ``backend``; ``driver`` ``None`` picks the compiled harness on
     Verilator and cocotb on Icarus.
 
@@ -281,22 +282,12 @@ def run_engine_words_verilog(config, words, *, beats, budget, tail=0, backend="v
     return run
 
 
-def _budget(program, config):
-    """A generous bound on a program's cycles, so that a hang ends in an error: every job run
-    alone after its operands were loaded one operand a cycle, twice over."""
-    total = len(program.words)
-    for job in program.jobs:
-        m, k, n = job.shape
-        total += m * k + k * n + job_cycles(m, k, n, config)
-    return 2 * total + 1000
-
-
 def run_engine_gemm_verilog(engine_config, a, b, *, backend="verilator", vcd=None, fst=None,
                             tiling=True, build_dir=None, driver=None):
     """Compute ``A @ B`` on the engine's Verilog in Verilator or Icarus, host-tiled if needed.
 
-    The Verilog counterpart of :func:`~.engine_sim.run_engine_gemm`: the same host program
-    (:func:`~.engine_tiling.gemm_program`), and ``cycles`` counted the same way, from the cycle
+    The Verilog counterpart of :func:`~.amaranth_engine.run_engine_gemm`: the same host program
+    (:func:`~..engine_tiling.gemm_program`), and ``cycles`` counted the same way, from the cycle
     the first START header is taken to the cycle of the last result word, both counted.
 
     Parameters
@@ -309,7 +300,7 @@ def run_engine_gemm_verilog(engine_config, a, b, *, backend="verilator", vcd=Non
         Write a waveform of the run (FST on Verilator; on Icarus where its FST writer is built).
     tiling : bool
         Split a GEMM too big for the buffers into jobs; if False such a GEMM raises
-        :class:`~.engine_tiling.JobError` (before anything is compiled).
+        :class:`~..engine_tiling.JobError` (before anything is compiled).
     build_dir : path-like, optional
         Build cache directory (default :func:`~.verilog_build.default_build_root`).
     driver : {None, "native", "cocotb"}
@@ -335,7 +326,7 @@ def run_engine_gemm_verilog(engine_config, a, b, *, backend="verilator", vcd=Non
     program = gemm_program(a, b, engine_config, tiling=tiling)
     planned = time.perf_counter() - started
     run = run_engine_words_verilog(engine_config, program.words, beats=program.result_beats,
-                                   budget=_budget(program, engine_config), backend=backend,
+                                   budget=cycle_budget(program, engine_config), backend=backend,
                                    driver=driver, vcd=vcd, fst=fst, build_dir=build_dir)
     words = [word for _, word in run.outputs]
     result = assemble_results(words, program, engine_config)

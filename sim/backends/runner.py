@@ -4,7 +4,7 @@
 engine (operand and result buffers, command words, host tiling).
 """
 
-from .verilog_build import BackendUnavailable
+from ..errors import BackendUnavailable
 
 __all__ = ["BACKENDS", "BackendUnavailable", "check_backend", "run_gemm", "run_engine"]
 
@@ -56,9 +56,9 @@ def run_gemm(config, a, b, *, backend="amaranth", vcd=None, fst=None):
     """
     _check_backend(backend, fst)
     if backend == "amaranth":
-        from .amaranth_sim import run_array_gemm
+        from .amaranth_array import run_array_gemm
         return run_array_gemm(config, a, b, vcd=vcd)
-    from .cocotb_sim import run_gemm_verilog
+    from .cocotb_array import run_gemm_verilog
     return run_gemm_verilog(config, a, b, backend=backend, vcd=vcd, fst=fst)
 
 
@@ -67,7 +67,7 @@ def run_engine(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None, t
     """Run ``A @ B`` on the simulated GEMM engine with ``backend`` and return a :class:`GemmRun`.
 
     ``cycles`` counts from the first START header to the last result word on every backend
-    (see :func:`~.engine_sim.run_engine_gemm`), which is the engine model's figure.
+    (see :func:`~.amaranth_engine.run_engine_gemm`), which is the engine model's figure.
 
     Parameters
     ----------
@@ -79,7 +79,7 @@ def run_engine(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None, t
         Waveform to write (``fst`` on Verilator only).
     tiling : bool
         Split a GEMM too big for the buffers into jobs; if False such a GEMM raises
-        :class:`~.engine_tiling.JobError` before anything runs.
+        :class:`~..engine_tiling.JobError` before anything runs.
     build_dir : path-like, optional
         Build cache of the Verilog backends.
 
@@ -90,8 +90,8 @@ def run_engine(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None, t
     """
     _check_backend(backend, fst)
     if backend == "amaranth":
-        from .engine_sim import run_engine_gemm
+        from .amaranth_engine import run_engine_gemm
         return run_engine_gemm(engine_config, a, b, vcd=vcd, tiling=tiling)
-    from .engine_verilog import run_engine_gemm_verilog
+    from .verilog_engine import run_engine_gemm_verilog
     return run_engine_gemm_verilog(engine_config, a, b, backend=backend, vcd=vcd, fst=fst,
                                    tiling=tiling, build_dir=build_dir)
