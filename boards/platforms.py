@@ -305,9 +305,9 @@ def _openfpgaloader(board):
 _ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 module when "
                 "one is fitted.")
 
-#: The ULX3S array of each size fills the device's MULT18X18D blocks, one a PE (BENCHMARKS.md,
-#: "FPGA builds"): the 85F takes 128 of its 156 with a pipelined 8 x 16 array, whose default
-#: build meets 150 MHz (BENCHMARKS.md, "Toward 150 MHz on the ULX3S-85F").
+#: The ULX3S array of each size fills the device's MULT18X18D blocks, one a PE: the 85F takes
+#: 128 of its 156 with a pipelined 8 x 16 array. The clock the default builds meet, and with
+#: which seeds: BENCHMARKS.md, "FPGA builds" and "Toward 150 MHz on the ULX3S-85F".
 _ULX3S_ARRAYS = {12: ArrayConfig(rows=4, cols=7), 25: ArrayConfig(rows=4, cols=7),
                  45: ArrayConfig(rows=8, cols=9), 85: ArrayConfig(rows=8, cols=16, pipeline=1)}
 
@@ -336,7 +336,8 @@ BOARDS = {b.name: b for b in [
         programmers=(Programmer("iceprog"), _openfpgaloader("ice40_generic")),
         # 16 int8 PEs on the UP5K's 8 SB_MAC16 (two a block in its dual 8 x 8 mode). The
         # engine fills most of the device and routing makes most of every path, so the clock
-        # it reaches swings with the placer seed; seed 1 meets 30 MHz (BENCHMARKS.md).
+        # it reaches swings with the placer seed; seed 1 meets the default clock
+        # (BENCHMARKS.md, "FPGA builds").
         array=ArrayConfig(rows=4, cols=4), buffers=_SMALL_BUFFERS, seed=1,
         notes="LED 0 red, LED 1 green; the 12 MHz clock is on pin 35, the PLL's pad input."),
     Board(

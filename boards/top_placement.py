@@ -3,7 +3,8 @@
 An ECP5's MULT18X18D sites sit in a few rows across the die (the LFE5U-85F: three rows of 52).
 Left to itself, nextpnr's placer legalises the multipliers onto free sites with no regard for
 the mesh: a full 12 x 13 array ended with PEs' multipliers a die's width from their own
-accumulators and neighbours (89 MHz for the array alone, most of the critical path routing).
+accumulators and neighbours, and routing made most of the critical path (BENCHMARKS.md,
+"FPGA builds").
 :func:`place_multipliers` instead gives every PE with a hard multiplier a site so that the
 mesh stays short: the PEs are split, in row-major order, into one band a DSP row; within a band
 they go column by column (the rows of a column next to each other), so vertical neighbours

@@ -34,12 +34,12 @@ __all__ = [
 #: Clock the virtual board reports in INFO (an iCEBreaker's 12 MHz).
 VIRTUAL_CLOCK_HZ = 12_000_000
 #: The core's frame and READ timeout, in cycles. Far below a real board's 1024 byte times
-#: (122,880 cycles at 12 MHz and 1 Mbaud) because the simulation runs about ten times slower
-#: than that clock, and a READ that finds nothing lasts one timeout; still hundreds of times
-#: longer than any gap inside a frame or between two result words.
+#: (122,880 cycles at 12 MHz and 1 Mbaud) because the simulation runs well below that clock
+#: (BENCHMARKS.md, "Simulation speed"), and a READ that finds nothing lasts one timeout; still
+#: hundreds of times longer than any gap inside a frame or between two result words.
 VIRTUAL_TIMEOUT_CYCLES = 16_384
-#: Silence a host waits for before repeating a message (16,384 cycles take about 10 ms at the
-#: simulation's one to two million cycles a second).
+#: Silence a host waits for before repeating a message: several frame timeouts at the
+#: simulation's speed (BENCHMARKS.md, "Simulation speed" and "Host driver").
 QUIET_S = 0.1
 #: Module name of the core in the generated Verilog.
 TOPLEVEL = "board_core"

@@ -7,8 +7,9 @@ same two stages are built from what the device does well:
 
 * ``"mult18x18d"`` (ECP5): a ``MULT18X18D`` instance whose own input registers are the first
   stage and whose output register is the second. Yosys maps ``a * b`` onto this block but
-  leaves it combinational (it packs none of its registers), and the 3.9 ns of a combinational
-  ``MULT18X18D`` between fabric registers held a 4x4 array to 107-141 MHz; with the block's
+  leaves it combinational (it packs none of its registers), and a combinational
+  ``MULT18X18D`` between fabric registers held even a 4x4 array far below the clocks the
+  boards target (BENCHMARKS.md, "FPGA builds"); with the block's
   registers in use nextpnr times only the short paths into and out of the block.
 * ``"sb_mac16_8x8"`` (iCE40, operands up to 8 bits): half of an ``SB_MAC16`` in its dual 8 x 8
   mode, so one block serves two PEs (one takes the top 8 x 8 product, the next one the

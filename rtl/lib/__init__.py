@@ -3,6 +3,7 @@
 * :mod:`.uart` -- UART receiver and transmitter, baud divisors and their tolerance;
 * :mod:`.stream_register` -- a registered ``amaranth.lib.stream`` stage;
 * :mod:`.kept_register` -- registers synthesis must not merge with their equals;
+* :mod:`.baud` -- bit timing as arithmetic (divisors, rates, tolerance), without Amaranth;
 * :mod:`.buffer_port` -- buffer read ports without the old-word rule, buffer RAM attributes;
 * :mod:`.block_ram` -- a buffer as a memory, or ECP5 block RAM with its output register;
 * :mod:`.platform` -- which FPGA family a platform builds for.

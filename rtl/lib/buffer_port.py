@@ -3,8 +3,8 @@
 An Amaranth synchronous read port returns the old word when its address is written on the same
 cycle. iCE40 block RAM leaves that case undefined, so Yosys builds the old-word rule in logic:
 it delays every write by a cycle and gives each read port a bypass register, an address
-comparator and a multiplexer. On the iCEBreaker's 4 x 4 engine that is about 360 flip-flops and
-280 LUTs of a 5,280-cell device. No buffer of ours is read and written at one address on one
+comparator and a multiplexer: on the iCEBreaker's engine a large part of the device
+(BENCHMARKS.md, "Fewer cells: the buffers' read ports and the accumulator's clear"). No buffer of ours is read and written at one address on one
 cycle (each user says why), so the old-word rule is never used and its logic is waste.
 
 :func:`buffer_read_port` builds the same synchronous port as an asynchronous read port followed
