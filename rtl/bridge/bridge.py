@@ -97,7 +97,7 @@ class Bridge(wiring.Component):
     WRITEs the next START: a WRITE whose words the engine stops taking for ``timeout_cycles``
     is answered ERROR(STALLED) (:class:`~systolic.rtl.protocol.ErrorCode`), the rest of its words
     dropped, and the bridge takes requests again. Loads of the other bank may go first
-    (double buffering); ``tests/test_board_core.py`` runs a tiled GEMM in that order.
+    (double buffering); ``tests/rtl/test_board_core.py`` runs a tiled GEMM in that order.
 
     Parameters
     ----------

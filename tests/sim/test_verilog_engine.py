@@ -38,7 +38,7 @@ from systolic.sim.errors import BackendUnavailable
 from conftest import saturate_each_chunk
 
 #: Test builds, apart from the library's default cache and from other suites' builds.
-BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-engine-verilator"
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-engine-verilator"
 
 ICARUS_MISSING = shutil.which("iverilog") is None
 ICARUS_REASON = "Icarus Verilog is not installed: `apt-get install iverilog` to run these cases"

@@ -93,3 +93,22 @@ def test_dicts_without_pipeline_still_load():
 def test_describe_names_the_pipeline_only_when_set():
     assert "pipeline" not in ArrayConfig().describe()
     assert ArrayConfig(pipeline=1).describe().endswith(", pipeline 1")
+
+
+def test_overlay_derives_again_what_the_base_derived():
+    from systolic.rtl.config import overlay
+    from systolic.rtl.engine.config import EngineConfig
+    base = ArrayConfig()                                       # acc_width derived: 28
+    wide = overlay(base, a_width=16, b_width=16, rows=None)    # None: not given
+    assert wide == ArrayConfig(a_width=16, b_width=16) and wide.acc_width > base.acc_width
+    assert overlay(base, acc_width=20).acc_width == 20
+    given = ArrayConfig(acc_width=30)                          # given: kept
+    assert overlay(given, a_width=4).acc_width == 30
+    # The engine's default buffers and word width follow a new array; given ones stay.
+    engine = EngineConfig()
+    bigger = overlay(engine, array=ArrayConfig(rows=8, cols=8, a_width=16, b_width=16))
+    assert bigger == EngineConfig(ArrayConfig(rows=8, cols=8, a_width=16, b_width=16))
+    sized = EngineConfig(m_blocks=3)
+    assert overlay(sized, array=ArrayConfig(rows=8)).m_blocks == 3
+    assert overlay(sized, array=ArrayConfig(rows=8)).n_blocks == EngineConfig(
+        ArrayConfig(rows=8)).n_blocks

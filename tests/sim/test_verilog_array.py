@@ -31,7 +31,7 @@ from systolic.sim.errors import SimulationError
 from systolic.sim.backends.verilator_tools import locate_verilator
 
 #: Test builds, apart from the library's default cache and from other suites' builds.
-BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-cocotb"
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-cocotb"
 
 ICARUS_MISSING = shutil.which("iverilog") is None
 ICARUS_REASON = "Icarus Verilog is not installed: `apt-get install iverilog` to run these cases"

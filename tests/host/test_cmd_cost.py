@@ -91,7 +91,7 @@ def test_derived_from_a_constructed_build(run_cli, tmp_path):
     result = json.loads(out)
     assert result["design"]["device"] == "iCE40UP5K"
     assert result["asic"]["nre"] == 1.5e6
-    assert result["breakeven_units"] == pytest.approx(177_398, abs=1)  # see test_cost.py
+    assert result["breakeven_units"] == pytest.approx(177_398, abs=1)  # see test_cost_model.py
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
 

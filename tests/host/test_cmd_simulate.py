@@ -15,8 +15,8 @@ from systolic.sim.engine_tiling import gemm_program
 from systolic.sim.model import gemm_cycles, ideal_cycles, matmul
 from systolic.sim.backends.verilog_build import ICARUS_HINT
 
-#: The builds of tests/test_engine_verilator.py: the same design compiles once for both.
-BUILD_ROOT = Path(__file__).resolve().parents[1] / "build" / "test-engine-verilator"
+#: The builds of tests/sim/test_verilog_engine.py: the same design compiles once for both.
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-engine-verilator"
 ICARUS_MISSING = shutil.which("iverilog") is None
 
 #: Every key the report had before the engine, and the ones the engine added.
