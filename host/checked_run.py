@@ -9,14 +9,25 @@ from .errors import UsageError
 __all__ = ["simulate_and_check", "simulate_engine_and_check", "check_fits"]
 
 
-def _speed(m, k, n, run):
-    return m * n * k / run.wall_s if run.wall_s > 0 else None
+def _report(run, shape, array, model_cycles, matches, **more):
+    """The report both checks return: ``matches``, the cycles against the model's and the
+    ideal, the run's times, the shape and the design (``more`` before ``cycles_match``)."""
+    from ..sim.model import ideal_cycles
+    m, k, n = shape
+    ideal = ideal_cycles(m, k, n, array)
+    report = {**matches, "cycles": run.cycles, "model_cycles": model_cycles,
+              "ideal_cycles": ideal, "efficiency": ideal / run.cycles, "backend": run.backend,
+              "wall_s": run.wall_s, "build_s": run.build_s,
+              "sim_macs_per_s": m * n * k / run.wall_s if run.wall_s > 0 else None,
+              "m": m, "k": k, "n": n, "config": array.to_dict(), **more}
+    report["cycles_match"] = report["cycles"] == report["model_cycles"]
+    return report
 
 
 def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
     """Run the GEMM on the bare array on ``backend`` and compare with the model; return
     ``(run, report dict)``."""
-    from ..sim.model import matmul, gemm_cycles, ideal_cycles
+    from ..sim.model import matmul, gemm_cycles
     from ..sim.backends.runner import run_gemm
     m, k = a.shape
     n = b.shape[1]
@@ -24,23 +35,8 @@ def simulate_and_check(config, a, b, *, backend="amaranth", vcd=None, fst=None):
         run = run_gemm(config, a, b, backend=backend, vcd=vcd, fst=fst)
     except BackendUnavailable as exc:
         raise UsageError(str(exc)) from None
-    expected = matmul(a, b, config)
-    ideal = ideal_cycles(m, k, n, config)
-    report = {
-        "match": bool(np.array_equal(run.result, expected)),
-        "cycles": run.cycles,
-        "model_cycles": gemm_cycles(m, k, n, config),
-        "ideal_cycles": ideal,
-        "efficiency": ideal / run.cycles,
-        "backend": run.backend,
-        "wall_s": run.wall_s,
-        "build_s": run.build_s,
-        "sim_macs_per_s": _speed(m, k, n, run),
-        "m": m, "k": k, "n": n,
-        "config": config.to_dict(),
-    }
-    report["cycles_match"] = report["cycles"] == report["model_cycles"]
-    return run, report
+    matches = {"match": bool(np.array_equal(run.result, matmul(a, b, config)))}
+    return run, _report(run, (m, k, n), config, gemm_cycles(m, k, n, config), matches)
 
 
 def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None,
@@ -65,7 +61,7 @@ def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=No
     """
     from ..sim.engine_model import EngineModel, engine_matmul
     from ..sim.engine_tiling import gemm_program
-    from ..sim.model import ideal_cycles, matmul
+    from ..sim.model import matmul
     from ..sim.backends.runner import run_engine
     array = engine_config.array
     m, k = a.shape
@@ -78,26 +74,11 @@ def simulate_engine_and_check(engine_config, a, b, *, backend="amaranth", vcd=No
     except BackendUnavailable as exc:
         raise UsageError(str(exc)) from None
     trace = EngineModel(engine_config).run(program.words)
-    ideal = ideal_cycles(m, k, n, array)
-    report = {
-        "match": bool(np.array_equal(run.result, engine_matmul(a, b, engine_config))),
-        "matmul_match": bool(np.array_equal(run.result, matmul(a, b, array))),
-        "cycles": run.cycles,
-        "model_cycles": trace.outputs[-1][0] - trace.accepted[program.first_start] + 1,
-        "ideal_cycles": ideal,
-        "efficiency": ideal / run.cycles,
-        "backend": run.backend,
-        "wall_s": run.wall_s,
-        "build_s": run.build_s,
-        "sim_macs_per_s": _speed(m, k, n, run),
-        "m": m, "k": k, "n": n,
-        "config": array.to_dict(),
-        "target": "engine",
-        "engine": engine_config.to_dict(),
-        "jobs": len(program.jobs),
-    }
-    report["cycles_match"] = report["cycles"] == report["model_cycles"]
-    return run, report
+    matches = {"match": bool(np.array_equal(run.result, engine_matmul(a, b, engine_config))),
+               "matmul_match": bool(np.array_equal(run.result, matmul(a, b, array)))}
+    model_cycles = trace.outputs[-1][0] - trace.accepted[program.first_start] + 1
+    return run, _report(run, (m, k, n), array, model_cycles, matches, target="engine",
+                        engine=engine_config.to_dict(), jobs=len(program.jobs))
 
 
 def check_fits(engine_config, m, k, n):

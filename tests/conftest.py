@@ -22,6 +22,78 @@ def run_cli(capsys):
     return run
 
 
+def stream_through(dut, payloads, expected, *, send_prob, take_prob, seed):
+    """Offer ``payloads`` on ``dut.i_stream`` with random bubbles and take ``expected`` beats
+    from ``dut.o_stream`` with a random ``ready``, in Amaranth's simulator (one random stream
+    for both). Returns ``(payloads taken, cycles the sink ran)``."""
+    import random
+    from amaranth.sim import Simulator
+    rng = random.Random(seed)
+    got, cycles = [], []
+
+    async def source(ctx):
+        for payload in payloads:
+            ctx.set(dut.i_stream.payload, payload)
+            while rng.random() >= send_prob:
+                ctx.set(dut.i_stream.valid, 0)
+                await ctx.tick()
+            ctx.set(dut.i_stream.valid, 1)
+            await ctx.tick().until(dut.i_stream.ready)
+        ctx.set(dut.i_stream.valid, 0)
+
+    async def sink(ctx):
+        count = 0
+        while len(got) < expected:
+            ready = rng.random() < take_prob
+            ctx.set(dut.o_stream.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.o_stream.valid,
+                                                          dut.o_stream.payload)
+            count += 1
+            if valid and ready:
+                got.append(payload)
+        cycles.append(count)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    sim.run()
+    return got, cycles[0]
+
+
+def constructed_build(tmp_path=None, **changes):
+    """A report IN THE SHAPE of 'systolic build --json' for the iCEBreaker's 4x4 array,
+    constructed here (not a real build), with ``changes``; written to ``tmp_path/build.json``
+    (and that path returned) when ``tmp_path`` is given."""
+    import json
+    from systolic.rtl.config import ArrayConfig
+    report = {
+        "board": "icebreaker", "device": "iCE40UP5K", "fits": True,
+        "lut": {"used": 1500, "available": 5280}, "ff": {"used": 800, "available": 5280},
+        "dsp": {"used": 8, "available": 8}, "bram": {"used": 0, "available": 30},
+        "fmax_mhz": 30.5, "target_mhz": 24, "timing_met": True, "macs": 16, "peak_gops": 0.768,
+        "bitstream": "build/top.bin", "config": ArrayConfig().to_dict(),
+    }
+    report.update(changes)
+    if tmp_path is None:
+        return report
+    path = tmp_path / "build.json"
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+#: GEMM shapes at the engine's edges, for an engine with 16-deep, 9 x 10 buffers
+#: (the RTL tests and the Verilog tests run the same ones).
+EDGE_SHAPES = [
+    (7, 1, 9),      # K = 1: every pass waits for the pass spacing
+    (1, 20, 11),    # one row
+    (13, 20, 1),    # one column
+    (1, 1, 1),
+    (3, 16, 5),     # exactly one tile, one full K chunk
+    (9, 17, 10),    # K one beyond the buffer: two chunks
+]
+
+
 def saturation_case():
     """Operands that tell saturation semantics apart (the reproduction of issue 15): a 16-bit
     saturating int8 design, A 5 x 100, B 100 x 7, where column 3 first falls far below the

@@ -50,18 +50,7 @@ def ecp5_pll(f_in_hz, f_out_hz, *, max_error=None):
     The search is ecppll's: closest output first, then the VCO nearest 600 MHz (the middle of
     its range), so the result matches ``ecppll -i IN -o OUT``.
 
-    Parameters
-    ----------
-    f_in_hz, f_out_hz : float
-        Input (oscillator) and requested output frequency in Hz.
-    max_error : float or None
-        Largest relative error of the achieved frequency; ``None`` accepts the closest.
-
-    Raises
-    ------
-    PLLError
-        If a frequency is outside the PLL's range, or the best output is off by more than
-        ``max_error``.
+    The parameters and the errors are :func:`~.ice40.ice40_pll`'s.
     """
     check_frequency("f_in", f_in_hz, ECP5_LIMITS["f_in"], "ECP5")
     check_frequency("f_out", f_out_hz, ECP5_LIMITS["f_out"], "ECP5")

@@ -144,10 +144,11 @@ def plot_format(path, option="--plot"):
         return "png"
     suffix = Path(str(path)).suffix.lower().lstrip(".")
     formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
-    if suffix not in formats:
-        raise UsageError(f"{option} {path}: the suffix names no image format this plot can be "
-                         f"written in; use one of {', '.join('.' + f for f in sorted(formats))}")
-    return suffix
+    if suffix in formats:
+        return suffix
+    known = ", ".join("." + f for f in sorted(formats))
+    raise UsageError(f"{option} {path}: the suffix names no image format this plot can be "
+                     f"written in; use one of {known}")
 
 
 def write_cost_plot(path, result):

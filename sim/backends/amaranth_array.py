@@ -3,7 +3,6 @@
 import time
 
 from amaranth.hdl import Value
-from amaranth.sim import Simulator
 
 from ...rtl.array import SystolicArray
 from ..model import gemm_cycles
@@ -14,6 +13,26 @@ __all__ = ["run_array_gemm"]
 
 #: The simulated clock. Only cycles are counted; the period just labels waveforms.
 CLOCK_PERIOD_S = 10e-9
+
+
+def simulate(dut, testbench, *, started, vcd=None):
+    """Run ``testbench`` on ``dut`` in Amaranth's simulator with a :data:`CLOCK_PERIOD_S`
+    clock, writing a VCD file to ``vcd`` if given. Returns ``(build_s, wall_s)``: the seconds
+    from ``started`` (a ``time.perf_counter()``) to the run, and the run's own.
+
+    The engine's runner (:mod:`.amaranth_engine`) runs the same way."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(CLOCK_PERIOD_S)
+    sim.add_testbench(testbench)
+    build_s = time.perf_counter() - started
+    started = time.perf_counter()
+    if vcd is not None:
+        with sim.write_vcd(str(vcd)):
+            sim.run()
+    else:
+        sim.run()
+    return build_s, time.perf_counter() - started
 
 
 def run_array_gemm(config, a, b, *, vcd=None):
@@ -69,17 +88,7 @@ def run_array_gemm(config, a, b, *, vcd=None):
             await ctx.tick()
             cycle += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(CLOCK_PERIOD_S)
-    sim.add_testbench(testbench)
-    build_s = time.perf_counter() - started
-    started = time.perf_counter()
-    if vcd is not None:
-        with sim.write_vcd(str(vcd)):
-            sim.run()
-    else:
-        sim.run()
-    wall_s = time.perf_counter() - started
+    build_s, wall_s = simulate(dut, testbench, started=started, vcd=vcd)
     result = assemble(rows, m, n, config)
     return GemmRun(result=result, cycles=span["last"] - span["first"] + 1,
                    wall_s=wall_s, build_s=build_s, backend="amaranth")

@@ -3,18 +3,15 @@
 import time
 from dataclasses import dataclass
 
-from amaranth.sim import Simulator
 
 from ...rtl.engine.engine import GemmEngine
 from ..engine_tiling import assemble_results, cycle_budget, gemm_program
 from ..packing import unpack_beat
 from ..tiling import GemmRun
 from ..errors import SimulationError
+from .amaranth_array import CLOCK_PERIOD_S, simulate
 
 __all__ = ["EngineRun", "run_engine_words", "run_engine_gemm", "CLOCK_PERIOD_S"]
-
-#: The simulated clock. Only cycles are counted; the period just labels waveforms.
-CLOCK_PERIOD_S = 10e-9
 
 
 @dataclass
@@ -94,19 +91,10 @@ def run_engine_words(config, words, *, beats, budget, tail=0, vcd=None):
             cycle += 1
         state["cycle"] = cycle
 
-    sim = Simulator(dut)
-    sim.add_clock(CLOCK_PERIOD_S)
-    sim.add_testbench(testbench)
-    build_s = time.perf_counter() - started
-    started = time.perf_counter()
-    if vcd is not None:
-        with sim.write_vcd(str(vcd)):
-            sim.run()
-    else:
-        sim.run()
+    build_s, wall_s = simulate(dut, testbench, started=started, vcd=vcd)
     outputs = [(cycle, word) for cycle, bits in seen for word in unpack_beat(bits, config)]
     return EngineRun(accepted=accepted, outputs=outputs, cycles=state["cycle"],
-                     wall_s=time.perf_counter() - started, build_s=build_s)
+                     wall_s=wall_s, build_s=build_s)
 
 
 def run_engine_gemm(engine_config, a, b, *, vcd=None, tiling=True):

@@ -16,7 +16,6 @@ drivers in :mod:`.verilog_engine`): a build whose inputs have not changed is reu
 
 import functools
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,14 +25,11 @@ import numpy as np
 from ..model import check_operands, gemm_cycles, gemm_passes
 from ..packing import operand_bits, result_bits
 from ..tiling import GemmRun, assemble
-from ..errors import SimulationError
-from .verilator_tools import locate_verilator, make_overrides, missing_build_tools
-# BUILD_ROOT_ENV, JOB_ENV and TIMESCALE were defined here first; they stay importable from here.
+from .verilator_tools import locate_verilator, missing_build_tools
 from .verilog_build import (
-    BUILD_ROOT_ENV, JOB_ENV, TIMESCALE, VERILATOR_LINT, BackendUnavailable, Build, cached_build,
-    cocotb_version, default_build_root, digest, harness_digest, harness_source, icarus_version,
-    make_cocotb, make_verilator_exe,
-    require_verilator, run_cocotb_test, run_harness_process, wave_option,
+    JOB_ENV, SIMULATORS, BackendUnavailable, Build, build_key, cached_build, default_build_root,
+    harness_source, icarus_version, make_cocotb, make_verilator_exe, require_verilator,
+    run_cocotb_test, run_harness_process, wave_option,
 )
 
 __all__ = [
@@ -43,7 +39,7 @@ __all__ = [
 ]
 
 #: Simulators of the generated Verilog.
-BACKENDS = ("verilator", "icarus")
+BACKENDS = SIMULATORS
 #: How a GEMM is driven: the cocotb bench, or the compiled Verilator harness (``native``).
 DRIVERS = ("cocotb", "native")
 #: Module name of the top level, as ``systolic generate`` writes it by default.
@@ -103,27 +99,11 @@ def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=Non
     BackendUnavailable
         When the simulator or a tool its build needs is not installed.
     """
-    if simulator not in BACKENDS:
-        raise ValueError(f"simulator={simulator!r} is unknown; choose one of {', '.join(BACKENDS)}")
-    if driver not in DRIVERS:
-        raise ValueError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)}")
-    if driver == "native" and simulator != "verilator":
-        raise ValueError("the native harness is a Verilator testbench; use driver='cocotb' for icarus")
-    if trace not in (None, "vcd", "fst"):
-        raise ValueError(f"trace={trace!r} must be None, 'vcd' or 'fst'")
-    key = {"simulator": simulator, "driver": driver,
-           "verilog_sha256": digest(verilog_for(config)), "python": sys.version.split()[0]}
-    if simulator == "verilator":
-        tool = _require_verilator()
-        key.update(tool=tool.version, trace=trace, lint=VERILATOR_LINT, make=make_overrides(tool))
-    else:
-        tool = None
-        key.update(tool=_icarus_version(), trace=None)
+    tool, key = build_key(verilog_for(config), simulator, driver, trace, harness=_HARNESS_SOURCE,
+                          require=_require_verilator, icarus=_icarus_version)
     if driver == "native":
-        key["harness_sha256"] = harness_digest(_HARNESS_SOURCE)
         make = functools.partial(_make_harness, tool=tool, trace=trace)
     else:
-        key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
         make = functools.partial(_make_cocotb, simulator=simulator, tool=tool, trace=key["trace"])
     return cached_build(build_root, key, config, verilog_for(config), TOPLEVEL, make)
 

@@ -69,24 +69,11 @@ def run_engine(engine_config, a, b, *, backend="amaranth", vcd=None, fst=None, t
     ``cycles`` counts from the first START header to the last result word on every backend
     (see :func:`~.amaranth_engine.run_engine_gemm`), which is the engine model's figure.
 
-    Parameters
-    ----------
-    engine_config : EngineConfig
-    a, b : array_like of int
-    backend : str
-        One of :data:`BACKENDS`.
-    vcd, fst : path-like, optional
-        Waveform to write (``fst`` on Verilator only).
-    tiling : bool
-        Split a GEMM too big for the buffers into jobs; if False such a GEMM raises
-        :class:`~..engine_tiling.JobError` before anything runs.
-    build_dir : path-like, optional
-        Build cache of the Verilog backends.
-
-    Raises
-    ------
-    BackendUnavailable
-        When the simulator is not installed or cannot write the waveform asked for.
+    The parameters and the errors are :func:`run_gemm`'s, with an
+    :class:`~systolic.rtl.engine.config.EngineConfig`, and: ``tiling`` splits a GEMM too big
+    for the buffers into jobs (if False such a GEMM raises
+    :class:`~..engine_tiling.JobError` before anything runs); ``build_dir`` is the build cache
+    of the Verilog backends.
     """
     _check_backend(backend, fst)
     if backend == "amaranth":

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from .verilator_tools import fst_build_flags, locate_verilator, make_overrides, 
 
 __all__ = [
     "JOB_ENV", "TIMESCALE", "BUILD_ROOT_ENV", "VERILATOR_LINT", "ICARUS_HINT", "BackendUnavailable",
-    "Build", "default_build_root", "require_build_root", "digest", "harness_source",
+    "Build", "default_build_root", "require_build_root", "digest", "harness_source", "build_key",
+    "SIMULATORS", "DRIVERS",
     "harness_digest", "HARNESS_DIR", "cached_build", "log_tail", "require_verilator",
     "icarus_version", "cocotb_version", "environ", "get_runner", "trace_flags",
     "make_verilator_exe", "make_cocotb", "wave_option", "run_cocotb_test",
@@ -254,6 +256,51 @@ def icarus_version():
     out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True, check=False)
     lines = (out.stdout or out.stderr).splitlines()
     return lines[0].strip() if lines else "unknown"
+
+
+#: Simulators of generated Verilog, and the drivers that run a build: the compiled Verilator
+#: harness (``native``) or a cocotb bench.
+SIMULATORS = ("verilator", "icarus")
+DRIVERS = ("native", "cocotb")
+
+
+def build_key(verilog, simulator, driver, trace, *, harness, require=None, icarus=None,
+              **design):
+    """Check a build request and return ``(tool, key)``: the Verilator to build with (``None``
+    for Icarus) and the cache key of the build (:func:`cached_build`).
+
+    ``harness`` is the C++ harness of a ``native`` build; ``require`` and ``icarus`` find the
+    tools (default :func:`require_verilator`, :func:`icarus_version`); ``design`` adds entries
+    to the key.
+
+    Raises
+    ------
+    ValueError
+        For an unknown simulator, driver or waveform format, or a native Icarus build.
+    BackendUnavailable
+        When the simulator or a tool its build needs is not installed.
+    """
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator={simulator!r} is unknown; choose one of {', '.join(SIMULATORS)}")
+    if driver not in DRIVERS:
+        raise ValueError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)}")
+    if driver == "native" and simulator != "verilator":
+        raise ValueError("the native harness is a Verilator testbench; use driver='cocotb' for icarus")
+    if trace not in (None, "vcd", "fst"):
+        raise ValueError(f"trace={trace!r} must be None, 'vcd' or 'fst'")
+    key = {**design, "simulator": simulator, "driver": driver, "verilog_sha256": digest(verilog),
+           "python": sys.version.split()[0]}
+    if simulator == "verilator":
+        tool = (require or require_verilator)()
+        key.update(tool=tool.version, trace=trace, lint=VERILATOR_LINT, make=make_overrides(tool))
+    else:
+        tool = None
+        key.update(tool=(icarus or icarus_version)(), trace=None)
+    if driver == "native":
+        key["harness_sha256"] = harness_digest(harness)
+    else:
+        key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
+    return tool, key
 
 
 def cocotb_version():

@@ -20,7 +20,6 @@ the harness copies into Verilator's ``VlWide`` ports, and reads each beat back t
 
 import functools
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +31,9 @@ from .amaranth_engine import EngineRun
 from ..engine_tiling import assemble_results, cycle_budget, gemm_program
 from ..packing import beat_bits, unpack_beat
 from ..tiling import GemmRun
-from ..errors import SimulationError
-from .verilator_tools import make_overrides
 from .verilog_build import (
-    TIMESCALE, VERILATOR_LINT, cached_build, cocotb_version, digest, harness_digest,
-    harness_source, icarus_version, make_cocotb,
-    make_verilator_exe, require_verilator, run_cocotb_test, run_harness_process, wave_option,
+    SIMULATORS, build_key, cached_build, harness_source, make_cocotb,
+    make_verilator_exe, run_cocotb_test, run_harness_process, wave_option,
 )
 
 __all__ = [
@@ -47,7 +43,7 @@ __all__ = [
 ]
 
 #: Simulators of the engine's Verilog.
-BACKENDS = ("verilator", "icarus")
+BACKENDS = SIMULATORS
 #: ``native`` (the compiled Verilator harness) or ``cocotb``.
 DRIVERS = ("native", "cocotb")
 #: Module name of the engine's top level.
@@ -77,50 +73,19 @@ def build_engine_simulator(config, simulator="verilator", driver="native", *, tr
                            build_root=None):
     """Compile (or find already compiled) a simulator of ``GemmEngine(config)``.
 
-    Parameters
-    ----------
-    config : EngineConfig
-    simulator : {"verilator", "icarus"}
-    driver : {"native", "cocotb"}
-        ``native`` is the compiled harness, Verilator only.
-    trace : {None, "vcd", "fst"}
-        Waveform support to build in (Verilator; Icarus builds can always dump).
-    build_root : path-like, optional
-        Cache directory (default :func:`~.verilog_build.default_build_root`).
-
-    Returns
-    -------
-    Build
-
-    Raises
-    ------
-    BackendUnavailable
-        When the simulator or a tool its build needs is not installed.
+    The engine's counterpart of :func:`~.cocotb_array.build_simulator` (the same parameters,
+    result and errors), for an :class:`~systolic.rtl.engine.config.EngineConfig`, whose default
+    driver is the compiled harness (``native``); its builds share the cache under their own
+    prefix.
     """
     _check_config(config)
-    if simulator not in BACKENDS:
-        raise ValueError(f"simulator={simulator!r} is unknown; choose one of {', '.join(BACKENDS)}")
-    if driver not in DRIVERS:
-        raise ValueError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)}")
-    if driver == "native" and simulator != "verilator":
-        raise ValueError("the native harness is a Verilator testbench; use driver='cocotb' for icarus")
-    if trace not in (None, "vcd", "fst"):
-        raise ValueError(f"trace={trace!r} must be None, 'vcd' or 'fst'")
     verilog = engine_verilog(config)
-    key = {"design": TOPLEVEL, "simulator": simulator, "driver": driver,
-           "verilog_sha256": digest(verilog), "python": sys.version.split()[0]}
-    if simulator == "verilator":
-        tool = require_verilator()
-        key.update(tool=tool.version, trace=trace, lint=VERILATOR_LINT, make=make_overrides(tool))
-    else:
-        tool = None
-        key.update(tool=icarus_version(), trace=None)
+    tool, key = build_key(verilog, simulator, driver, trace, harness=_HARNESS_SOURCE,
+                          design=TOPLEVEL)
     if driver == "native":
-        key["harness_sha256"] = harness_digest(_HARNESS_SOURCE)
         make = functools.partial(make_verilator_exe, tool=tool, trace=trace, toplevel=TOPLEVEL,
                                  harness=_HARNESS_SOURCE, output="engine_harness")
     else:
-        key.update(cocotb=cocotb_version(), timescale=list(TIMESCALE))
         make = functools.partial(make_cocotb, simulator=simulator, tool=tool, trace=key["trace"],
                                  toplevel=TOPLEVEL)
     return cached_build(build_root, key, config, verilog, TOPLEVEL, make, prefix=_PREFIX)

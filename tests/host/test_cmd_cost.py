@@ -4,26 +4,11 @@ import json
 
 import pytest
 
+from conftest import constructed_build
 from systolic.host.cost.text import summarize
 from systolic.rtl.config import ArrayConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-
-def _constructed_build(tmp_path, **changes):
-    """A report IN THE SHAPE of 'systolic build --json', constructed here (not a real build)."""
-    report = {
-        "board": "icebreaker", "device": "iCE40UP5K", "fits": True,
-        "lut": {"used": 1500, "available": 5280}, "ff": {"used": 800, "available": 5280},
-        "dsp": {"used": 8, "available": 8}, "bram": {"used": 0, "available": 30},
-        "fmax_mhz": 30.5, "target_mhz": 24, "timing_met": True, "macs": 16, "peak_gops": 0.768,
-        "bitstream": "build/top.bin", "config": ArrayConfig().to_dict(),
-    }
-    report.update(changes)
-    path = tmp_path / "build.json"
-    path.write_text(json.dumps(report))
-    return str(path)
 
 
 def test_no_options_is_the_reference_case(run_cli):
@@ -85,7 +70,7 @@ def test_plot_without_breakeven(run_cli, tmp_path):
 
 def test_derived_from_a_constructed_build(run_cli, tmp_path):
     plot = tmp_path / "derived.png"
-    status, out, err = run_cli("cost", "--from-build", _constructed_build(tmp_path),
+    status, out, err = run_cli("cost", "--from-build", constructed_build(tmp_path),
                                "--plot", str(plot), "--json")
     assert status == 0, err
     result = json.loads(out)
@@ -141,7 +126,7 @@ def test_bad_input_is_one_line_and_status_2(run_cli, tmp_path, argv, needle):
 
 
 def test_from_build_with_device_is_refused(run_cli, tmp_path):
-    status, _, err = run_cli("cost", "--from-build", _constructed_build(tmp_path),
+    status, _, err = run_cli("cost", "--from-build", constructed_build(tmp_path),
                              "--device", "iCE40UP5K")
     assert status == 2 and "exclude each other" in err
 
@@ -156,7 +141,7 @@ def test_unwritable_plot_is_a_usage_error(run_cli, tmp_path):
 
 def test_summarize_for_the_demo(tmp_path):
     plot = tmp_path / "demo_cost.png"
-    lines = summarize(_constructed_build(tmp_path), plot_path=plot)
+    lines = summarize(constructed_build(tmp_path), plot_path=plot)
     assert any("iCE40UP5K" in line for line in lines)
     assert any("Breakeven at 177,398 units" in line for line in lines)
     assert plot.read_bytes()[:8] == PNG_MAGIC

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from conftest import constructed_build
 from systolic.host.comparison import format_ops, peak_ops_per_s, report, design_row
-
 
 
 def test_tpu_v1_shape_at_700_mhz_is_91_75_tops():
@@ -59,26 +59,9 @@ def test_cli_report_json_with_price_and_power(run_cli):
     assert len(result["reference"]) == 4
 
 
-def _constructed_build(tmp_path, **changes):
-    """A report IN THE SHAPE of 'systolic build --json', constructed here (not a real build)."""
-    report_ = {
-        "board": "icebreaker", "device": "iCE40UP5K", "fits": True,
-        "lut": {"used": 1500, "available": 5280}, "ff": {"used": 800, "available": 5280},
-        "dsp": {"used": 8, "available": 8}, "bram": {"used": 0, "available": 30},
-        "fmax_mhz": 30.5, "target_mhz": 24, "timing_met": True, "macs": 16, "peak_gops": 0.768,
-        "bitstream": "build/top.bin",
-        "config": {"rows": 4, "cols": 4, "a_width": 8, "b_width": 8, "signed": True, "max_k": 4096,
-                   "acc_width": None, "overflow": "wrap", "dataflow": "output-stationary"},
-    }
-    report_.update(changes)
-    path = tmp_path / "build.json"
-    path.write_text(json.dumps(report_))
-    return str(path)
-
-
 def test_cli_report_from_a_constructed_build(run_cli, tmp_path):
     status, out, _ = run_cli("report", "--from-build",
-                             _constructed_build(tmp_path), "--json")
+                             constructed_build(tmp_path), "--json")
     assert status == 0
     design = json.loads(out)["design"]
     # Timing met: the target clock, 2 x 16 x 24 MHz = 768 MOPS, on an $8.964 UP5K.
@@ -89,7 +72,7 @@ def test_cli_report_from_a_constructed_build(run_cli, tmp_path):
 
 
 def test_cli_report_uses_fmax_when_timing_failed(run_cli, tmp_path):
-    build = _constructed_build(tmp_path, timing_met=False, fmax_mhz=20.0)
+    build = constructed_build(tmp_path, timing_met=False, fmax_mhz=20.0)
     status, out, _ = run_cli("report", "--from-build", build, "--json")
     assert status == 0
     design = json.loads(out)["design"]

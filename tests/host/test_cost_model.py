@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from conftest import constructed_build
 from systolic.boards import catalog
 from systolic.host import cost
 from systolic.host.build_report import load_build
@@ -289,18 +290,6 @@ def test_analyse_overrides_are_labelled():
 
 # Derived mode on a build report ------------------------------------------------------------
 
-def _constructed_build(**changes):
-    """A report IN THE SHAPE of 'systolic build --json', constructed here (not a real build)."""
-    report = {
-        "board": "icebreaker", "device": "iCE40UP5K", "fits": True,
-        "lut": {"used": 1500, "available": 5280}, "ff": {"used": 800, "available": 5280},
-        "dsp": {"used": 8, "available": 8}, "bram": {"used": 0, "available": 30},
-        "fmax_mhz": 30.5, "target_mhz": 24, "timing_met": True, "macs": 16, "peak_gops": 0.768,
-        "bitstream": "build/top.bin", "config": ArrayConfig().to_dict(),
-    }
-    report.update(changes)
-    return report
-
 
 def _write(tmp_path, report, name="build.json"):
     path = tmp_path / name
@@ -309,7 +298,7 @@ def _write(tmp_path, report, name="build.json"):
 
 
 def test_derived_case_from_a_constructed_build_report(tmp_path):
-    build = load_build(_write(tmp_path, _constructed_build()))
+    build = load_build(_write(tmp_path, constructed_build()))
     result = cost.analyse(cost.derived_case(cost.design_from_build(build)))
     assert result["design"]["device"] == "iCE40UP5K"
     # By hand, at the default 40 nm:
@@ -340,7 +329,7 @@ def test_derived_case_from_a_constructed_build_report(tmp_path):
 
 
 def test_derived_case_picks_a_smaller_device_than_the_one_built_on(tmp_path):
-    report = _constructed_build(device="LFE5U-85F", lut={"used": 20_000, "available": 83_640},
+    report = constructed_build(device="LFE5U-85F", lut={"used": 20_000, "available": 83_640},
                                 dsp={"used": 16, "available": 156}, bram={"used": 2, "available": 208})
     design = cost.design_from_build(load_build(_write(tmp_path, report)))
     assert design["built_on"] == "LFE5U-85F" and design["device"] == "LFE5U-25F"
@@ -356,7 +345,7 @@ def test_derived_case_picks_a_smaller_device_than_the_one_built_on(tmp_path):
 
 
 def test_derived_case_overrides_replace_estimates(tmp_path):
-    design = cost.design_from_build(load_build(_write(tmp_path, _constructed_build())))
+    design = cost.design_from_build(load_build(_write(tmp_path, constructed_build())))
     case = cost.derived_case(design, overrides={"asic_unit": 2.0, "mask_set": 1e6, "fpga_unit": 10.0})
     result = cost.analyse(case)
     assert result["asic"]["unit"] == 2.0
@@ -375,11 +364,11 @@ def test_derived_case_overrides_replace_estimates(tmp_path):
 ])
 def test_load_build_rejects_bad_reports(tmp_path, change, message):
     with pytest.raises(UsageError, match=message):
-        load_build(_write(tmp_path, _constructed_build(**change)))
+        load_build(_write(tmp_path, constructed_build(**change)))
 
 
 def test_load_build_rejects_missing_keys_and_non_json(tmp_path):
-    report = _constructed_build()
+    report = constructed_build()
     del report["dsp"]
     with pytest.raises(UsageError, match="'dsp' is missing"):
         load_build(_write(tmp_path, report))

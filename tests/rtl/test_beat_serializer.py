@@ -3,8 +3,8 @@
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
+from conftest import stream_through
 from systolic.rtl.engine.beat_serializer import BeatSerializer
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
@@ -13,40 +13,10 @@ from systolic.rtl.engine.config import EngineConfig
 def serialize(config, beats, send_prob, take_prob, seed):
     """Push ``beats`` (lists of words) through a serializer with random valid and ready; return
     the words that came out and the cycles the sink ran."""
-    dut = BeatSerializer(config)
-    rng = random.Random(seed)
-    expected = sum(len(beat) for beat in beats)
-    got, cycles = [], []
-
-    async def source(ctx):
-        for beat in beats:
-            ctx.set(dut.i_stream.payload, {"data": beat + [0] * (config.array.cols - len(beat)),
-                                           "count": len(beat)})
-            while rng.random() >= send_prob:
-                ctx.set(dut.i_stream.valid, 0)
-                await ctx.tick()
-            ctx.set(dut.i_stream.valid, 1)
-            await ctx.tick().until(dut.i_stream.ready)
-        ctx.set(dut.i_stream.valid, 0)
-
-    async def sink(ctx):
-        count = 0
-        while len(got) < expected:
-            ready = rng.random() < take_prob
-            ctx.set(dut.o_stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o_stream.valid,
-                                                          dut.o_stream.payload)
-            count += 1
-            if valid and ready:
-                got.append(payload)
-        cycles.append(count)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
-    return got, cycles[0]
+    payloads = [{"data": beat + [0] * (config.array.cols - len(beat)), "count": len(beat)}
+                for beat in beats]
+    return stream_through(BeatSerializer(config), payloads, sum(len(beat) for beat in beats),
+                          send_prob=send_prob, take_prob=take_prob, seed=seed)
 
 
 def random_beats(cols, seed, count=60):

@@ -23,7 +23,7 @@ from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, l
 from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.packing import unpack_beat
 
-from conftest import clamped, saturate_each_chunk, saturate_every_step, saturation_case
+from conftest import EDGE_SHAPES, clamped, saturate_each_chunk, saturate_every_step, saturation_case
 
 #: Odd sizes on purpose: nothing is a power of two, and K chunks, M and N blocks all occur.
 SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
@@ -84,14 +84,7 @@ def test_odd_shape_37_53_29(config, jobs):
     check_gemm(config, a, b)
 
 
-@pytest.mark.parametrize("m, k, n", [
-    (7, 1, 9),      # K = 1: every pass waits for the pass spacing
-    (1, 20, 11),    # one row
-    (13, 20, 1),    # one column
-    (1, 1, 1),
-    (3, 16, 5),     # exactly one tile, one full K chunk
-    (9, 17, 10),    # K one beyond the buffer: two chunks
-])
+@pytest.mark.parametrize("m, k, n", EDGE_SHAPES)
 def test_edge_shapes(m, k, n):
     a, b = operands(np.random.default_rng(m * k * n), m, k, n, SMALL.array)
     check_gemm(SMALL, a, b)

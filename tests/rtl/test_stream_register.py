@@ -6,45 +6,15 @@ import pytest
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
+from conftest import stream_through
 from systolic.rtl.lib.stream_register import StreamRegister
 
 
 def transfer(beats, send_prob, take_prob, seed):
     """Push ``beats`` through a register with random valid and ready; return what came out
     and the cycles it took."""
-    dut = StreamRegister(16)
-    rng = random.Random(seed)
-    got = []
-    cycles = []
-
-    async def source(ctx):
-        for beat in beats:
-            ctx.set(dut.i_stream.payload, beat)
-            while rng.random() >= send_prob:
-                ctx.set(dut.i_stream.valid, 0)
-                await ctx.tick()
-            ctx.set(dut.i_stream.valid, 1)
-            await ctx.tick().until(dut.i_stream.ready)
-        ctx.set(dut.i_stream.valid, 0)
-
-    async def sink(ctx):
-        count = 0
-        while len(got) < len(beats):
-            ready = rng.random() < take_prob
-            ctx.set(dut.o_stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o_stream.valid,
-                                                          dut.o_stream.payload)
-            count += 1
-            if valid and ready:
-                got.append(payload)
-        cycles.append(count)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
-    return got, cycles[0]
+    return stream_through(StreamRegister(16), beats, len(beats), send_prob=send_prob,
+                          take_prob=take_prob, seed=seed)
 
 
 @pytest.mark.parametrize("send_prob, take_prob", [(1, 1), (1, 0.3), (0.3, 1), (0.6, 0.6)])

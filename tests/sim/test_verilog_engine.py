@@ -35,7 +35,7 @@ from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.errors import SimulationError
 from systolic.sim.errors import BackendUnavailable
 
-from conftest import saturate_each_chunk
+from conftest import EDGE_SHAPES, saturate_each_chunk
 
 #: Test builds, apart from the library's default cache and from other suites' builds.
 BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-engine-verilator"
@@ -112,13 +112,7 @@ def test_odd_shape_37_53_29_larger_than_the_buffers(small):
     check_gemm(SMALL, a, b)
 
 
-@pytest.mark.parametrize("m, k, n", [
-    (7, 1, 9),      # K = 1: every pass waits for the pass spacing
-    (1, 20, 11),    # one row
-    (13, 20, 1),    # one column
-    (1, 1, 1),
-    (3, 16, 5),     # exactly one tile, one full K chunk
-    (9, 17, 10),    # K one beyond the buffer: two chunks
+@pytest.mark.parametrize("m, k, n", EDGE_SHAPES + [
     (10, 5, 11),    # M and N each one beyond the buffers
 ])
 def test_edge_shapes(small, m, k, n):

@@ -54,17 +54,11 @@ int main(int argc, char** argv) {
         // Drive this cycle's inputs, settle the combinational logic (ready depends on the
         // payload's last flag), then sample the handshake and the registered outputs: the
         // values the next rising edge acts on.
-        const bool offer = index < n_beats;
-        bench->i_stream___05Fvalid = offer;
-        if (offer) harness::put(bench->i_stream___05Fpayload, &beats[index * in_words]);
-        bench.eval();
-        if (offer && bench->i_stream___05Fready) {
+        if (bench.offer(index < n_beats ? &beats[index * in_words] : nullptr)) {
             if (!started) { started = true; first = cycle; }
             ++index;
         }
-        if (bench->o_stream___05Fvalid) {
-            rows.resize(rows.size() + out_words);
-            harness::get(bench->o_stream___05Fpayload, &rows[rows.size() - out_words]);
+        if (bench.take_output(rows)) {
             last = cycle;
             ++seen;
         }

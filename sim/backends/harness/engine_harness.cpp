@@ -81,20 +81,12 @@ int main(int argc, char** argv) {
         }
         // Drive this cycle's inputs, settle the combinational logic, then sample the
         // handshake and the outputs: the values the next rising edge acts on.
-        const bool offer = index < n_words;
-        bench->i_stream___05Fvalid = offer;
-        if (offer) harness::put(bench->i_stream___05Fpayload, &words[index * width_words]);
-        bench.eval();
-        if (offer && bench->i_stream___05Fready) {
+        if (bench.offer(index < n_words ? &words[index * width_words] : nullptr)) {
             accepted.push_back(cycle);
             ++index;
         }
-        if (bench->o_stream___05Fvalid) {
-            outputs.resize(outputs.size() + record);
-            uint32_t* out = &outputs[outputs.size() - record];
-            out[0] = static_cast<uint32_t>(cycle);
-            out[1] = static_cast<uint32_t>(cycle >> 32);
-            harness::get(bench->o_stream___05Fpayload, out + 2);
+        if (bench.take_output(outputs, {static_cast<uint32_t>(cycle),
+                                        static_cast<uint32_t>(cycle >> 32)})) {
             ++seen;
         }
         if (!done && index == n_words && seen >= n_out) {

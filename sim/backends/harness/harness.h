@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -111,6 +112,26 @@ public:
     // Settle the combinational logic on the inputs as they are now.
     void eval() {
         top_->eval();
+    }
+
+    // Offer `item` (the payload's uint32 words) on i_stream, or nothing (nullptr), and settle
+    // the combinational logic; true if the design takes it on the next rising edge.
+    bool offer(const uint32_t* item) {
+        top_->i_stream___05Fvalid = item != nullptr;
+        if (item) put(top_->i_stream___05Fpayload, item);
+        top_->eval();
+        return item && top_->i_stream___05Fready;
+    }
+
+    // If o_stream holds a beat (settled), append `head` and then the beat's uint32 words to
+    // `out`; true if it did.
+    bool take_output(std::vector<uint32_t>& out, std::initializer_list<uint32_t> head = {}) {
+        if (!top_->o_stream___05Fvalid) return false;
+        out.insert(out.end(), head);
+        const std::size_t words = words_of(top_->o_stream___05Fpayload);
+        out.resize(out.size() + words);
+        get(top_->o_stream___05Fpayload, &out[out.size() - words]);
+        return true;
     }
 
     // One clock cycle: a rising and a falling edge.
