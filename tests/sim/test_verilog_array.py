@@ -348,17 +348,6 @@ def test_missing_compiler_is_backend_unavailable(monkeypatch):
         run_gemm_verilog(WAVE_CONFIG, a, b, build_dir=BUILD_ROOT)
 
 
-def test_missing_icarus_is_backend_unavailable(monkeypatch, tmp_path):
-    a, b = operands(WAVE_CONFIG, 2, 2, 2, seed=8)
-    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there: no iverilog, no vvp
-    cocotb_sim._icarus_version.cache_clear()
-    try:
-        with pytest.raises(BackendUnavailable, match="apt-get install iverilog"):
-            run_gemm_verilog(WAVE_CONFIG, a, b, backend="icarus", build_dir=BUILD_ROOT)
-    finally:
-        cocotb_sim._icarus_version.cache_clear()
-
-
 def test_bad_arguments_are_value_errors(tmp_path):
     a, b = operands(WAVE_CONFIG, 2, 2, 2, seed=8)
     with pytest.raises(ValueError, match="backend"):

@@ -348,13 +348,19 @@ def test_missing_verilator_is_backend_unavailable(monkeypatch):
         run_engine_gemm_verilog(SMALL, a, b, build_dir=BUILD_ROOT)
 
 
-def test_missing_icarus_is_backend_unavailable(monkeypatch, tmp_path):
+@pytest.mark.parametrize("design", ["array", "engine"])
+def test_missing_icarus_is_backend_unavailable(monkeypatch, tmp_path, design):
+    # For the array's Verilog and the engine's alike.
+    from systolic.sim.backends.cocotb_array import run_gemm_verilog
     a, b = operands(np.random.default_rng(1), 2, 2, 2, SMALL.array)
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing there: no iverilog, no vvp
     verilog_build.icarus_version.cache_clear()
     try:
         with pytest.raises(BackendUnavailable, match="apt-get install iverilog"):
-            run_engine_gemm_verilog(SMALL, a, b, backend="icarus", build_dir=BUILD_ROOT)
+            if design == "array":
+                run_gemm_verilog(SMALL.array, a, b, backend="icarus", build_dir=BUILD_ROOT)
+            else:
+                run_engine_gemm_verilog(SMALL, a, b, backend="icarus", build_dir=BUILD_ROOT)
     finally:
         verilog_build.icarus_version.cache_clear()
 
