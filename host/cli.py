@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "cmd_run",
     "cmd_virtual_board",
     "cmd_build",
+    "cmd_sweep",
 ]
 
 

@@ -20,7 +20,7 @@ from .output import print_json
 
 __all__ = ["register", "run", "load_build", "build_config", "case_from_args", "render",
            "summarize", "usd", "parse_money", "parse_units", "parse_device", "parse_positive",
-           "parse_non_negative"]
+           "parse_non_negative", "parse_device_price"]
 
 _SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9}
 
@@ -93,7 +93,8 @@ def parse_device(text):
     return text
 
 
-def _device_price(text):
+def parse_device_price(text):
+    """Return ``(device, USD)`` from ``DEVICE=USD`` (argument type of ``--device-price``)."""
     name, sep, amount = str(text).partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"must be DEVICE=USD (e.g. LFE5U-25F=12.50); got {text!r}")
@@ -150,7 +151,7 @@ def register(subparsers):
                         help="with array options: the FPGA family to cost the array on (the smallest "
                              f"device of the family that holds it is used); one of "
                              f"{', '.join(catalog.devices())}")
-    design.add_argument("--device-price", type=_device_price, action="append", metavar="DEVICE=USD",
+    design.add_argument("--device-price", type=parse_device_price, action="append", metavar="DEVICE=USD",
                         help="override a catalog device price (repeatable)")
     design.add_argument("--node", type=_node, metavar="NODE",
                         help=f"ASIC process node, one of {', '.join(data['nodes'])} "
