@@ -11,7 +11,10 @@ cluster (:mod:`.sweep_executors`); each record is stored under ``--out`` as it f
 
 import base64
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UsageError
@@ -190,8 +193,31 @@ def _brief(record):
     return {**record, "build": {k: v for k, v in build.items() if k != "report"}}
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """While the sweep runs, SIGTERM (a killed sweep) stops it as Ctrl-C does: the finished
+    points are kept, the workers are stopped, and the report is drawn."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args):
     """Run ``systolic sweep`` with parsed ``args``; return the exit status."""
+    with _terminate_as_interrupt():
+        return _run(args)
+
+
+def _run(args):
     from .sweep_executors import run_dask, run_local
     from .sweep_point import InvalidPoint, invalid_record, settle
     from .sweep_report import write_report

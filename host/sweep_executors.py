@@ -94,14 +94,17 @@ def run_local(tasks, jobs, on_record):
                 process.join()
 
 
-def run_dask(tasks, address, on_record, *, connect_timeout=30):
-    """Evaluate ``tasks`` on the Dask scheduler at ``address`` (see the module docstring)."""
+def run_dask(tasks, address, on_record):
+    """Evaluate ``tasks`` on the Dask scheduler at ``address`` (see the module docstring).
+
+    The connection gives up after Dask's ``distributed.comm.timeouts.connect`` (30 s unless
+    configured otherwise)."""
     try:
         from distributed import Client, as_completed
     except ImportError:
         raise UsageError(f"--scheduler needs dask.distributed; {DASK_HINT}") from None
     try:
-        client = Client(address, timeout=connect_timeout, set_as_default=False)
+        client = Client(address, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"--scheduler {address}: cannot connect: {exc}") from None
     with client:
@@ -110,7 +113,7 @@ def run_dask(tasks, address, on_record, *, connect_timeout=30):
             future = client.submit(evaluate, point, settings, pure=False)
             futures[future] = (point, settings)
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 point, settings = futures.pop(future)
                 if future.status == "finished":
                     record = future.result()

@@ -88,13 +88,16 @@ _LABELS = {"clock_mhz": lambda v: f"{v:g} MHz", "seed": lambda v: f"seed {v}",
            "width": lambda v: f"int{v}", "pipeline": lambda v: f"p{v}"}
 
 
-def _plot(path, points, front, xlabel, title, varying, log_x=False):
-    """Scatter ``points`` (``(record, x, y)``) by board, the front as a step line; write PNG."""
+def _plot(path, points, front, xlabel, title, log_x=False):
+    """Scatter ``points`` (``(record, x, y)``) by board, the front as a step line; write PNG.
+
+    The front's points are labelled with what varies among the plotted points."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    varying = _varying([record for record, _, _ in points])
     boards = sorted({record["point"]["board"] for record, _, _ in points})
     markers = "os^Dv<>PX*"
     for i, board in enumerate(boards):
@@ -135,7 +138,6 @@ def write_report(records, out, *, prices=None, title="systolic sweep", meta=None
     """
     from pathlib import Path
     out = Path(out)
-    varying = _varying(records)
     figs = {record["id"]: figures(record, prices) for record in records}
     notes, pictures, fronts = [], {}, {}
     gemms = _gemm_words(records)
@@ -147,7 +149,7 @@ def write_report(records, out, *, prices=None, title="systolic sweep", meta=None
     if built:
         pictures["luts"] = out / LUT_PLOT
         _plot(pictures["luts"], built, front, "LUTs used (build)",
-              f"Sustained GOPS against LUTs (GEMM {gemms})", varying)
+              f"Sustained GOPS against LUTs (GEMM {gemms})")
     else:
         pictures["luts"] = None
         notes.append("No point was built, so there is no LUT picture: run the sweep with "
@@ -167,14 +169,14 @@ def write_report(records, out, *, prices=None, title="systolic sweep", meta=None
         pictures["price"] = out / PRICE_PLOT
         xs = [x for _, x, _ in priced]
         _plot(pictures["price"], priced, front, "US dollars of FPGA per sustained GOPS",
-              f"Sustained GOPS against price per GOPS (GEMM {gemms})", varying,
+              f"Sustained GOPS against price per GOPS (GEMM {gemms})",
               log_x=max(xs) / min(xs) > 30)
     else:
         pictures["price"] = None
         notes.append("No point has both a device price and a throughput, so there is no price "
                      "picture.")
 
-    page = _html(records, figs, pictures, notes, fronts, title, meta or {}, gemms, varying)
+    page = _html(records, figs, pictures, notes, fronts, title, meta or {}, gemms)
     write_atomic(out / HTML_NAME, page)
     return {"pictures": pictures, "notes": notes, "fronts": fronts, "html": out / HTML_NAME}
 
@@ -264,7 +266,7 @@ def _order(records, figs):
                                           -(figs[r["id"]]["sustained_gops"] or 0), r["id"]))
 
 
-def _html(records, figs, pictures, notes, fronts, title, meta, gemms, varying):
+def _html(records, figs, pictures, notes, fronts, title, meta, gemms):
     counts = {}
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
