@@ -50,8 +50,10 @@ def table(records):
         head = f"| {point['board']} | {point['design']} | {size} |"
         ok = [r["build"] for r in group if r["status"] == "ok" and r.get("build")]
         if not ok:
+            # The log's path relative to here, where the table is made.
+            reason = group[0]["reason"].replace(f"{Path.cwd()}/", "")
             lines.append(f"{head} | | | | | | | {point['clock_mhz']:g} | | | | | "
-                         f"{group[0]['status']}: {group[0]['reason']} |")
+                         f"{group[0]['status']}: {reason} |")
             continue
         fmax = [b["fmax_mhz"] for b in ok]
         median = statistics.median(fmax)

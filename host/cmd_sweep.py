@@ -273,7 +273,8 @@ def _run(args):
         except KeyboardInterrupt:
             interrupted = True
 
-    records = [r for pid, r in ((pid, store.records().get(pid)) for pid in ids) if r is not None]
+    finished = store.records()
+    records = [finished[pid] for pid in ids if pid in finished]
     report = write_report(records, store.root, prices=dict(args.device_price or []),
                           meta={"command": command})
     counts = {}

@@ -211,26 +211,34 @@ def test_resume_skips_finished_points(model_sweep, tmp_path, run_cli):
     assert len(after) == 8 and all(after[k] == records_of(source)[k] for k in kept)
 
 
+def interrupt_then_resume(argv, out, sig, total, timeout):
+    """Run the sweep ``argv``, stop it with ``sig`` once its first point is stored, check what
+    it kept, resume it; return ``(records kept, records at the end)``."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: records_of(out) or proc.poll() is not None, timeout, "the first point")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "--resume" in err.strip().splitlines()[-1]
+    first = records_of(out)
+    assert 1 <= len(first) < total
+    resumed = subprocess.run([*argv, "--resume", "--json"], capture_output=True, text=True,
+                             timeout=timeout * total)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    # Only the missing points ran; the kept ones are as they were.
+    assert (summary["resumed"], summary["ran"]) == (len(first), total - len(first))
+    after = records_of(out)
+    assert len(after) == total and all(after[k] == v for k, v in first.items())
+    return first, after
+
+
 def test_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path):
     out = tmp_path / "s"
     # About a second a point on one worker: time to interrupt after the first.
     argv = [*SWEEP, "--board", "icebreaker", "--rows", "2,4", "--cols", "2,4", "--jobs", "1",
             "--gemm", "128,128,128", "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: records_of(out) or proc.poll() is not None, 300, "the first point")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "--resume" in err.strip().splitlines()[-1]
-    first = records_of(out)
-    assert 1 <= len(first) < 4
-    resumed = subprocess.run([*argv, "--resume", "--json"], capture_output=True, text=True,
-                             timeout=600)
-    assert resumed.returncode == 0, resumed.stderr
-    summary = json.loads(resumed.stdout)
-    assert (summary["resumed"], summary["ran"]) == (len(first), 4 - len(first))
-    after = records_of(out)
-    assert len(after) == 4 and all(after[k] == v for k, v in first.items())
+    interrupt_then_resume(argv, out, signal.SIGINT, 4, 300)
 
 
 def test_a_killed_worker_fails_its_point_only(tmp_path):
@@ -261,12 +269,17 @@ def test_a_killed_worker_fails_its_point_only(tmp_path):
 
 # Dask --------------------------------------------------------------------------------------
 
+def local_cluster(workers=2):
+    """A Dask cluster of single-threaded worker processes on the loopback interface."""
+    distributed = pytest.importorskip("distributed")
+    return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                    host="127.0.0.1", dashboard_address=None)
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    """A Dask cluster of two single-threaded worker processes on the loopback interface."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as local:
+    """The scheduler address of a two-worker :func:`local_cluster`."""
+    with local_cluster() as local:
         yield local.scheduler_address
 
 
@@ -356,36 +369,25 @@ def test_a_design_that_does_not_fit_names_the_resource(run_cli, tmp_path):
 # The issue's sweep: four real builds (slow) --------------------------------------------------
 
 ISSUE_ARGS = ["--rows", "2,4", "--cols", "2,4", "--board", "icebreaker", "--build"]
-# Two builds at once, as the issue has it; SYSTOLIC_TEST_BUILD_JOBS=1 on a shared machine.
+# Two builds at once (two local workers, two Dask workers), as the issue has it;
+# SYSTOLIC_TEST_BUILD_JOBS=1 builds one at a time, on a machine shared with other builds.
 BUILD_JOBS = os.environ.get("SYSTOLIC_TEST_BUILD_JOBS", "2")
 
 
 @pytest.mark.slow
-def test_issue_sweep_interrupted_resumed_and_on_dask(tmp_path, cluster, run_cli):
+def test_issue_sweep_interrupted_resumed_and_on_dask(tmp_path, run_cli):
     out = tmp_path / "S"
     argv = [*SWEEP, *ISSUE_ARGS, "--jobs", BUILD_JOBS, "--timeout", "1200", "--out", str(out)]
     # A killed sweep (SIGTERM) stops like Ctrl-C: finished points kept, builds stopped.
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: records_of(out) or proc.poll() is not None, 1800, "the first build")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
-    first = records_of(out)
-    assert 1 <= len(first) < 4 and all(r["status"] == "ok" for r in first.values())
-
-    resumed = subprocess.run([*argv, "--resume", "--json"], capture_output=True, text=True,
-                             timeout=3600)
-    assert resumed.returncode == 0, resumed.stderr
-    summary = json.loads(resumed.stdout)
-    assert (summary["resumed"], summary["ran"]) == (len(first), 4 - len(first))
-    records = records_of(out)
-    assert len(records) == 4 and all(records[k] == v for k, v in first.items())
+    _, records = interrupt_then_resume(argv, out, signal.SIGTERM, 4, 1800)
     assert all(r["status"] == "ok" and r["build"]["fits"] for r in records.values())
     for name in ("pareto-luts.png", "pareto-price.png", "sweep.html", "sweep.json"):
         assert (out / name).is_file(), name
 
-    status, _, err = run_cli("sweep", *ISSUE_ARGS, "--scheduler", cluster, "--timeout", "1200",
-                             "--worker-dir", tmp_path / "w", "--out", tmp_path / "D")
+    with local_cluster(int(BUILD_JOBS)) as local:
+        status, _, err = run_cli("sweep", *ISSUE_ARGS, "--scheduler", local.scheduler_address,
+                                 "--timeout", "1200", "--worker-dir", tmp_path / "w",
+                                 "--out", tmp_path / "D")
     assert status == 0, err
     remote = records_of(tmp_path / "D")
     assert {k: _figures(v) for k, v in remote.items()} == {
