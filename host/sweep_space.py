@@ -112,8 +112,10 @@ def parse_list(axis_name, value, where=None):
     """
     axis = _AXIS[axis_name]
     where = where or axis.flag
-    items = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) \
-        else [value]
+    if isinstance(value, list):
+        items = value
+    else:
+        items = value.split(",") if isinstance(value, str) else [value]
     if not items or any(isinstance(item, (list, dict, bool)) for item in items):
         raise UsageError(f"{where}: expected a comma-separated list of values, got {value!r}")
     values = []
@@ -141,19 +143,18 @@ def parse_gemm(value, where="--gemm"):
     return dims
 
 
-_PLAN_KEYS = (*AXIS_NAMES, "gemm", "group")
+def _plan_table(table, where, extra=()):
+    """The axes of one plan table: ``{axis: [values]}`` (hyphens in keys read as underscores).
 
-
-def _plan_table(table, where):
-    """The axes of one plan table: ``{axis: [values]}`` (hyphens in keys read as underscores)."""
+    Keys other than the axes and ``extra`` are refused."""
     axes = {}
     for key, value in table.items():
         name = key.replace("-", "_")
-        if name not in _PLAN_KEYS or (name == "group" and where != "the plan"):
-            known = ", ".join(AXIS_NAMES + (("gemm", "group") if where == "the plan" else ()))
-            raise UsageError(f"{where}: unknown key {key!r}; known: {known}")
         if name in AXIS_NAMES:
             axes[name] = parse_list(name, value, where=f"{where}: {key}")
+        elif name not in extra:
+            raise UsageError(f"{where}: unknown key {key!r}; known: "
+                             f"{', '.join(AXIS_NAMES + tuple(extra))}")
     return axes
 
 
@@ -172,8 +173,7 @@ def load_plan(path):
         raise UsageError(f"plan {path}: cannot read it: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"plan {path}: not valid TOML: {exc}") from None
-    where = "the plan"
-    top = _plan_table({k: v for k, v in data.items() if k != "group"}, where)
+    top = _plan_table(data, f"plan {path}", extra=("gemm", "group"))
     gemm = parse_gemm(data["gemm"], where=f"plan {path}: gemm") if "gemm" in data else None
     groups = data.get("group", [])
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):

@@ -99,6 +99,10 @@ def test_plan_with_an_unknown_key(run_cli, tmp_path):
     plan.write_text('board = "icebreaker"\nrowz = [2]\n')
     status, _, err = run_cli("sweep", plan, "--out", tmp_path / "s")
     assert status == 2 and "unknown key 'rowz'" in err and "known: board" in err
+    # A GEMM is the whole sweep's, not a group's.
+    plan.write_text('board = "icebreaker"\n[[group]]\nrows = 2\ngemm = [8, 8, 8]\n')
+    with pytest.raises(UsageError, match="group 1: unknown key 'gemm'"):
+        load_plan(plan)
     with pytest.raises(UsageError, match="not valid TOML"):
         (tmp_path / "bad.toml").write_text("rows = [")
         load_plan(tmp_path / "bad.toml")
