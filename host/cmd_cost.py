@@ -23,7 +23,7 @@ from .output import STDOUT, check_output, print_json
 __all__ = ["register", "add_money_options", "add_design_options", "add_estimate_options",
            "run", "load_build", "build_config", "case_from_args", "render", "summarize", "usd",
            "parse_money", "parse_units", "parse_device", "parse_positive", "parse_non_negative",
-           "ESTIMATE_OPTIONS", "MONEY_OPTIONS"]
+           "parse_device_price", "ESTIMATE_OPTIONS", "MONEY_OPTIONS"]
 
 def parse_money(text):
     """Return an amount of US dollars >= 0 from text such as ``1.5M``, ``$1,500,000`` or ``4``."""
@@ -64,7 +64,7 @@ def parse_device(text):
     return text
 
 
-def _device_price(text):
+def parse_device_price(text):
     name, sep, amount = str(text).partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"must be DEVICE=USD (e.g. LFE5U-25F=12.50); got {text!r}")
@@ -137,7 +137,7 @@ def add_design_options(parser, *, from_build_help=None):
                         help="with array options: the FPGA family to cost the array on (the smallest "
                              f"device of the family that holds it is used); one of "
                              f"{', '.join(catalog.devices())}")
-    design.add_argument("--device-price", type=_device_price, action="append", metavar="DEVICE=USD",
+    design.add_argument("--device-price", type=parse_device_price, action="append", metavar="DEVICE=USD",
                         help="override a catalog device price (repeatable)")
     design.add_argument("--node", type=_node, metavar="NODE",
                         help=f"ASIC process node, one of {', '.join(data['nodes'])} "
