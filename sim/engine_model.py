@@ -22,7 +22,8 @@ engine). With ``L = config.buffer_latency``:
 * the first beat reaches the array at ``launch + 2 + L`` (``+ read_address_stages``) and
   passes follow :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
-  buffer ``L`` cycles after (``L + result_write_stages`` with distributed RAM);
+  buffer ``result_write_delay`` cycles after (``L``, plus registers where the buffers are
+  distributed or read through an output register);
 * a written row may be fetched from the cycle after its write, one row a cycle; a fetched row
   leaves as one output beat ``L + 1`` cycles later (the read, the output register), carrying
   the row's columns inside N;
@@ -163,7 +164,7 @@ def job_timing(m, k, n, config, launch, *, emit=True, words=True):
     first_beat = launch + first_beat_delay(config)
     last_beat = first_beat + k - 1 + (passes - 1) * max(k, array.min_pass_spacing)
     last_row = last_beat + array.result_latency + array.rows - 1
-    write_delay = config.buffer_latency + config.result_write_stages
+    write_delay = config.result_write_delay
     cycles = []
     out_free = None
     if emit and words:
