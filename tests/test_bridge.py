@@ -182,7 +182,8 @@ def built(component):
 def test_info_describes_the_config():
     # Built field by field from the config, independently of bridge_info().
     config = EngineConfig(ArrayConfig(rows=3, cols=5, a_width=4, b_width=12, signed=False,
-                                      overflow="saturate", acc_width=30), k_depth=16)
+                                      overflow="saturate", acc_width=30), k_depth=16,
+                          m_blocks=8, n_blocks=8)
     expected = Info(version=protocol.VERSION, signed=False, saturate=True, rows=3, cols=5,
                     a_width=4, b_width=12, acc_width=30, word_bytes=4, max_m=24, max_k=16,
                     max_n=40, max_payload=512, clock_khz=12_000)
