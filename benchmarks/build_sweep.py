@@ -1,133 +1,78 @@
-"""FPGA builds over array sizes and nextpnr seeds: resources, Fmax, peak GOPS, build time.
+"""The "FPGA builds" table of BENCHMARKS.md: ``systolic sweep --build`` on a plan, then the table.
 
 Usage::
 
-    python benchmarks/build_sweep.py                          # the default plan (below)
-    python benchmarks/build_sweep.py --plan icebreaker:engine:4x4,ulx3s-85f:array:12x13 \\
-        --seeds 1 2 --out build/boards-sweep
+    python benchmarks/build_sweep.py                              # benchmarks/fpga_builds.toml
+    python benchmarks/build_sweep.py my_plan.toml --out build/my-sweep --jobs 2 --resume
 
-A plan entry is ``board:design:RxC[@MHz]``: ``design`` is ``engine`` (what ``systolic build``
-builds: the engine behind its UART bridge) or ``array`` (the array alone, fed by a
-pseudo-random source: what the array reaches without the engine's own critical paths). The
-clock target defaults to the board's (``systolic build``'s default). Every entry is built once
-a seed through the real toolchain (:func:`systolic.boards.top_build.build_board`); the table
-gives Fmax as the minimum and the median over the seeds, peak GOPS as
-``2 * MACs * min(median Fmax, target) / 1e3`` (the formula of ``systolic build``), GOPS per
-1,000 LUTs (logic cells on iCE40, TRELLIS_COMB on ECP5) and the median build time. Every build
-dir and the raw results (``results.json``) stay under ``--out``.
+The builds are ``systolic sweep PLAN --build`` (one at a time unless ``--jobs``; ``--resume``
+keeps what ``--out`` already holds); this script only turns the stored points into the table.
+A row is a point over its seeds: Fmax min and median; peak GOPS is ``2 * MACs * min(median
+Fmax, target) / 1e3`` (the formula of ``systolic build``); sustained GOPS is the engine model's
+figure for the sweep's GEMM at that clock (operand loads included); GOPS per 1,000 LUTs (logic
+cells on iCE40, TRELLIS_COMB on ECP5) is peak GOPS over the median LUTs; build s is the median
+wall time of one build. ``limited by`` names the ends of the slowest seed's critical path.
 """
 
 import argparse
-import concurrent.futures
-import dataclasses
-import itertools
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import machine_info
-from systolic.boards.platforms import board as get_board
-from systolic.boards.top import default_array, default_clock_hz, default_engine_config
-from systolic.boards.build import BuildError
-from systolic.boards.top_build import build_board, peak_gops
+from systolic.boards.top_build import peak_gops
+from systolic.host.cli import main as systolic
+from systolic.host.sweep.store import SweepStore
 
-#: The plan the committed table comes from (about 40 minutes on 2 cores with ``--jobs 2``): the
-#: ULX3S-85F's default engine (8 x 16, pipelined, 128 of its 156 MULT18X18D) and the same array
-#: alone at 150 MHz, and the iCEBreaker's engine at three sizes (4x4 is the default; 4x6 puts a
-#: third of the PEs in logic cells). Slowest entry first, so that two jobs finish together.
-DEFAULT_PLAN = ("ulx3s-85f:engine:8x16,icebreaker:engine:2x2,icebreaker:engine:4x4,"
-                "icebreaker:engine:4x6,ulx3s-85f:array:8x16@150")
+PLAN = Path(__file__).with_name("fpga_builds.toml")
 
 
-def parse_plan(text):
-    """Return ``[(board, design, rows, cols, clock_hz or None)]`` from ``text``."""
-    plan = []
-    for entry in filter(None, (part.strip() for part in text.split(","))):
-        try:
-            name, design, size = entry.split(":")
-            clock = None
-            if "@" in size:
-                size, mhz = size.split("@")
-                clock = float(mhz) * 1e6
-            rows, cols = (int(n) for n in size.lower().split("x"))
-        except ValueError:
-            raise SystemExit(f"bad plan entry {entry!r}: expected board:design:RxC[@MHz]")
-        plan.append((get_board(name).name, design, rows, cols, clock))
-    return plan
+def rows(records):
+    """Group the records by point without its seed: ``[(first record, [records])]``."""
+    groups = {}
+    for record in records:
+        key = tuple((k, v) for k, v in record["point"].items() if k != "seed")
+        groups.setdefault(key, []).append(record)
+    return list(groups.values())
 
 
-def run_entry(entry, seeds, out_root, timeout, say):
-    """Build one plan entry at every seed; return its raw results."""
-    name, design, rows, cols, clock = entry
-    b = get_board(name)
-    # The board's default array (widths, pipelining) at this size.
-    engine = default_engine_config(b, dataclasses.replace(default_array(b), rows=rows, cols=cols))
-    clock = default_clock_hz(b) if clock is None else clock
-    runs = []
-    for seed in seeds:
-        out = out_root / f"{name}-{design}-{rows}x{cols}-{clock / 1e6:g}mhz-s{seed}"
-        say(f"{name} {design} {rows}x{cols} at {clock / 1e6:g} MHz, seed {seed} -> {out}")
-        started = time.monotonic()
-        try:
-            report = build_board(b, engine, out, clk_hz=clock, seed=seed, design=design,
-                                 timeout=timeout)
-        except BuildError as exc:
-            runs.append({"seed": seed, "error": str(exc), "seconds": time.monotonic() - started})
-            say(f"  failed: {exc}")
-            continue
-        path = report["clock"]["critical_path"] or {}
-        runs.append({
-            "seed": seed, "seconds": report["seconds"],
-            "lut": report["lut"]["used"], "ff": report["ff"]["used"],
-            "dsp": report["dsp"]["used"], "bram": report["bram"]["used"],
-            "fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
-            "timing_met": report["timing_met"], "macs": report["macs"],
-            "hard_pes": report["multipliers"]["hard_pes"],
-            "lut_pes": report["multipliers"]["lut_pes"],
-            "critical_path": {k: path.get(k) for k in ("from", "to", "delay_ns", "logic_ns",
-                                                       "routing_ns")},
-        })
-        say(f"  Fmax {report['fmax_mhz']} MHz, {report['lut']['used']} LUT, "
-            f"{report['seconds']:.0f} s")
-    return {"board": name, "device": b.device, "design": design, "rows": rows, "cols": cols,
-            "pipeline": engine.array.pipeline, "clock_hz": clock, "runs": runs}
-
-
-def table(results):
-    """The Markdown table of ``results`` (one row per plan entry)."""
+def table(records):
+    """The Markdown table of ``records`` (one row a point over its seeds)."""
     lines = [
         "| board | design | array | MACs (DSP + LUT) | LUT | FF | DSP | BRAM | Fmax min | "
-        "Fmax median | target | peak GOPS | GOPS / kLUT | build s | limited by |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "Fmax median | target | peak GOPS | sustained GOPS | GOPS / kLUT | build s | limited by |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for entry in results:
-        ok = [run for run in entry["runs"] if "error" not in run]
-        size = f"{entry['rows']}x{entry['cols']}"
-        if entry.get("pipeline"):
-            size += f" p{entry['pipeline']}"
-        target = entry["clock_hz"] / 1e6
+    for group in rows(records):
+        point = group[0]["point"]
+        size = f"{point['rows']}x{point['cols']}" + (f" p{point['pipeline']}"
+                                                      if point["pipeline"] else "")
+        head = f"| {point['board']} | {point['design']} | {size} |"
+        ok = [r["build"] for r in group if r["status"] == "ok" and r.get("build")]
         if not ok:
-            error = entry["runs"][0]["error"] if entry["runs"] else "not run"
-            lines.append(f"| {entry['board']} | {entry['design']} | {size} | | | | | | | | "
-                         f"{target:g} | | | | failed: {error} |")
+            # The log's path relative to here, where the table is made.
+            reason = group[0]["reason"].replace(f"{Path.cwd()}/", "")
+            lines.append(f"{head} | | | | | | | {point['clock_mhz']:g} | | | | | "
+                         f"{group[0]['status']}: {reason} |")
             continue
-        first = ok[0]
-        fmaxes = [run["fmax_mhz"] for run in ok]
-        median = statistics.median(fmaxes)
-        gops = peak_gops(first["macs"], median, target)
-        lut = statistics.median(run["lut"] for run in ok)
-        per_klut = gops / (lut / 1000) if lut else 0
-        # The critical path of the slowest seed, by its end points' module names.
-        worst = min(ok, key=lambda run: run["fmax_mhz"])["critical_path"]
-        limited = _module(worst.get("from")) + " -> " + _module(worst.get("to"))
+        fmax = [b["fmax_mhz"] for b in ok]
+        median = statistics.median(fmax)
+        gops = peak_gops(ok[0]["report"]["macs"], median, ok[0]["target_mhz"])
+        # The model's sustained figure scales with the clock the build runs at.
+        model = group[0]["model"]
+        sustained = (None if model["sustained_gops"] is None else
+                     model["sustained_gops"] * min(median, ok[0]["target_mhz"]) / model["clock_mhz"])
+        shown = "n/a" if sustained is None else f"{sustained:.2f}"
+        lut = statistics.median(b["lut"]["used"] for b in ok)
+        mult = ok[0]["multipliers"]
+        worst = (min(ok, key=lambda b: b["fmax_mhz"])["critical_path"]) or {}
         lines.append(
-            f"| {entry['board']} | {entry['design']} | {size} | {first['macs']} "
-            f"({first['hard_pes']} + {first['lut_pes']}) | {lut:,.0f} | "
-            f"{statistics.median(run['ff'] for run in ok):,.0f} | {first['dsp']} | {first['bram']} | "
-            f"{min(fmaxes):.1f} | {median:.1f} | {target:g} | {gops:.2f} | {per_klut:.2f} | "
-            f"{statistics.median(run['seconds'] for run in ok):.0f} | {limited} |")
+            f"{head} {mult['hard_pes'] + mult['lut_pes']} ({mult['hard_pes']} + {mult['lut_pes']}) "
+            f"| {lut:,.0f} | {statistics.median(b['ff']['used'] for b in ok):,.0f} "
+            f"| {ok[0]['dsp']['used']} | {ok[0]['bram']['used']} | {min(fmax):.1f} | {median:.1f} "
+            f"| {ok[0]['target_mhz']:g} | {gops:.2f} | {shown} | {gops / (lut / 1e3):.2f} "
+            f"| {statistics.median(b['seconds'] for b in ok):.0f} "
+            f"| {_module(worst.get('from'))} -> {_module(worst.get('to'))} |")
     return "\n".join(lines)
 
 
@@ -140,39 +85,25 @@ def _module(cell):
     return ".".join(keep) or parts[0]
 
 
-def say(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plan", default=DEFAULT_PLAN,
-                        help="comma-separated board:design:RxC[@MHz] entries")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="nextpnr seeds")
-    parser.add_argument("--out", default="build/boards-sweep", help="build directories go here")
+    parser.add_argument("plan", nargs="?", default=str(PLAN), help="TOML plan (systolic sweep)")
+    parser.add_argument("--out", default="build/fpga-builds", help="the sweep's store")
+    parser.add_argument("--jobs", type=int, default=1, help="builds at once")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a tool may run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="plan entries built at once (build time then counts the sharing)")
+    parser.add_argument("--resume", action="store_true", help="keep the points --out holds")
+    parser.add_argument("--table-only", action="store_true", help="only print the stored table")
     args = parser.parse_args(argv)
-    plan = parse_plan(args.plan)
-    out_root = Path(args.out)
-    out_root.mkdir(parents=True, exist_ok=True)
-
-    started = time.monotonic()
-    if args.jobs == 1:
-        results = [run_entry(entry, args.seeds, out_root, args.timeout, say) for entry in plan]
-    else:
-        # Each build is one single-threaded tool at a time: on N cores, N entries at once.
-        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(run_entry, plan, itertools.repeat(args.seeds),
-                                    itertools.repeat(out_root), itertools.repeat(args.timeout),
-                                    itertools.repeat(say)))
-    (out_root / "results.json").write_text(json.dumps(results, indent=2))
+    if not args.table_only:
+        status = systolic(["sweep", args.plan, "--build", "--out", args.out, "--jobs",
+                           str(args.jobs), "--timeout", str(args.timeout), "--quiet",
+                           *(["--resume"] if args.resume else [])])
+        if status not in (0, 1):
+            return status
+    meta = SweepStore(args.out).records()
     print(f"Machine: {machine_info.describe()}")
-    print(f"Seeds: {', '.join(map(str, args.seeds))}; {args.jobs} build(s) at a time; whole sweep "
-          f"{time.monotonic() - started:.0f} s")
     print()
-    print(table(results))
+    print(table(sorted(meta.values(), key=lambda r: r["id"])))
     return 0
 
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "cmd_build",
     "cmd_workload",
     "cmd_infer",
+    "cmd_sweep",
 ]
 
 

@@ -151,9 +151,6 @@ def _cost(args, report):
     if not _wants_cost(args):
         return None
     totals = report["totals"]
-    if totals["inferences_per_s"] is None:
-        raise UsageError("cost and energy per inference need a clock: give --clock-mhz F (or "
-                         "--from-build BUILD.json)")
     case = case_from_args(args, array_needs_device=False)
     units = args.units or operation_defaults()["volume"]["value"]
     try:
@@ -188,6 +185,10 @@ def run(args):
         raise UsageError(f"--baud {args.baud} must be a positive number of bits a second")
     _check_outputs(args)
     engine, clock_hz, clock_source, baud, _build = _design(args)
+    if clock_hz is None and _wants_cost(args):
+        # Found before any progress line, so that bad input is one line.
+        raise UsageError("cost and energy per inference need a clock: give --clock-mhz F (or "
+                         "--from-build BUILD.json)")
     try:
         network = load_network(args.file)
     except WorkloadError as exc:

@@ -12,7 +12,7 @@ from .errors import UsageError
 from .numbers import number_type, parse_number
 from .options import config_from_args
 
-__all__ = ["parse_money", "parse_units", "parse_device", "parse_positive", "parse_non_negative",
+__all__ = ["parse_money", "parse_units", "parse_device", "parse_positive", "parse_non_negative", "parse_device_price",
            "add_money_options", "add_design_options", "add_estimate_options", "case_from_args",
            "ESTIMATE_OPTIONS", "MONEY_OPTIONS"]
 
@@ -56,7 +56,7 @@ def parse_device(text):
     return text
 
 
-def _device_price(text):
+def parse_device_price(text):
     name, sep, amount = str(text).partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"must be DEVICE=USD (e.g. LFE5U-25F=12.50); got {text!r}")
@@ -97,7 +97,7 @@ def add_design_options(parser, *, from_build_help=None):
                         help="with array options: the FPGA family to cost the array on (the smallest "
                              f"device of the family that holds it is used); one of "
                              f"{', '.join(catalog.devices())}")
-    design.add_argument("--device-price", type=_device_price, action="append", metavar="DEVICE=USD",
+    design.add_argument("--device-price", type=parse_device_price, action="append", metavar="DEVICE=USD",
                         help="override a catalog device price (repeatable)")
     design.add_argument("--node", type=_node, metavar="NODE",
                         help=f"ASIC process node, one of {', '.join(data['nodes'])} "

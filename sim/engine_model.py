@@ -22,10 +22,13 @@ engine). With ``L = config.buffer_latency``:
 * the first beat reaches the array at ``launch + 2 + L`` (``+ read_address_stages``) and
   passes follow :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
-  buffer ``L`` cycles after (``L + result_write_stages`` with distributed RAM);
-* a written row may be fetched from the cycle after its write, one row a cycle; a fetched row
-  leaves as one output beat ``L + 1`` cycles later (the read, the output register), carrying
-  the row's columns inside N;
+  buffer ``result_write_delay`` cycles after (``L``, plus registers where the buffers are
+  distributed or read through an output register);
+* the drain takes the rows in the order they are written, one a cycle, each from the cycle
+  after its write: a row inside M is fetched and leaves as one output beat ``L + 1`` cycles
+  later (the read, the output register), carrying the row's columns inside N; a padding row
+  (past M) takes its cycle and sends nothing (which only a READ, whose rows are all written,
+  ever waits for);
 * the engine is free the cycle after the last row is written and the cycle after the last
   output beat; a waiting ``START`` or ``READ`` is taken on the cycle after that (the decoder
   waits on a registered copy of the busy flags), and a ``STATUS`` on the cycle after the last
@@ -163,7 +166,7 @@ def job_timing(m, k, n, config, launch, *, emit=True, words=True):
     first_beat = launch + first_beat_delay(config)
     last_beat = first_beat + k - 1 + (passes - 1) * max(k, array.min_pass_spacing)
     last_row = last_beat + array.result_latency + array.rows - 1
-    write_delay = config.buffer_latency + config.result_write_stages
+    write_delay = config.result_write_delay
     cycles = []
     out_free = None
     if emit and words:
@@ -270,13 +273,25 @@ class EngineClock:
         self.now = launch + 1
         return self.timing
 
-    def read(self, beats):
-        """A READ of ``beats`` result beats: return the first beat's cycle."""
+    def read(self, m, n):
+        """A READ of the last job's M x N results: return the cycle of each result beat.
+
+        The drain takes the job's rows in the order the writer wrote them, one a cycle: a row
+        inside M leaves as a beat, a padding row of a tile (past M) takes its cycle and sends
+        nothing (the last tile's padding rows are not taken).
+        """
+        array = self.config.array
         start = max(self.now, self._free())
         first = start + read_delay(self.config)
-        self.out_free = first + beats
+        rows_in_tile = tile_extents(m, array.rows)
+        cycles, taken = [], 0
+        for ti, real in enumerate(rows_in_tile):
+            for _ in tile_extents(n, array.cols):
+                cycles.extend(range(first + taken, first + taken + real))
+                taken += array.rows
+        self.out_free = cycles[-1] + 1
         self.now = start + 1
-        return first
+        return cycles
 
     def status(self):
         """A STATUS: return the cycle its word is chosen (it leaves on the next)."""
@@ -502,9 +517,9 @@ class EngineModel:
                     self._refuse(ErrorCode.NO_RESULT)
                     continue
                 beats = self._result_beats(self.job[0], self.job[2])
-                first = clock.read(len(beats))
-                for beat, words_of_row in enumerate(beats):
-                    trace.outputs.extend((first + beat, word) for word in words_of_row)
+                cycles = clock.read(self.job[0], self.job[2])
+                for cycle, words_of_row in zip(cycles, beats, strict=True):
+                    trace.outputs.extend((cycle, word) for word in words_of_row)
 
             elif opcode == Opcode.STATUS:
                 at = clock.status()

@@ -148,3 +148,8 @@ def saturate_each_chunk(a, b, lo, hi, depth):
             out.append(total)
         result.append(out)
     return result
+
+
+#: Keys every ``systolic build --json`` report has, on every board.
+BUILD_KEYS = ("board", "device", "fits", "lut", "ff", "dsp", "bram", "fmax_mhz", "target_mhz",
+              "timing_met", "macs", "peak_gops", "bitstream", "config", "engine")

@@ -237,6 +237,21 @@ class EngineConfig:
         return int(self.buffer_ram == "distributed")
 
     @property
+    def old_row_stages(self):
+        """Registers between the result buffer's read data and the writer's adder (0 or 1).
+
+        Buffers read through an output register (built for clock speed) take the old row into
+        a register beside the adder first: the result buffer's blocks sit all over a big die.
+        """
+        return int(self.buffer_latency == 2)
+
+    @property
+    def result_write_delay(self):
+        """Cycles from a result row leaving the array to its write into the result buffer: the
+        old row's read, :attr:`old_row_stages` and :attr:`result_write_stages`."""
+        return self.buffer_latency + self.old_row_stages + self.result_write_stages
+
+    @property
     def result_write_stages(self):
         """Registers between the result writer's sum and the result buffer (0 or 1).
 

@@ -231,16 +231,18 @@ class CommandDecoder(wiring.Component):
                             m.next = "LAUNCH"
 
             with m.State("LOAD"):
+                # The loader takes no word on the first cycle here (its ``fresh`` cycle), the
+                # only one a bad shape is refused on: the handshake waits on the loader alone,
+                # not on the shape check.
+                m.d.comb += [
+                    loader.i_stream.valid.eq(self.i_stream.valid),
+                    self.i_stream.ready.eq(loader.i_stream.ready),
+                ]
                 with m.If(bad_args):
                     refuse(bad_args_code)
                     m.next = "IDLE"
-                with m.Else():
-                    m.d.comb += [
-                        loader.i_stream.valid.eq(self.i_stream.valid),
-                        self.i_stream.ready.eq(loader.i_stream.ready),
-                    ]
-                    with m.If(loader.done):
-                        m.next = "IDLE"
+                with m.Elif(loader.done):
+                    m.next = "IDLE"
 
             with m.State("LAUNCH"):
                 with m.If(bad_args):

@@ -74,39 +74,48 @@ class ResultDrain(wiring.Component):
         rows, cols = config.array.rows, config.array.cols
         out = self.o_stream
 
-        # The next row to fetch: its address, the next tile's first address, its row in the
-        # tile; ``fetching`` while rows are left. ``row_ready`` is ``addr < written``, kept in a
-        # flip-flop, so that ``fetch`` waits on no comparator.
+        # The rows the writer writes, in order, are tokens the drain takes in the same order:
+        # a row inside M is fetched (when the output can take it), a padding row (past M) is
+        # skipped. ``tokens`` counts rows written and not yet taken, ``addr`` is the next row's
+        # address (the rows taken so far); ``has_token`` (``tokens != 0``) is kept in a
+        # flip-flop beside the count, so that ``fetch`` waits on no comparator or adder.
         addr = Signal(range(config.result_rows + 1))
-        tile_next = Signal(range(config.result_rows + rows + 1))
-        row = Signal(range(rows))
+        tokens = Signal(range(config.result_rows + 1))
+        has_token = Signal()
         fetching = Signal()
-        row_ready = Signal()
-        # The last row of the tile inside M, kept beside the walk's counters, and
-        # ``row == row_end``, so that no comparator or subtractor sits behind ``fetch``.
+        # The next row's place in its tile: ``row``; ``row == rows - 1`` (the tile's last row,
+        # padding included); inside M; and the tile's last row inside M (``row == row_end``).
+        row = Signal(range(rows))
+        row_last = Signal()
+        in_m = Signal()
         row_end = Signal(range(rows))
-        tile_row_last = Signal()
+        real_last = Signal()
 
-        # ``row_end`` and ``tile_row_last`` for the first row of a tile that has
+        # ``row_end`` and ``real_last`` for the first row of a tile that has
         # ``m_from - skipped`` rows of M from its block on; ``skipped`` is a constant, so no
         # subtractor sits in front of the comparisons.
         def first_row_of(m_from, skipped):
             left = m_from - skipped if skipped else m_from
             return [row_end.eq(Mux(m_from >= skipped + rows, rows - 1, left - 1)),
-                    tile_row_last.eq((rows == 1) | (m_from == skipped + 1))]
+                    real_last.eq((rows == 1) | (m_from == skipped + 1)),
+                    row.eq(0), row_last.eq(rows == 1), in_m.eq(1)]
 
         # The read's stages and the output register move together, whenever the output
         # register is free or its beat is taken.
         advance = Signal()
         fetch = Signal()
-        walk = tile_walk(m, config, self.job, restart=self.send, advance=fetch & tile_row_last)
+        skip = Signal()
+        take = Signal()
+        walk = tile_walk(m, config, self.job, restart=self.send, advance=take & row_last)
         latency = config.buffer_latency
         valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
         count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
                  for stage in range(latency)]
         m.d.comb += [
             advance.eq(~out.valid | out.ready),
-            fetch.eq(fetching & row_ready & advance),
+            fetch.eq(fetching & has_token & in_m & advance),
+            skip.eq(fetching & has_token & ~in_m),
+            take.eq(fetch | skip),
             self.drain_read.addr.eq(addr),
             self.drain_read.en.eq(advance),
             self.out_busy.eq(fetching | Cat(*valid).any() | out.valid),
@@ -121,42 +130,39 @@ class ResultDrain(wiring.Component):
             for j in range(cols):
                 m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
 
-        with m.If(fetch):
-            with m.If(tile_row_last):
-                # Skip the tile's padding rows: the next row is the next tile's first.
-                m.d.sync += [row.eq(0), tile_next.eq(tile_next + rows), addr.eq(tile_next),
-                             tile_row_last.eq(row_end == 0)]
+        with m.If(take):
+            m.d.sync += addr.eq(addr + 1)
+            with m.If(row_last):
                 with m.If(walk.down):
                     m.d.sync += first_row_of(walk.m_left, rows)
-                with m.If(walk.last):
-                    m.d.sync += fetching.eq(0)
+                with m.Else():
+                    # The next row of tiles is the same one (N moves on): same M rows.
+                    m.d.sync += [row.eq(0), row_last.eq(rows == 1), in_m.eq(1),
+                                 real_last.eq(row_end == 0)]
             with m.Else():
-                m.d.sync += [row.eq(row + 1), addr.eq(addr + 1),
-                             tile_row_last.eq(row + 1 == row_end)]
+                m.d.sync += [row.eq(row + 1), row_last.eq(row + 2 == rows),
+                             real_last.eq(row + 1 == row_end)]
+                with m.If(real_last):
+                    m.d.sync += in_m.eq(0)
+        with m.If(fetch & real_last & walk.last):
+            m.d.sync += fetching.eq(0)
 
         with m.If(self.send):
-            m.d.sync += [
-                addr.eq(0),
-                tile_next.eq(rows),
-                row.eq(0),
-                *first_row_of(self.job.m, 0),
-                fetching.eq(1),
-            ]
+            m.d.sync += [addr.eq(0), *first_row_of(self.job.m, 0), fetching.eq(1)]
 
-        # ``row_ready`` is ``addr < written`` of the next cycle: ``written`` grows by
-        # ``row_written`` and is cleared on ``start``; ``addr`` moves on ``fetch`` (which needs
-        # ``addr < written``, so one step on is ready unless it reaches ``written``).
-        written, grown = self.written, self.row_written
-        m.d.sync += row_ready.eq(row_ready | (grown & (addr == written)))
-        with m.If(fetch):
-            with m.If(tile_row_last):
-                m.d.sync += row_ready.eq((tile_next < written) | (grown & (tile_next == written)))
-            with m.Else():
-                m.d.sync += row_ready.eq(grown | (addr + 1 != written))
+        # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
+        # taken; ``has_token`` follows without looking at the sum.
+        grown = self.row_written
+        m.d.sync += tokens.eq(tokens + grown - take)
+        with m.If(grown & ~take):
+            m.d.sync += has_token.eq(1)
+        with m.Elif(take & ~grown):
+            m.d.sync += has_token.eq(tokens != 1)
         with m.If(self.send):
-            m.d.sync += row_ready.eq((written != 0) | grown)
+            # READ: every row of the job is written (a START that emits starts with none).
+            m.d.sync += [tokens.eq(self.written), has_token.eq(self.written != 0)]
         with m.If(self.start):
-            m.d.sync += row_ready.eq(0)
+            m.d.sync += [tokens.eq(0), has_token.eq(0)]
 
         with m.If(self.status_req):
             m.d.sync += [out.valid.eq(1), out.payload.count.eq(1),

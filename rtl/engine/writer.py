@@ -16,10 +16,10 @@ class ResultWriter(wiring.Component):
     Rows arrive in pass order, so row ``r`` of a job goes to address ``r`` (tile ``t`` row
     ``i`` at ``t * rows + i``, padding rows included). For an accumulating job the row is added
     to the one already there: the old row is read on the cycle the array delivers the new one
-    and the sum is written when the old row arrives, ``buffer_latency`` cycles later.
-    Non-accumulating jobs take the same path (the old value is ignored) so that every job
-    writes a row exactly ``buffer_latency`` cycles after the array gives it (plus
-    ``config.result_write_stages`` with distributed RAM, whose writes go through registers).
+    and the sum is written once the old row is there, ``buffer_latency`` cycles later (and
+    ``old_row_stages`` registers on). Non-accumulating jobs take the same path (the old value is
+    ignored) so that every job writes a row exactly ``config.result_write_delay`` cycles after the
+    array gives it (the writes going through ``result_write_stages`` registers).
 
     The sum wraps at ``acc_width``, which makes a K-chunked result the one-pass result. A
     saturating engine does not add here: its array continues each chunk from the partial sum
@@ -82,9 +82,15 @@ class ResultWriter(wiring.Component):
                 m.d.sync += requested.eq(0)
 
         # The old row arrives ``buffer_latency`` cycles after its read, which is issued on the
-        # cycle the new row arrives: the new row waits as long in registers.
+        # cycle the new row arrives (and passes ``old_row_stages`` registers): the new row waits
+        # as long in registers.
+        old = self.acc_read.data if self._adds else None
+        for stage in range(config.old_row_stages if self._adds else 0):
+            old_d = Signal.like(old, name=f"old_row_{stage}")
+            m.d.sync += old_d.eq(old)
+            old = old_d
         row_d, valid_d = row.payload, row.valid
-        for stage in range(config.buffer_latency):
+        for stage in range(config.buffer_latency + config.old_row_stages):
             staged = (Signal(result_layout(array), name=f"row_{stage}"),
                       Signal(name=f"row_valid_{stage}"))
             m.d.sync += [staged[0].eq(row_d), staged[1].eq(valid_d)]
@@ -95,7 +101,7 @@ class ResultWriter(wiring.Component):
         for j in range(array.cols):
             new = row_d.data[j]
             if self._adds:
-                new = Mux(self.job.accumulate, self.acc_read.data[j] + new, new)
+                new = Mux(self.job.accumulate, old[j] + new, new)
             m.d.comb += sums[j].eq(new)
         en, data, last = valid_d, sums, row_d.last
         for stage in range(config.result_write_stages):
@@ -112,8 +118,7 @@ class ResultWriter(wiring.Component):
         # Passes between their last beat and their last row written. A pass spends
         # result_latency + rows + buffer_latency + result_write_stages cycles there and passes
         # are at least min_pass_spacing apart.
-        span = (array.result_latency + array.rows + config.buffer_latency
-                + config.result_write_stages)
+        span = array.result_latency + array.rows + config.result_write_delay
         in_flight = span // array.min_pass_spacing + 2
         pending = Signal(range(in_flight + 1))
         m.d.sync += pending.eq(pending + self.pass_done - (en & last))

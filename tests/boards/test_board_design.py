@@ -8,7 +8,8 @@ import pytest
 from amaranth.hdl import Fragment
 
 from systolic.boards.platforms import BOARDS, board
-from systolic.boards.design import (BRIDGE_BRAM, default_array, default_clock_hz, default_engine_config, fit_engine_config, link_clock_hz)
+from systolic.boards.design import (BRIDGE_BRAM, default_array, default_clock_hz,
+                                    default_engine_config, fit_engine_config, link_clock_hz)
 from systolic.boards.top import BoardTop
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig

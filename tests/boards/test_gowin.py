@@ -166,7 +166,7 @@ def test_loopback_bitstream_and_report(loopback):
 @pytest.mark.parametrize("name", GOWIN_BOARDS)
 def test_engine_build(run_cli, tmp_path, name):
     """``systolic build --board NAME --json``: the default engine, with the Lattice keys."""
-    from test_build import BUILD_KEYS
+    from conftest import BUILD_KEYS
     status, out, err = run_cli("build", "--board", name, "--out", tmp_path / "b", "--json")
     assert status == 0, err
     report = json.loads(out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import saturate_each_chunk, saturate_every_step
+from conftest import saturate_every_step, saturation_case
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel, engine_matmul
@@ -80,28 +80,25 @@ def test_engine_options_shape_the_jobs(run_cli):
     assert report["match"] and report["cycles_match"]
 
 
-def test_saturating_k_chunks_clamp_every_step_in_k_order(run_cli, tmp_path):
-    array = ArrayConfig(rows=2, cols=3, acc_width=16, overflow="saturate")
-    config = EngineConfig(array, k_depth=4, m_blocks=2, n_blocks=1)
-    a = np.full((2, 11), 127, dtype=np.int64)
-    a[1, 6:] = -128
-    b = np.full((11, 3), 127, dtype=np.int64)
+@pytest.mark.parametrize("depth", [32, 50])
+def test_saturation_is_the_same_whatever_the_buffers(run_cli, tmp_path, depth):
+    """The reproduction of issue 15: `--k-depth 50` and `--k-depth 32` gave -1 and 32766 where
+    the bare array gives 32767. Now every path clamps at every step of the whole K."""
+    array, a, b = saturation_case()
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
     out = tmp_path / "c.npy"
-    report = simulate_json(run_cli, "--rows", "2", "--cols", "3", "--acc-width", "16",
-                           "--overflow", "saturate", "--k-depth", "4", "--m-blocks", "2",
-                           "--n-blocks", "1", "--a", tmp_path / "a.npy", "--b", tmp_path / "b.npy",
+    report = simulate_json(run_cli, "--acc-width", "16", "--overflow", "saturate", "--k-depth",
+                           depth, "--a", tmp_path / "a.npy", "--b", tmp_path / "b.npy",
                            "--out", out)
-    # Row 1 climbs to the top of the range in its first chunks and comes back down in the
-    # later ones: the engine clamps every step in K order across its K chunks (issue 15), so it
-    # equals the one-pass matmul, and not the older chunk-by-chunk clamping.
     assert report["match"] is True and report["matmul_match"] is True
-    result = np.load(out)
-    assert np.array_equal(result, engine_matmul(a, b, config))
     lo, hi = array.acc_range
-    assert result.tolist() == saturate_every_step(a, b, lo, hi)
-    assert result.tolist() != saturate_each_chunk(a, b, lo, hi, config.k_depth)
+    assert np.load(out).tolist() == saturate_every_step(a, b, lo, hi)
+    assert np.load(out)[0, 3] == hi
+    array_out = tmp_path / "array.npy"
+    simulate_json(run_cli, "--acc-width", "16", "--overflow", "saturate", "--target", "array",
+                  "--a", tmp_path / "a.npy", "--b", tmp_path / "b.npy", "--out", array_out)
+    assert np.array_equal(np.load(out), np.load(array_out))
 
 
 def test_no_tiling_refuses_a_gemm_over_the_buffers(run_cli, tmp_path, monkeypatch):
