@@ -29,6 +29,9 @@ from systolic.sim.engine_perf import gemm_perf
 
 SWEEP = [sys.executable, "-m", "systolic.host.cli", "sweep"]
 ICE_POINT = "icebreaker-engine-{r}x{c}-w8-output-stationary-p0-30mhz-s1"
+#: A GEMM whose model takes seconds on a small iCEBreaker engine (over 100,000 jobs on 2x2): a
+#: point that is still running when a test interrupts the sweep or kills its worker.
+SLOW_GEMM = "1024,1024,1024"
 
 
 def records_of(out):
@@ -275,9 +278,10 @@ def interrupt_then_resume(argv, out, sig, total, timeout):
 
 def test_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path):
     out = tmp_path / "s"
-    # About a second a point on one worker: time to interrupt after the first.
+    # A GEMM of many jobs on the UP5K's small buffers (131,072 on 2x2, 32,768 on 4x4), so the
+    # model takes about a second a point on one worker: time to interrupt after the first.
     argv = [*SWEEP, "--board", "icebreaker", "--rows", "2,4", "--cols", "2,4", "--jobs", "1",
-            "--gemm", "128,128,128", "--out", str(out)]
+            "--gemm", SLOW_GEMM, "--out", str(out)]
     interrupt_then_resume(argv, out, signal.SIGINT, 4, 300)
 
 
@@ -286,7 +290,7 @@ def test_a_killed_worker_fails_its_point_only(tmp_path):
     out = tmp_path / "s"
     # 2x2 first: seconds on the model, long enough to be killed while it runs.
     proc = subprocess.Popen([*SWEEP, "--board", "icebreaker", "--rows", "2,4", "--cols", "2",
-                             "--jobs", "1", "--out", str(out), "--json"],
+                             "--gemm", SLOW_GEMM, "--jobs", "1", "--out", str(out), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def workers():
