@@ -254,10 +254,17 @@ def test_resume_skips_finished_points(model_sweep, tmp_path, run_cli):
     assert len(after) == 8 and all(after[k] == records_of(source)[k] for k in kept)
 
 
+def _default_sigint():
+    # A test run started in the background (`make test &`) inherits SIGINT ignored, and Python
+    # then leaves it ignored: the sweep gets Ctrl-C as a terminal would give it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_then_resume(argv, out, sig, total, timeout):
     """Run the sweep ``argv``, stop it with ``sig`` once its first point is stored, check what
     it kept, resume it; return ``(records kept, records at the end)``."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     wait_for(lambda: records_of(out) or proc.poll() is not None, timeout, "the first point")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
