@@ -57,7 +57,7 @@ def _build(board, out):
 def _throughput(report):
     lines = [f"peak {report['peak_gops']:g} GOPS"]
     if report.get("sustained_gops") is not None:
-        lines.append(f"sustained {report['sustained_gops']:g} GOPS")
+        lines.append(f"sustained {report['sustained_gops']:.3g} GOPS")
     return ", ".join(lines)
 
 

@@ -175,7 +175,7 @@ def test_demo_costs_its_own_build(run_cli, tmp_path, fake_build):
     line = next(line for line in out.splitlines() if "GOPS at" in line)
     # Peak beside what the engine sustains on the reference GEMM, both from the build's report.
     assert 0 < build["sustained_gops"] <= build["peak_gops"]
-    assert f"peak {build['peak_gops']:g} GOPS, sustained {build['sustained_gops']:g} GOPS" in line
+    assert f"peak {build['peak_gops']:g} GOPS, sustained {build['sustained_gops']:.3g} GOPS" in line
     assert f"cost: this build (iCE40UP5K, from {out_dir / 'build.json'})" in out
     assert "Breakeven at" in out and out.rstrip().endswith("demo: OK")
 
