@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UsageError
+from .options import BATCH_MAX
 from .output import print_json
 
 __all__ = ["register", "run"]
@@ -56,7 +57,7 @@ def register(subparsers):
                            "a shipped topology's name, as 'systolic workload' reads it); the "
                            "sustained figure is all its layers' operations over their cycles")
     what.add_argument("--batch", type=int, metavar="B",
-                      help="with --workload: inferences a pass (default 1)")
+                      help=f"with --workload: inferences a pass, 1 to {BATCH_MAX} (default 1)")
     what.add_argument("--build", action="store_true",
                       help="build every point with Yosys + nextpnr (minutes each)")
     what.add_argument("--timeout", type=float, metavar="S", help="seconds any one tool may run")
@@ -141,9 +142,9 @@ def _check(args):
     if args.workload is not None and args.gemm is not None:
         raise UsageError("--gemm and --workload both give what the sustained figure is of; "
                          "give one")
-    if args.batch is not None and (args.batch < 1 or args.workload is None):
-        raise UsageError(f"--batch {args.batch} is invalid: must be a whole number >= 1, with "
-                         f"--workload")
+    if args.batch is not None and (not 1 <= args.batch <= BATCH_MAX or args.workload is None):
+        raise UsageError(f"--batch {args.batch} is invalid: must be a whole number from 1 to "
+                         f"{BATCH_MAX}, with --workload")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs} is invalid: must be a whole number >= 1")
     if args.timeout is not None and not args.timeout > 0:

@@ -10,13 +10,12 @@ from .cost_options import (ESTIMATE_OPTIONS, MONEY_OPTIONS, add_design_options,
 from .link_options import add_board_options
 from .money import usd
 from .errors import UsageError
-from .options import array_options, config_from_args, engine_config_from_args, engine_options
+from .options import (BATCH_MAX, array_options, config_from_args, engine_config_from_args,
+                      engine_options)
 from .output import check_output, print_json, progress, write_atomic
 
 __all__ = ["register", "run", "render", "BATCH_MAX"]
 
-#: Largest --batch.
-BATCH_MAX = 1 << 16
 
 _OPERATION = ("power", "units", "lifetime_years", "usd_per_kwh")
 

@@ -15,10 +15,13 @@ from ..rtl.engine.config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
            "array_options", "engine_options", "ENGINE_OPTIONS",
-           "add_gemm_option", "check_gemm_option"]
+           "add_gemm_option", "check_gemm_option", "BATCH_MAX"]
 
 _DEFAULT = ArrayConfig()
 _ENGINE_DEFAULT = EngineConfig()
+
+#: Most inferences a pass that ``--batch`` takes (``systolic workload`` and ``systolic sweep``).
+BATCH_MAX = 1 << 16
 
 #: Attribute names of the engine's buffer options (``None`` when not given on the command line).
 ENGINE_OPTIONS = ("k_depth", "m_blocks", "n_blocks")

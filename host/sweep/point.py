@@ -59,8 +59,7 @@ def settle(point):
         raise InvalidPoint(str(exc)) from None
     except DesignError as exc:
         raise InvalidPoint(f"clock_mhz={point['clock_mhz']:g}: {exc}") from None
-    board, engine, plan = design.board, design.engine, design.plan
-    return board, engine, plan
+    return design.board, design.engine, design.plan
 
 
 def model_figures(engine, gemms, clock_hz, family="ice40"):

@@ -73,6 +73,8 @@ def test_axis_lists(axis, text, values):
     (["--board", "icebreaker", "--workload", "resnet18", "--gemm", "4,4,4"], "give one"),
     (["--board", "icebreaker", "--batch", "2"], "--batch 2 is invalid"),
     (["--board", "icebreaker", "--workload", "resnet18", "--batch", "0"], "--batch 0 is invalid"),
+    (["--board", "icebreaker", "--workload", "resnet18", "--batch", "70000"],
+     "--batch 70000 is invalid"),
 ])
 def test_bad_input_exits_2_with_one_line(run_cli, tmp_path, argv, words):
     status, out, err = run_cli("sweep", *argv, "--out", tmp_path / "s")
