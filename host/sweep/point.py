@@ -76,28 +76,27 @@ def model_figures(engine, gemms, clock_hz, family="ice40"):
     configuration, the largest job, bits and estimated block RAMs).
     """
     from ...sim.engine_perf import TooManyJobs, gemm_perf
-    gemms = [(g[0], g[1], g[2], g[3] if len(g) > 3 else 1) for g in gemms]
+    macs = engine.array.macs
+    sustained = {"sustained_gops": None, "sustained_efficiency": None, "sustained_note": None,
+                 "gemms": []}
     try:
-        perfs = [gemm_perf(engine, m, k, n) for m, k, n, _ in gemms]
-        note = None
+        # (figures, how many times the GEMM runs)
+        runs = [(gemm_perf(engine, *g[:3]), g[3] if len(g) > 3 else 1) for g in gemms]
     except TooManyJobs as exc:
         # Buffers cut to almost nothing (a design too big for the device's block RAM): the
         # point is still built, and its figures say why there is no sustained one.
-        perfs, note = None, str(exc)
-    macs = engine.array.macs
-    if perfs:
-        counts = [count for *_, count in gemms]
-        ops = sum(2 * p.m * p.k * p.n * c for p, c in zip(perfs, counts))
-        cycles = sum(p.total_cycles * c for p, c in zip(perfs, counts))
-        ideal = sum(p.ideal_cycles * c for p, c in zip(perfs, counts))
+        sustained["sustained_note"] = str(exc)
+    else:
+        cycles = sum(p.total_cycles * c for p, c in runs)
+        ops = sum(2 * p.m * p.k * p.n * c for p, c in runs)
+        sustained.update(sustained_gops=ops * clock_hz / cycles / 1e9,
+                         sustained_efficiency=sum(p.ideal_cycles * c for p, c in runs) / cycles,
+                         gemms=[{**p.to_dict(), "count": c} for p, c in runs])
     return {
         "clock_mhz": clock_hz / 1e6,
         "macs": macs,
         "peak_gops": 2 * macs * clock_hz / 1e9,
-        "sustained_gops": ops * clock_hz / cycles / 1e9 if perfs else None,
-        "sustained_efficiency": ideal / cycles if perfs else None,
-        "sustained_note": note,
-        "gemms": [{**p.to_dict(), "count": c} for p, (*_, c) in zip(perfs or (), gemms)],
+        **sustained,
         "buffers": {
             "k_depth": engine.k_depth, "m_blocks": engine.m_blocks, "n_blocks": engine.n_blocks,
             "buffer_ram": engine.buffer_ram, "word_width": engine.word_width,
