@@ -155,12 +155,7 @@ class BoardCore(wiring.Component):
         wiring.connect(m, engine.o_stream, serializer.i_stream)
         wiring.connect(m, serializer.o_stream, rsp_register.i_stream)
         if split:
-            # A second slice beside the engine: the engine's ready (its decoder's state) then
-            # ends at flip-flops the placer keeps near the decoder, not at the first slice, which
-            # sits with the FIFO towards the link.
-            m.submodules.cmd_register_near = near = StreamRegister(word)
-            wiring.connect(m, cmd_register.o_stream, near.i_stream)
-            wiring.connect(m, near.o_stream, engine.i_stream)
+            wiring.connect(m, cmd_register.o_stream, engine.i_stream)
             width = word.width
             # The command side's read port (in the engine's clock) is registered, so the
             # engine's side starts from flip-flops rather than the FIFO's pointer comparison.

@@ -13,9 +13,12 @@ Two levels:
 
 **Timing conventions.** Cycle numbers count clock cycles from the first cycle the host offers a
 word (cycle 0). The host offers the next word as soon as one is taken, and takes every output
-beat on the cycle it appears. A job's *launch* is the cycle its ``START`` leaves the decoder
-(``START`` header at ``h``, its three arguments on ``h+1 .. h+3``, launch at ``h+4`` on an idle
-engine). With ``L = config.buffer_latency``:
+beat on the cycle it appears. A word reaches the decoder through a register slice that holds
+two words: the decoder can take it from the cycle after the engine took it, and the engine
+takes a word on the cycle after the word before it and after the decoder took the word two
+before it (:meth:`EngineClock.accepts`). The cycles below are the decoder's. A job's *launch*
+is the cycle its ``START`` leaves the decoder (``START`` header at ``h``, its three arguments on
+``h+1 .. h+3``, launch at ``h+4`` on an idle engine). With ``L = config.buffer_latency``:
 
 * a LOAD's data words are taken one a cycle, from the second cycle after its last argument
   (or once the feeder has left the bank);
@@ -35,6 +38,7 @@ engine). With ``L = config.buffer_latency``:
   beat owed is out of the way.
 """
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -51,7 +55,8 @@ __all__ = [
     "drain_delay", "read_delay", "WAIT_LAG", "output_beats", "EngineClock",
 ]
 
-#: Cycles from a START header to the launch, when the engine is idle (three argument words).
+#: Cycles from the decoder taking a START header to the launch, when the engine is idle (three
+#: argument words).
 LAUNCH_DELAY = 4
 
 
@@ -70,8 +75,8 @@ def drain_delay(config):
 
 def read_delay(config):
     """Cycles from the decoder taking a READ (the engine free) to the first result beat: the
-    read pulse, the drain's first fetch, then :func:`drain_delay`."""
-    return 2 + drain_delay(config)
+    read pulse, the drain's first queued request, its fetch, then :func:`drain_delay`."""
+    return 3 + drain_delay(config)
 
 
 #: Cycles the decoder's waits lag the engine's busy flags (it waits on registered copies).
@@ -191,8 +196,10 @@ def job_timing(m, k, n, config, launch, *, emit=True, words=True):
 
 
 def job_cycles(m, k, n, config):
-    """Cycles of one emitting job on an idle engine, from its START header to its last result
-    word, both counted (operands already loaded)."""
+    """Cycles of one emitting job on an idle engine, from the decoder taking its START header
+    to its last result word, both counted (operands already loaded). The engine's input took
+    the header a cycle before (two, after a run of fewer than two words, see
+    :meth:`EngineClock.accepts`)."""
     return job_timing(m, k, n, config, LAUNCH_DELAY).words[-1] + 1
 
 
@@ -215,7 +222,8 @@ class EngineClock:
 
     The timing half of :class:`EngineModel`, apart so that a host program can be timed job by
     job without its words (:func:`~.engine_perf.gemm_perf`): each method takes the next
-    command's words on the cycles the engine would and returns those cycles.
+    command's words on the cycles the decoder would; :meth:`words` and :meth:`load` return the
+    cycles the engine's input took them (:meth:`accepts`).
 
     Parameters
     ----------
@@ -224,16 +232,40 @@ class EngineClock:
 
     def __init__(self, config):
         self.config = config
-        self.now = 0              # first cycle the decoder may take the next word
+        self.now = 1              # first cycle the decoder may take the next word
         self.out_free = 0         # first cycle no output beat is owed
         self.timing = None        # JobTiming of the last launch
         self.bank = None          # and the bank it reads
+        self.accepted = -1        # the cycle the engine's input took the last word
+        self.decoded = (-2, -1)   # the cycles the decoder took the last two words
+
+    def accepts(self, first, count):
+        """The decoder takes ``count`` words on the cycles from ``first`` on: return the cycles
+        the engine's input took them (an iterator).
+
+        The input's register slice takes a word on the cycle after the word before it and
+        after the decoder took the word two before it. From the third word of a run on, that
+        is the cycle before the decoder's.
+        """
+        early = []
+        for decoded in self.decoded[:count]:
+            self.accepted = max(self.accepted + 1, decoded + 1)
+            early.append(self.accepted)
+        if count >= 2:
+            self.decoded = (first + count - 2, first + count - 1)
+        elif count == 1:
+            self.decoded = (self.decoded[1], first)
+        late = range(first + 1, first + count - 1)
+        if late:
+            self.accepted = late[-1]
+        return itertools.chain(early, late)
 
     def words(self, count):
-        """Take ``count`` words back to back (a header, arguments); return their cycles."""
-        taken = range(self.now, self.now + count)
+        """Take ``count`` words back to back (a header, arguments); return the cycles the
+        engine's input took them."""
+        first = self.now
         self.now += count
-        return taken
+        return self.accepts(first, count)
 
     def refuse(self):
         """A shape refused: checked on the cycle after its last argument."""
@@ -255,13 +287,14 @@ class EngineClock:
         return max(busy_free, self.out_free) + WAIT_LAG
 
     def load(self, bank, count):
-        """A LOAD's ``count`` data words, after its arguments: return the first one's cycle.
+        """A LOAD's ``count`` data words, after its arguments: return the cycles the engine's
+        input took them.
 
         The loader takes the first word a cycle after the shape check at the earliest.
         """
         first = max(self.now + 1, self.bank_free(bank))
         self.now = first + count
-        return first
+        return self.accepts(first, count)
 
     def start(self, m, k, n, bank, *, emit, words=True):
         """Launch a job after its START's arguments; return its :class:`JobTiming`."""
@@ -317,7 +350,7 @@ class EngineTrace:
     jobs : list of JobTiming
         Every launched job.
     starts : list of int
-        The cycle of the header of every launched job's START.
+        The cycle the decoder took the header of every launched job's START.
     """
     accepted: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
@@ -462,6 +495,7 @@ class EngineModel:
         trace = EngineTrace()
         index = 0
         while index < len(words):
+            decoded = clock.now
             (head,) = clock.words(1)
             trace.accepted.append(head)
             parsed = self._header(words[index])
@@ -497,7 +531,7 @@ class EngineModel:
                     timing = clock.start(m, k, n, bank, emit=emit)
                     self.jobs_started += 1
                     trace.jobs.append(timing)
-                    trace.starts.append(head)
+                    trace.starts.append(decoded)
                     if emit:
                         trace.outputs.extend(zip(timing.words, self._result_words(m, n)))
                 else:
@@ -505,8 +539,7 @@ class EngineModel:
                     count = config.load_words(operand, *args)
                     data = words[index:index + count]
                     index += len(data)
-                    first = clock.load(bank, count)
-                    trace.accepted.extend(range(first, first + len(data)))
+                    trace.accepted.extend(itertools.islice(clock.load(bank, count), len(data)))
                     if values:
                         self._load(opcode, bank, args, data)
                     if len(data) < count:

@@ -14,9 +14,12 @@ class BeatSerializer(wiring.Component):
     order, one a cycle, word 0 first.
 
     A beat is taken into a shift register that moves a word on as each word leaves, so the word
-    offered is always its first word and no word select sits on the path; the next beat is taken
-    on the cycle its predecessor's last word leaves, so a stream of beats leaves without gaps.
-    ``o_stream`` starts at flip-flops.
+    offered is always its first word and no word select sits on the path. The next beat is
+    taken once its predecessor's last word has left, on the cycle after: ``i_stream.ready``
+    then depends on the serializer's own flip-flops alone, so that the engine's output
+    handshake does not reach across to the link's registers. That costs one idle cycle
+    between beats, which a link that carries a word at a time never notices. ``o_stream``
+    starts at flip-flops.
 
     Parameters
     ----------
@@ -47,7 +50,7 @@ class BeatSerializer(wiring.Component):
         last = Signal(init=1)
 
         move = ~o.valid | o.ready
-        m.d.comb += i.ready.eq(move & last)
+        m.d.comb += i.ready.eq(last & ~o.valid)
         with m.If(move):
             with m.If(~last):
                 if cols > 1:
@@ -55,8 +58,9 @@ class BeatSerializer(wiring.Component):
                     for j in range(1, cols - 1):
                         m.d.sync += words[j].eq(words[j + 1])
             with m.Else():
-                m.d.sync += [o.payload.eq(i.payload.data[0]), o.valid.eq(i.valid),
-                             left.eq(i.payload.count - 1), last.eq(~i.valid | (i.payload.count == 1))]
+                taken = i.valid & i.ready
+                m.d.sync += [o.payload.eq(i.payload.data[0]), o.valid.eq(taken),
+                             left.eq(i.payload.count - 1), last.eq(~taken | (i.payload.count == 1))]
                 for j in range(1, cols):
                     m.d.sync += words[j].eq(i.payload.data[j])
         return m

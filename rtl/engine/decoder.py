@@ -1,7 +1,7 @@
 """The command decoder of the GEMM engine: parses command words, runs and refuses commands."""
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring, stream
+from amaranth.lib import data, wiring, stream
 from amaranth.lib.wiring import In, Out
 
 from .layouts import a_write_signature, b_write_signature, job_layout, word_shape
@@ -10,12 +10,76 @@ from .protocol import (ALLOWED_FLAGS, MAGIC, ErrorCode, Opcode, OPCODE_BITS, FLA
                        RESERVED_BITS, MAGIC_BITS, HEADER_BITS, STATUS_BUSY_BIT,
                        STATUS_ERROR_BIT, STATUS_CODE_BITS, STATUS_JOBS_BITS)
 
-__all__ = ["CommandDecoder"]
+__all__ = ["command_layout", "command_features", "CommandDecoder"]
 
 
 def _bits(value, field):
     offset, width = field
     return value[offset:offset + width]
+
+
+#: What the decoder decides on about a word, whatever the word turns out to be: as a header
+#: (``header_ok``: magic and reserved bits; ``known``: the opcode; ``flags_ok``: the flags it
+#: takes; what the opcode is) and as an argument (zero; larger than each buffer limit).
+_FEATURES = data.StructLayout({
+    "header_ok": 1, "known": 1, "flags_ok": 1,
+    "with_args": 1, "read": 1, "status": 1, "clear": 1,
+    "zero": 1, "big_m": 1, "big_k": 1, "big_n": 1,
+})
+
+
+def command_layout(config):
+    """A word of the command stream and its :func:`command_features`."""
+    return data.StructLayout({"word": word_shape(config), "features": _FEATURES})
+
+
+def command_features(m, config, word):
+    """Add to ``m`` the features of ``word`` as the decoder sees them; return them.
+
+    They are worked out from the word alone, in front of the register that hands the word to
+    the decoder, so that the decoder's state waits on flip-flops rather than on comparisons
+    across the word.
+
+    Parameters
+    ----------
+    m : Module
+    config : EngineConfig
+    word : Value
+        A word of the command stream.
+
+    Returns
+    -------
+    View of the features layout (a member of :func:`command_layout`).
+    """
+    features = Signal(_FEATURES)
+    header_ok = (_bits(word, RESERVED_BITS) == 0) & (_bits(word, MAGIC_BITS) == MAGIC)
+    if config.word_width > HEADER_BITS:
+        header_ok = header_ok & (word[HEADER_BITS:] == 0)
+    opcode = _bits(word, OPCODE_BITS)
+    flags = _bits(word, FLAG_BITS)
+    # Flags each opcode takes; an unknown opcode is refused before its flags matter.
+    with m.Switch(opcode):
+        for code, mask in ALLOWED_FLAGS.items():
+            with m.Case(code):
+                m.d.comb += [features.known.eq(1),
+                             features.flags_ok.eq((flags & (0xFF & ~int(mask))) == 0)]
+    # The high bits of the word alone tell most of "too big"; comparing only the low ones
+    # with each limit keeps a word-wide carry chain off the comparisons.
+    limit_bits = max(config.max_m, config.max_k, config.max_n).bit_length()
+    high = word[limit_bits:].any()
+    m.d.comb += [
+        features.header_ok.eq(header_ok),
+        features.with_args.eq((opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B)
+                              | (opcode == Opcode.START)),
+        features.read.eq(opcode == Opcode.READ),
+        features.status.eq(opcode == Opcode.STATUS),
+        features.clear.eq(opcode == Opcode.CLEAR),
+        features.zero.eq(word == 0),
+        features.big_m.eq(high | (word[:limit_bits] > config.max_m)),
+        features.big_k.eq(high | (word[:limit_bits] > config.max_k)),
+        features.big_n.eq(high | (word[:limit_bits] > config.max_n)),
+    ]
+    return features
 
 
 class CommandDecoder(wiring.Component):
@@ -33,8 +97,8 @@ class CommandDecoder(wiring.Component):
 
     Members
     -------
-    i_stream : In(stream.Signature(word))
-        Command, argument and data words.
+    i_stream : In(stream.Signature(command_layout(config)))
+        Command, argument and data words, each with its :func:`command_features`.
     a_write, b_write : In(WritePort.Signature)
         Operand memory write ports (both banks; the bank is the top address half).
     feeder_busy : In(1)
@@ -60,7 +124,7 @@ class CommandDecoder(wiring.Component):
     def __init__(self, config):
         self._config = config
         super().__init__({
-            "i_stream":    In(stream.Signature(word_shape(config))),
+            "i_stream":    In(stream.Signature(command_layout(config))),
             "a_write":     In(a_write_signature(config)),
             "b_write":     In(b_write_signature(config)),
             "feeder_busy": In(1),
@@ -78,12 +142,8 @@ class CommandDecoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self._config
-        width = config.word_width
-        word = self.i_stream.payload
-
-        header_ok = (_bits(word, RESERVED_BITS) == 0) & (_bits(word, MAGIC_BITS) == MAGIC)
-        if width > HEADER_BITS:
-            header_ok = header_ok & (word[HEADER_BITS:] == 0)
+        word = self.i_stream.payload.word
+        features = self.i_stream.payload.features
         opcode = _bits(word, OPCODE_BITS)
         flags = _bits(word, FLAG_BITS)
 
@@ -121,12 +181,8 @@ class CommandDecoder(wiring.Component):
             is_n.eq(((op == Opcode.LOAD_B) & (index == 1)) | ((op == Opcode.START) & (index == 2))),
             last_arg.eq(Mux(op == Opcode.START, index == 2, index == 1)),
         ]
-        limit = Mux(is_m, config.max_m, Mux(is_k, config.max_k, config.max_n))
-        arg_zero = word == 0
-        # The high bits of the word alone tell most of "too big"; comparing only the low ones
-        # with the limit keeps a word-wide carry chain off the path to the decoder's state.
-        limit_bits = max(config.max_m, config.max_k, config.max_n).bit_length()
-        arg_big = word[limit_bits:].any() | (word[:limit_bits] > limit)
+        arg_zero = features.zero
+        arg_big = Mux(is_m, features.big_m, Mux(is_k, features.big_k, features.big_n))
 
         # Data words of a LOAD go to the loader; the decoder waits in LOAD until it is done.
         m.submodules.loader = loader = OperandLoader(config)
@@ -154,14 +210,6 @@ class CommandDecoder(wiring.Component):
         idle = Signal()
         m.d.sync += [out_clear.eq(nothing_owed), idle.eq(nothing_owed & ~self.busy)]
 
-        # Flags each opcode takes; an unknown opcode is refused before its flags matter.
-        known = Signal()
-        flags_ok = Signal()
-        with m.Switch(opcode):
-            for code, mask in ALLOWED_FLAGS.items():
-                with m.Case(code):
-                    m.d.comb += [known.eq(1), flags_ok.eq((flags & (0xFF & ~int(mask))) == 0)]
-        with_args = (opcode == Opcode.LOAD_A) | (opcode == Opcode.LOAD_B) | (opcode == Opcode.START)
 
         # A zero or too big argument, of the arguments taken so far, and the refusal it gets.
         bad_args = zero_seen | big_seen
@@ -185,22 +233,22 @@ class CommandDecoder(wiring.Component):
                     big_seen.eq(0),
                 ]
                 with m.If(self.i_stream.valid):
-                    with m.If(~header_ok):
+                    with m.If(~features.header_ok):
                         refuse(ErrorCode.BAD_HEADER)
-                    with m.Elif(~known):
+                    with m.Elif(~features.known):
                         refuse(ErrorCode.BAD_OPCODE)
-                    with m.Elif(~flags_ok):
+                    with m.Elif(~features.flags_ok):
                         refuse(ErrorCode.BAD_HEADER)
-                    with m.Elif(with_args):
+                    with m.Elif(features.with_args):
                         m.next = "ARGS"
-                    with m.Elif(opcode == Opcode.READ):
+                    with m.Elif(features.read):
                         with m.If(have_result):
                             m.next = "READ"
                         with m.Else():
                             refuse(ErrorCode.NO_RESULT)
-                    with m.Elif(opcode == Opcode.STATUS):
+                    with m.Elif(features.status):
                         m.next = "STATUS"
-                    with m.Elif(opcode == Opcode.CLEAR):
+                    with m.Elif(features.clear):
                         m.d.sync += [self.error.eq(0), self.code.eq(0)]
                     # NOP: nothing to do.
 

@@ -1,7 +1,8 @@
 """The output side of the GEMM engine: result rows from the result buffer, and status words."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring, stream
+from amaranth.lib import data, wiring, stream
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .layouts import job_layout, result_beat_layout, result_read_signature, word_shape
@@ -19,9 +20,14 @@ class ResultDrain(wiring.Component):
     written it, one row a cycle, so the drain keeps up with the array whenever a pass is at
     least ``rows`` beats long, and the drain of one tile overlaps the computation of the next.
 
-    The fetched row passes the buffer's read (``buffer_latency`` registers) and the output
-    register that ``o_stream`` shows; the three move together, on every cycle the output
-    register is free or taken, so a stalled consumer stalls the read and nothing is lost.
+    The drain has two sides with a two-entry queue of row requests between them. The *walk*
+    takes the rows as tokens and queues the address of each row inside M; it waits only on
+    the queue's room, a flip-flop, so that nothing from the consumer reaches the walk's
+    counters (which sit beside the result buffer, far from a link's output registers). The
+    *read* takes a queued request, reads the row (``buffer_latency`` registers) and puts it
+    in the output register that ``o_stream`` shows; the read's stages and the output register
+    move together, on every cycle the output register is free or taken, so a stalled consumer
+    stalls the read and nothing is lost.
     ``status_req`` puts one status word in the output register, which the decoder only asks for
     when no result rows are owed, so the two never interleave.
 
@@ -74,15 +80,12 @@ class ResultDrain(wiring.Component):
         rows, cols = config.array.rows, config.array.cols
         out = self.o_stream
 
-        # The rows the writer writes, in order, are tokens the drain takes in the same order:
-        # a row inside M is fetched (when the output can take it), a padding row (past M) is
-        # skipped. ``tokens`` counts rows written and not yet taken, ``addr`` is the next row's
-        # address (the rows taken so far); ``has_token`` (``tokens != 0``) is kept in a
-        # flip-flop beside the count, so that ``fetch`` waits on no comparator or adder.
+        # The walk runs ahead of the rows: it queues a request for every row of the job's
+        # tiles in the order the writer writes them (padding rows past M flagged, the last
+        # tile's padding left out) while the queue has room, and waits on nothing else.
+        # ``addr`` is the next row's address (the rows queued so far).
         addr = Signal(range(config.result_rows + 1))
-        tokens = Signal(range(config.result_rows + 1))
-        has_token = Signal()
-        fetching = Signal()
+        walking = Signal()
         # The next row's place in its tile: ``row``; ``row == rows - 1`` (the tile's last row,
         # padding included); inside M; and the tile's last row inside M (``row == row_end``).
         row = Signal(range(rows))
@@ -100,37 +103,22 @@ class ResultDrain(wiring.Component):
                     real_last.eq((rows == 1) | (m_from == skipped + 1)),
                     row.eq(0), row_last.eq(rows == 1), in_m.eq(1)]
 
-        # The read's stages and the output register move together, whenever the output
-        # register is free or its beat is taken.
-        advance = Signal()
-        fetch = Signal()
-        skip = Signal()
-        take = Signal()
-        walk = tile_walk(m, config, self.job, restart=self.send, advance=take & row_last)
-        latency = config.buffer_latency
-        valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
-        count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
-                 for stage in range(latency)]
+        queue = Signal()
+        walk = tile_walk(m, config, self.job, restart=self.send, advance=queue & row_last)
+        request = data.StructLayout({"addr": range(config.result_rows + 1),
+                                     "count": out.payload.count.shape(), "padding": 1})
+        m.submodules.requests = requests = SyncFIFO(width=request.size, depth=2)
+        queued = data.View(request, requests.r_data)
+        queuing = data.View(request, requests.w_data)
         m.d.comb += [
-            advance.eq(~out.valid | out.ready),
-            fetch.eq(fetching & has_token & in_m & advance),
-            skip.eq(fetching & has_token & ~in_m),
-            take.eq(fetch | skip),
-            self.drain_read.addr.eq(addr),
-            self.drain_read.en.eq(advance),
-            self.out_busy.eq(fetching | Cat(*valid).any() | out.valid),
+            queue.eq(walking & requests.w_rdy),
+            requests.w_en.eq(queue),
+            queuing.addr.eq(addr),
+            queuing.count.eq(Mux(walk.n_more, cols, walk.n_left)),
+            queuing.padding.eq(~in_m),
         ]
-        with m.If(advance):
-            m.d.sync += [valid[0].eq(fetch),
-                         count[0].eq(Mux(walk.n_more, cols, walk.n_left))]
-            for stage in range(1, latency):
-                m.d.sync += [valid[stage].eq(valid[stage - 1]), count[stage].eq(count[stage - 1])]
-            # Assigning the (signed) accumulators to the wider words sign-extends them.
-            m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
-            for j in range(cols):
-                m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
 
-        with m.If(take):
+        with m.If(queue):
             m.d.sync += addr.eq(addr + 1)
             with m.If(row_last):
                 with m.If(walk.down):
@@ -144,11 +132,42 @@ class ResultDrain(wiring.Component):
                              real_last.eq(row + 1 == row_end)]
                 with m.If(real_last):
                     m.d.sync += in_m.eq(0)
-        with m.If(fetch & real_last & walk.last):
-            m.d.sync += fetching.eq(0)
+            with m.If(in_m & real_last & walk.last):
+                m.d.sync += walking.eq(0)
 
         with m.If(self.send):
-            m.d.sync += [addr.eq(0), *first_row_of(self.job.m, 0), fetching.eq(1)]
+            m.d.sync += [addr.eq(0), *first_row_of(self.job.m, 0), walking.eq(1)]
+
+        # The read takes the queued rows as the writer writes them: the rows written are
+        # tokens, taken in order, one with each request; a row inside M is read into the
+        # output, a padding row is dropped. ``tokens`` counts rows written and not yet taken;
+        # ``has_token`` (``tokens != 0``) is kept in a flip-flop beside the count, so that
+        # ``take`` waits on no comparator or adder. The read's stages and the output register
+        # move together, whenever the output register is free or its beat is taken.
+        tokens = Signal(range(config.result_rows + 1))
+        has_token = Signal()
+        advance = Signal()
+        take = Signal()
+        latency = config.buffer_latency
+        valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
+        count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
+                 for stage in range(latency)]
+        m.d.comb += [
+            advance.eq(~out.valid | out.ready),
+            take.eq(advance & has_token & requests.r_rdy),
+            requests.r_en.eq(take),
+            self.drain_read.addr.eq(queued.addr),
+            self.drain_read.en.eq(advance),
+            self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid),
+        ]
+        with m.If(advance):
+            m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
+            for stage in range(1, latency):
+                m.d.sync += [valid[stage].eq(valid[stage - 1]), count[stage].eq(count[stage - 1])]
+            # Assigning the (signed) accumulators to the wider words sign-extends them.
+            m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
+            for j in range(cols):
+                m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum.

@@ -9,7 +9,7 @@ from ..array import SystolicArray
 from ..lib.block_ram import buffer_memory
 from ..lib.buffer_port import buffer_attrs, buffer_read_port
 from .config import EngineConfig
-from .decoder import CommandDecoder
+from .decoder import CommandDecoder, command_features, command_layout
 from .drain import ResultDrain
 from .feeder import TileFeeder
 from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
@@ -17,6 +17,7 @@ from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
 from .preloader import Preloader
 from .writer import ResultWriter
 from ..lib.kept_register import kept_register
+from ..lib.stream_register import StreamRegister
 
 __all__ = ["GemmEngine"]
 
@@ -71,8 +72,10 @@ class GemmEngine(wiring.Component):
     **Ordering and waiting.** Commands run in order. A LOAD into the bank the running job is
     reading waits until the array has taken its last beat; START waits until the previous job
     has written its rows and sent its results; READ likewise; STATUS waits for the results
-    owed. Waiting only delays ``i_stream.ready``; every wait ends on its own as long as the
-    host takes the words of ``o_stream``.
+    owed. Words pass a register slice on their way to the decoder, which holds up to two of
+    them, so the decoder sees each a cycle after ``i_stream`` takes it and ``i_stream`` takes
+    up to two words beyond a command that waits. Waiting only delays ``i_stream.ready``;
+    every wait ends on its own as long as the host takes the words of ``o_stream``.
 
     **Refusals.** A malformed header, a zero dimension or one beyond the buffers
     (``M > max_m``, ``K > max_k``, ``N > max_n``) is refused: the error flag and code are set
@@ -130,7 +133,18 @@ class GemmEngine(wiring.Component):
             m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
             latency=latency, attrs=attrs, read_ports=2)
 
-        wiring.connect(m, wiring.flipped(self.i_stream), decoder.i_stream)
+        # The words reach the decoder through a register slice that carries each word's
+        # features beside it (``command_features``): the decoder's choices then start at
+        # flip-flops, and ``i_stream.ready`` is one.
+        m.submodules.command_register = command_register = StreamRegister(command_layout(config))
+        incoming = command_register.i_stream
+        m.d.comb += [
+            incoming.valid.eq(self.i_stream.valid),
+            incoming.payload.word.eq(self.i_stream.payload),
+            incoming.payload.features.eq(command_features(m, config, self.i_stream.payload)),
+            self.i_stream.ready.eq(incoming.ready),
+        ]
+        wiring.connect(m, command_register.o_stream, decoder.i_stream)
         operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
                     ("b", b_word_layout(config), b_depth(config), decoder.b_write, feeder.b_read))
         # The loader never writes the bank the feeder reads: a LOAD into it waits for the job's

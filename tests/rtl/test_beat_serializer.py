@@ -1,4 +1,4 @@
-"""The beat serializer: every word of every beat once, in order, without gaps."""
+"""The beat serializer: every word of every beat once, in order, a word a cycle in a beat."""
 
 import random
 
@@ -38,5 +38,5 @@ def test_full_beats_leave_a_word_every_cycle():
     beats = [[4 * b + j for j in range(4)] for b in range(25)]
     got, cycles = serialize(config, beats, 1, 1, 0)
     assert got == list(range(100))
-    # One cycle to the first word, then one word a cycle.
-    assert cycles == 101
+    # One cycle to the first word, then one word a cycle, and an idle cycle between beats.
+    assert cycles == 1 + 100 + 24

@@ -271,8 +271,7 @@ def test_single_job_cycles_match_the_trace():
     config = EngineConfig(ArrayConfig(rows=3, cols=5))
     a, b = operands(np.random.default_rng(0), 20, 30, 17, config.array)
     _, trace, program = model_gemm(a, b, config)
-    start = trace.accepted[program.first_start]
-    assert trace.outputs[-1][0] - start + 1 == job_cycles(20, 30, 17, config)
+    assert trace.outputs[-1][0] - trace.starts[0] + 1 == job_cycles(20, 30, 17, config)
 
 
 @pytest.mark.parametrize("rows, cols", [(8, 8), (4, 4), (3, 5)])

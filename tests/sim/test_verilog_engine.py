@@ -73,8 +73,11 @@ def check_gemm(config, a, b, *, backend="verilator", tiling=True):
     if config.array.overflow == "wrap":
         np.testing.assert_array_equal(run.result, matmul(a, b, config.array))
     assert run.cycles == model_cycles(config, a, b, tiling=tiling)
-    if len(gemm_program(a, b, config, tiling=tiling).jobs) == 1:
-        assert run.cycles == job_cycles(a.shape[0], a.shape[1], b.shape[1], config)
+    program = gemm_program(a, b, config, tiling=tiling)
+    if len(program.jobs) == 1:
+        trace = EngineModel(config).run(program.words)
+        assert trace.outputs[-1][0] - trace.starts[0] + 1 == job_cycles(
+            a.shape[0], a.shape[1], b.shape[1], config)
     assert run.wall_s > 0 and run.build_s >= 0
     return run
 
@@ -188,7 +191,9 @@ def test_status_after_reset(small):
     run = run_engine_words_verilog(SMALL, words, beats=2, budget=100, tail=10,
                                    build_dir=BUILD_ROOT)
     assert run.outputs == EngineModel(SMALL).run(words).outputs
-    assert run.accepted == [0, 2, 3] and run.cycles == 5 + 10
+    # The input register takes the words behind the first STATUS while the decoder sends it;
+    # the second status word leaves on cycle 6 (the tail is 10 cycles).
+    assert run.accepted == [0, 1, 2] and run.cycles == 6 + 10
     status = parse_status(run.outputs[0][1])
     assert (status.busy, status.error, status.jobs) == (False, False, 0)
 
