@@ -6,11 +6,21 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
+from .config import ConfigError
 from .lib.kept_register import kept_register
 from .pe import ProcessingElement
 from .shapes import init_layout, operand_layout, result_layout
 
-__all__ = ["SystolicArray", "pass_spacing"]
+__all__ = ["SystolicArray", "make_array", "pass_spacing"]
+
+
+def make_array(config):
+    """Return the array of ``config.dataflow``: a :class:`SystolicArray` (output-stationary)
+    or a :class:`~.ws_array.WSSystolicArray` (weight-stationary)."""
+    if config.weight_stationary:
+        from .ws_array import WSSystolicArray
+        return WSSystolicArray(config)
+    return SystolicArray(config)
 
 
 class SystolicArray(wiring.Component):
@@ -54,6 +64,10 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, config, *, preload=False):
+        if config.dataflow != "output-stationary":
+            raise ConfigError("dataflow", config.dataflow,
+                              "SystolicArray is the output-stationary array (make_array builds "
+                              "either dataflow's)")
         self._config = config
         self._preload = preload
         members = {
@@ -178,16 +192,16 @@ class SystolicArray(wiring.Component):
         return m
 
 
-def pass_spacing(m, config, pass_end):
+def pass_spacing(m, config, pass_end, *, spacing=None):
     """Add to ``m`` the array's pass-spacing timer; return its flag: a pass may end now.
 
-    The flag is high once ``config.min_pass_spacing`` cycles have passed since the last cycle
-    ``pass_end`` was high (and from reset). It is a flip-flop of its own, set as the count
+    The flag is high once ``spacing`` (default ``config.min_pass_spacing``, at least 1)
+    cycles have passed since the last cycle ``pass_end`` was high (and from reset). It is a flip-flop of its own, set as the count
     steps onto the spacing, rather than a comparator behind the count: whatever waits on it
     (the array's ``ready``, and every register of the feeder behind that) is then one gate
     from flip-flops.
     """
-    spacing = config.min_pass_spacing
+    spacing = config.min_pass_spacing if spacing is None else spacing
     since_last = Signal(range(spacing + 1), init=spacing)
     spaced = Signal(init=1)
     with m.If(pass_end):
