@@ -10,7 +10,8 @@ base derived (the accumulator width, the default buffers, the word width).
 import argparse
 import sys
 
-from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX, overlay
+from ..rtl.config import (ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX,
+                          check_engine_dataflow, overlay)
 from ..rtl.engine.config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
@@ -124,8 +125,9 @@ def add_engine_options(parser, *, default=None, tiling=True):
 def engine_config_from_args(args, array=None, *, base=None):
     """Return the :class:`EngineConfig` the options describe: the buffers given over ``base``
     (default ``EngineConfig(array)``), around ``array`` (default the array options'
-    :func:`config_from_args`). Raises ``ConfigError``."""
+    :func:`config_from_args`). Raises ``ConfigError``, also for a dataflow the engine lacks."""
     array = config_from_args(args) if array is None else array
+    check_engine_dataflow(array)
     base = EngineConfig(array) if base is None else overlay(base, array=array)
     return overlay(base, **engine_options(args))
 

@@ -114,15 +114,18 @@ def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=Non
 def beat_words(a, b, config):
     """Pack every operand beat of ``A @ B`` into little-endian 32-bit words, with numpy.
 
-    Bit-for-bit the beats of :func:`~systolic.sim.tiling.gemm_beats` (pass by pass, K beats a
-    pass), but vectorized: a 256x256x256 GEMM has 65,536 beats, which Python's
-    per-field packing takes seconds to build.
+    Bit-for-bit the beats of :func:`~systolic.sim.tiling.array_feed`. Output-stationary ones
+    (pass by pass, K beats a pass) are packed vectorized: a 256x256x256 GEMM has 65,536
+    beats, which Python's per-field packing takes seconds to build. Weight-stationary ones
+    come packed from :func:`~systolic.sim.ws_tiling.ws_gemm_beats`.
 
     Returns
     -------
     numpy.ndarray of uint32, shape (beats, ceil(operand_bits / 32))
     """
     a, b = check_operands(a, b, config)
+    if config.weight_stationary:
+        return ints_to_words(array_feed(a, b, config).beats, operand_bits(config))
     m, k = a.shape
     n = b.shape[1]
     rows, cols = config.rows, config.cols
@@ -302,11 +305,7 @@ def run_gemm_verilog(config, a, b, *, backend="verilator", vcd=None, fst=None, b
     build_s = time.perf_counter() - started
     feed = array_feed(a, b, config)
     if driver == "native":
-        # Output-stationary beats are packed vectorized (big GEMMs have many); the
-        # weight-stationary ones come packed from the feed.
-        words = (ints_to_words(feed.beats, operand_bits(config)) if config.weight_stationary
-                 else beat_words(a, b, config))
-        rows, cycles, wall_s = run_harness(build, words, feed.rows, budget,
+        rows, cycles, wall_s = run_harness(build, beat_words(a, b, config), feed.rows, budget,
                                            trace_path=vcd if vcd is not None else fst)
     else:
         ran = run_cocotb(build, a, b, budget=budget, vcd=vcd, fst=fst)
