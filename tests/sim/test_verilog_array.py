@@ -308,11 +308,12 @@ def test_beat_words_pack_like_the_feed(case):
     assert [int.from_bytes(row.tobytes(), "little") for row in words] == expected
 
 
-def test_verilog_is_what_generate_writes(tmp_path):
+@pytest.mark.parametrize("dataflow", ["output-stationary", "weight-stationary"])
+def test_verilog_is_what_generate_writes(tmp_path, dataflow):
     out = tmp_path / "array.v"
     assert cli_main(["generate", "--rows", "2", "--cols", "3", "--width", "8", "--acc-width", "18",
-                     "-o", str(out)]) == 0
-    assert out.read_text() == verilog_for(WAVE_CONFIG)
+                     "--dataflow", dataflow, "-o", str(out)]) == 0
+    assert out.read_text() == verilog_for(dataclasses.replace(WAVE_CONFIG, dataflow=dataflow))
 
 
 def test_build_cache_keys_on_the_verilog(tmp_path, monkeypatch):
