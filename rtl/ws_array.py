@@ -5,8 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
-from .array import pass_spacing
-from .lib.kept_register import kept_register
+from .array import delay_line, feed_rows, pass_spacing
 from .shapes import result_layout, ws_operand_layout
 from .ws_pe import WSProcessingElement
 
@@ -98,15 +97,8 @@ class WSSystolicArray(wiring.Component):
         with m.Elif(accept & beat.load):
             m.d.sync += loaded.eq(loaded + 1)
 
-        def delayed(value, cycles, name, *, keep=False):
-            for n in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{n + 1}")
-                if keep:
-                    kept_register(m, platform, reg, value)
-                else:
-                    m.d.sync += reg.eq(value)
-                value = reg
-            return value
+        def delayed(value, cycles, name):
+            return delay_line(m, platform, value, cycles, name)
 
         valid = Signal()
         m.d.comb += valid.eq(accept & beat.row)
@@ -129,19 +121,8 @@ class WSSystolicArray(wiring.Component):
 
         # Skew: row i of A and its flags enter i cycles late, so that row m meets column j's
         # partial sum in PE (i, j) one cycle after it left PE (i - 1, j).
-        for i in range(rows):
-            left = pes[i][0]
-            m.d.comb += [
-                left.a_in.eq(delayed(beat.a[i], i, f"a{i}_skew")),
-                left.valid_in.eq(delayed(valid, i, f"valid{i}_skew")),
-                left.first_in.eq(delayed(beat.first, i, f"first{i}_skew")),
-            ]
-            for j in range(1, cols):
-                m.d.comb += [
-                    pes[i][j].a_in.eq(pes[i][j - 1].a_out),
-                    pes[i][j].valid_in.eq(pes[i][j - 1].valid_out),
-                    pes[i][j].first_in.eq(pes[i][j - 1].first_out),
-                ]
+        feed_rows(m, platform, pes, {"a": lambda i: beat.a[i], "valid": lambda i: valid,
+                                     "first": lambda i: beat.first})
         # A PE adds its product to the partial sum 2 + product_stages cycles after its A value
         # arrives; column j's A value reaches the top row j cycles late.
         top = 2 + config.product_stages
