@@ -43,12 +43,17 @@ def run_beats(config, beats, n_rows):
     return accepted, rows
 
 
-@pytest.mark.parametrize("rows, cols, pipeline", [(3, 4, 0), (3, 4, 1), (2, 1, 0), (1, 1, 0)])
-def test_early_weight_loads_are_held_until_the_last_pe_took_its_weight(rows, cols, pipeline):
-    config = ArrayConfig(rows=rows, cols=cols, pipeline=pipeline, dataflow="weight-stationary")
-    rng = np.random.default_rng(rows * 10 + cols)
-    tiles = [rng.integers(-128, 128, size=(rows, cols)) for _ in range(2)]
-    a = [rng.integers(-128, 128, size=(2, rows)) for _ in range(2)]
+def random_passes(config, seed):
+    """Two weight tiles, and two rows of A for each."""
+    rng = np.random.default_rng(seed)
+    tiles = [rng.integers(-128, 128, size=(config.rows, config.cols)) for _ in range(2)]
+    return tiles, [rng.integers(-128, 128, size=(2, config.rows)) for _ in range(2)]
+
+
+def greedy_beats(config, tiles, a):
+    """The beats of a greedy feeder: the second tile's weights right after the first pass's
+    two rows, long before the last PE has taken the first tile."""
+    rows, cols = config.rows, config.cols
     zeros_a, zeros_c = [0] * rows, [0] * cols
 
     def load(tile, r):
@@ -59,11 +64,15 @@ def test_early_weight_loads_are_held_until_the_last_pe_took_its_weight(rows, col
         return pack_ws_operands(a[p][i].tolist(), [0] * cols, zeros_c, row=True, load=False,
                                 first=i == 0, last=i == 1, config=config)
 
-    # A greedy feeder: the next tile's weights right after the pass's two rows, long before
-    # the last PE has taken the current tile.
-    beats = ([load(0, r) for r in range(rows)] + [row(0, 0), row(0, 1)]
-             + [load(1, r) for r in range(rows)] + [row(1, 0), row(1, 1)])
-    accepted, results = run_beats(config, beats, 4)
+    return ([load(0, r) for r in range(rows)] + [row(0, 0), row(0, 1)]
+            + [load(1, r) for r in range(rows)] + [row(1, 0), row(1, 1)])
+
+
+@pytest.mark.parametrize("rows, cols, pipeline", [(3, 4, 0), (3, 4, 1), (2, 1, 0), (1, 1, 0)])
+def test_early_weight_loads_are_held_until_the_last_pe_took_its_weight(rows, cols, pipeline):
+    config = ArrayConfig(rows=rows, cols=cols, pipeline=pipeline, dataflow="weight-stationary")
+    tiles, a = random_passes(config, seed=rows * 10 + cols)
+    accepted, results = run_beats(config, greedy_beats(config, tiles, a), 4)
     first = rows
     allowed = max(first + config.weight_load_delay, first + 2)
     expected = (list(range(rows)) + [first, first + 1] + list(range(allowed, allowed + rows))
@@ -75,3 +84,22 @@ def test_early_weight_loads_are_held_until_the_last_pe_took_its_weight(rows, col
         got = np.array([values for values, _ in results[2 * p:2 * p + 2]])
         assert np.array_equal(got, matmul(a[p], tiles[p], config))
         assert [last for _, last in results[2 * p:2 * p + 2]] == [False, True]
+
+
+# weight_load_delay of at least 3: the greedy feeder offers the first load 2 cycles after the
+# pass's first row, so the weakened array takes it exactly one cycle sooner than allowed.
+@pytest.mark.parametrize("rows, cols", [(3, 4), (2, 3), (4, 4)])
+def test_the_weight_load_delay_is_tight(monkeypatch, rows, cols):
+    # An array built to let loads in one cycle sooner: the chain shifts once before the
+    # bottom-right PE takes its weight, which then is the one of the PE above it.
+    config = ArrayConfig(rows=rows, cols=cols, dataflow="weight-stationary")
+    tiles, a = random_passes(config, seed=rows * 10 + cols)
+    tiles[0][-1, -1], tiles[0][-2, -1] = 1, -1
+    a[0][:, -1] = 100
+    expected = matmul(a[0], tiles[0], config)
+    sooner = config.weight_load_delay - 1
+    monkeypatch.setattr(ArrayConfig, "weight_load_delay", property(lambda self: sooner))
+    _, results = run_beats(config, greedy_beats(config, tiles, a), 4)
+    got = np.array([values for values, _ in results[:2]])
+    assert np.array_equal(got[:, :-1], expected[:, :-1])
+    assert np.array_equal(got[:, -1], expected[:, -1] - 2 * 100)
