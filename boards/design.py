@@ -16,7 +16,7 @@ its family's facts in ``devices.json``:
 import math
 from dataclasses import dataclass
 
-from ..rtl.config import overlay
+from ..rtl.config import check_engine_dataflow, overlay
 from ..rtl.engine.config import EngineConfig
 from ..rtl.lib.baud import MIN_DIVISOR, UARTError, baud_divisor, rate_tolerance
 from .pll import ClockPlan, PLLError
@@ -95,10 +95,12 @@ def default_engine_config(board, array=None, **overrides):
     cut to the device's block RAM less :data:`BRIDGE_BRAM` (:func:`fit_engine_config`; the
     family's block RAM modes are in devices.json). ``overrides`` (``k_depth``, ``m_blocks``,
     ``n_blocks``, ``word_width``, ``buffer_ram``; ``None`` for not given) are applied
-    afterwards, as given.
+    afterwards, as given. Raises :class:`~systolic.rtl.config.ConfigError` for a dataflow
+    the engine lacks (:func:`~systolic.rtl.config.check_engine_dataflow`).
     """
     board = get_board(board)
     array = board.array if array is None else array
+    check_engine_dataflow(array)
     config = fit_engine_config(EngineConfig(array=array, **board.buffers.to_dict()), board.family,
                                board.facts()["bram"] - BRIDGE_BRAM)
     return overlay(config, **overrides)

@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..rtl.config import ConfigError
+from ..sim.errors import SimulationError
 from .errors import UsageError
 
 __all__ = ["main", "build_parser"]
@@ -69,6 +70,11 @@ def main(argv=None):
     except (UsageError, ConfigError) as exc:
         print(f"systolic {args.command}: error: {exc}", file=sys.stderr)
         status = 2
+    except SimulationError as exc:
+        # The simulated hardware broke its protocol (a hang, a misflagged row, a wrong partial
+        # sum): a failed check like a mismatch, not bad input.
+        print(f"systolic {args.command}: error: {exc}", file=sys.stderr)
+        status = 1
     except MemoryError:
         print(f"systolic {args.command}: error: out of memory; choose a smaller problem",
               file=sys.stderr)

@@ -12,8 +12,8 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "generate", help="write the systolic array as Verilog",
         description="Generate the R x C systolic array as a Verilog module. The README lists its "
-                    "ports and the cycle-level protocol.")
-    add_array_options(parser)
+                    "ports and the cycle-level protocol of each dataflow.")
+    add_array_options(parser, dataflow=True)
     parser.add_argument("-o", "--output", required=True, metavar="FILE.v",
                         help="Verilog file to write; - writes it to standard output")
     parser.add_argument("--name", default=DEFAULT_MODULE, help=f"module name (default {DEFAULT_MODULE})")
@@ -32,10 +32,10 @@ def run(args):
     estimate = generate_seconds(config)
     about = f" (about {format_duration(estimate)})" if estimate > SHOW_S else ""
     progress(f"generating {config.describe()}{about}", quiet=args.json)
-    from ..rtl.array import SystolicArray
+    from ..rtl.array import make_array
     from ..rtl.verilog import to_verilog
     with Heartbeat("generating", estimate, quiet=args.json):
-        text = to_verilog(SystolicArray(config), args.name)
+        text = to_verilog(make_array(config), args.name)
     write_atomic(output, text)
     if args.json:
         print_json({"output": args.output, "module": args.name, "config": config.to_dict(),

@@ -69,14 +69,18 @@ class SimulationEstimate:
 def gemm_cycles_of_passes(config, m, k, n):
     """:func:`~systolic.sim.model.gemm_cycles` without listing every pass.
 
-    Passes of the same K follow each other at a constant distance, so the count is the first
-    pass's cycles plus that distance for each pass after it: the same figure, in constant
-    time and memory for any GEMM.
+    Passes of the same length (K beats output-stationary, M weight-stationary) follow each
+    other at a constant distance, so the count is the first pass's cycles plus that distance
+    for each pass after it: the same figure, in constant time and memory for any GEMM.
     """
     from ..sim.model import array_cycles, gemm_passes
-    passes = gemm_passes(m, n, config)
-    first = array_cycles([k], config)
-    return first + (passes - 1) * (array_cycles([k, k], config) - first)
+    from ..sim.ws_model import ws_gemm_passes
+    if config.weight_stationary:
+        passes, beats = ws_gemm_passes(k, n, config), m
+    else:
+        passes, beats = gemm_passes(m, n, config), k
+    first = array_cycles([beats], config)
+    return first + (passes - 1) * (array_cycles([beats, beats], config) - first)
 
 
 def estimate_simulation(config, m, k, n, *, backend, target):

@@ -10,7 +10,8 @@ base derived (the accumulator width, the default buffers, the word width).
 import argparse
 import sys
 
-from ..rtl.config import ArrayConfig, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE, DIM_MAX, overlay
+from ..rtl.config import (ArrayConfig, DATAFLOWS, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE,
+                          DIM_MAX, check_engine_dataflow, overlay)
 from ..rtl.engine.config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
@@ -27,12 +28,13 @@ BATCH_MAX = 1 << 16
 ENGINE_OPTIONS = ("k_depth", "m_blocks", "n_blocks")
 
 
-def add_array_options(parser, *, default=None):
+def add_array_options(parser, *, default=None, dataflow=False):
     """Add ``--rows --cols --width/--a-width/--b-width --acc-width --max-k --unsigned --overflow
     --pipeline``, every one ``None`` unless given (see :func:`array_options`).
 
     ``default`` says in the help where the values not given come from (``"the board's"``);
-    unset, the help shows :class:`ArrayConfig`'s defaults.
+    unset, the help shows :class:`ArrayConfig`'s defaults. ``dataflow`` adds ``--dataflow``,
+    for the commands that run the bare array (the engine is output-stationary only).
     """
     def said(value):
         return f"default: {default}" if default else f"default {value}"
@@ -59,6 +61,10 @@ def add_array_options(parser, *, default=None):
                        help=f"extra register stages for clock speed, 0 to {PIPELINE_MAX}: 1 registers "
                             f"each product before its accumulator and the result mux in two levels, "
                             f"for 2 cycles more latency ({said(_DEFAULT.pipeline)})")
+    if dataflow:
+        group.add_argument("--dataflow", choices=DATAFLOWS,
+                           help=f"the array's dataflow (default {_DEFAULT.dataflow}); the GEMM "
+                                f"engine is output-stationary only")
     return group
 
 
@@ -67,6 +73,7 @@ def array_options(args):
     left out; ``--width`` sets both operand widths unless ``--a-width``/``--b-width`` do)."""
     given = {name: getattr(args, name) for name in ("rows", "cols", "acc_width", "max_k",
                                                     "overflow", "pipeline")}
+    given["dataflow"] = getattr(args, "dataflow", None)
     given["a_width"] = args.a_width if args.a_width is not None else args.width
     given["b_width"] = args.b_width if args.b_width is not None else args.width
     given["signed"] = False if args.unsigned else None
@@ -124,8 +131,9 @@ def add_engine_options(parser, *, default=None, tiling=True):
 def engine_config_from_args(args, array=None, *, base=None):
     """Return the :class:`EngineConfig` the options describe: the buffers given over ``base``
     (default ``EngineConfig(array)``), around ``array`` (default the array options'
-    :func:`config_from_args`). Raises ``ConfigError``."""
+    :func:`config_from_args`). Raises ``ConfigError``, also for a dataflow the engine lacks."""
     array = config_from_args(args) if array is None else array
+    check_engine_dataflow(array)
     base = EngineConfig(array) if base is None else overlay(base, array=array)
     return overlay(base, **engine_options(args))
 

@@ -6,11 +6,21 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
+from .config import ConfigError
 from .lib.kept_register import kept_register
 from .pe import ProcessingElement
 from .shapes import init_layout, operand_layout, result_layout
 
-__all__ = ["SystolicArray", "pass_spacing"]
+__all__ = ["SystolicArray", "make_array", "pass_spacing", "delay_line", "feed_rows"]
+
+
+def make_array(config):
+    """Return the array of ``config.dataflow``: a :class:`SystolicArray` (output-stationary)
+    or a :class:`~.ws_array.WSSystolicArray` (weight-stationary)."""
+    if config.weight_stationary:
+        from .ws_array import WSSystolicArray
+        return WSSystolicArray(config)
+    return SystolicArray(config)
 
 
 class SystolicArray(wiring.Component):
@@ -54,6 +64,10 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, config, *, preload=False):
+        if config.dataflow != "output-stationary":
+            raise ConfigError("dataflow", config.dataflow,
+                              "SystolicArray is the output-stationary array (make_array builds "
+                              "either dataflow's)")
         self._config = config
         self._preload = preload
         members = {
@@ -96,17 +110,8 @@ class SystolicArray(wiring.Component):
                     m.d.comb += [pes[i][j].init_in.eq(self.init.data[j]),
                                  pes[i][j].init_load.eq(load)]
 
-        # Skew: row i of A and its control flags enter i cycles late, column j of B j cycles
-        # late, so that A[i, k] and B[k, j] meet in PE (i, j) on the same cycle.
         def delayed(value, cycles, name, *, keep=False):
-            for n in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{n + 1}")
-                if keep:
-                    kept_register(m, platform, reg, value)
-                else:
-                    m.d.sync += reg.eq(value)
-                value = reg
-            return value
+            return delay_line(m, platform, value, cycles, name, keep=keep)
 
         valid = accept
         if config.input_stages:
@@ -115,19 +120,10 @@ class SystolicArray(wiring.Component):
             valid = Signal(name="valid_in")
             beat = Signal.like(self.i_stream.payload, name="beat_in")
             m.d.sync += [valid.eq(accept), beat.eq(self.i_stream.payload)]
-        for i in range(rows):
-            left = pes[i][0]
-            m.d.comb += [
-                left.a_in.eq(delayed(beat.a[i], i, f"a{i}_skew")),
-                left.valid_in.eq(delayed(valid, i, f"valid{i}_skew")),
-                left.last_in.eq(delayed(beat.last, i, f"last{i}_skew")),
-            ]
-            for j in range(1, cols):
-                m.d.comb += [
-                    pes[i][j].a_in.eq(pes[i][j - 1].a_out),
-                    pes[i][j].valid_in.eq(pes[i][j - 1].valid_out),
-                    pes[i][j].last_in.eq(pes[i][j - 1].last_out),
-                ]
+        # Skew: row i of A and its control flags enter i cycles late, column j of B j cycles
+        # late, so that A[i, k] and B[k, j] meet in PE (i, j) on the same cycle.
+        feed_rows(m, platform, pes, {"a": lambda i: beat.a[i], "valid": lambda i: valid,
+                                     "last": lambda i: beat.last})
         for j in range(cols):
             m.d.comb += pes[0][j].b_in.eq(delayed(beat.b[j], j, f"b{j}_skew"))
             for i in range(1, rows):
@@ -178,16 +174,46 @@ class SystolicArray(wiring.Component):
         return m
 
 
-def pass_spacing(m, config, pass_end):
+def delay_line(m, platform, value, cycles, name, *, keep=False):
+    """Add to ``m`` a chain of ``cycles`` registers after ``value`` (``{name}_d1`` ...); return
+    its end (``value`` itself for none). ``keep`` makes them registers synthesis keeps apart
+    (:func:`~.lib.kept_register.kept_register`)."""
+    for n in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{n + 1}")
+        if keep:
+            kept_register(m, platform, reg, value)
+        else:
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def feed_rows(m, platform, pes, edge):
+    """Feed the rows of the PE grid ``pes`` from the left, as both dataflows' arrays do.
+
+    ``edge`` maps a port stem (``"a"`` for the PEs' ``a_in`` and ``a_out``) to a function of
+    the row index that gives the value at the array's edge. Row ``i``'s values enter ``i``
+    cycles late (registers ``{stem}{i}_skew_d1`` ...) and pass from each PE to the next on
+    the right through its registered output.
+    """
+    for i, row in enumerate(pes):
+        for stem, value in edge.items():
+            m.d.comb += getattr(row[0], f"{stem}_in").eq(
+                delay_line(m, platform, value(i), i, f"{stem}{i}_skew"))
+            for left, right in zip(row, row[1:]):
+                m.d.comb += getattr(right, f"{stem}_in").eq(getattr(left, f"{stem}_out"))
+
+
+def pass_spacing(m, config, pass_end, *, spacing=None):
     """Add to ``m`` the array's pass-spacing timer; return its flag: a pass may end now.
 
-    The flag is high once ``config.min_pass_spacing`` cycles have passed since the last cycle
-    ``pass_end`` was high (and from reset). It is a flip-flop of its own, set as the count
+    The flag is high once ``spacing`` (default ``config.min_pass_spacing``, at least 1)
+    cycles have passed since the last cycle ``pass_end`` was high (and from reset). It is a flip-flop of its own, set as the count
     steps onto the spacing, rather than a comparator behind the count: whatever waits on it
     (the array's ``ready``, and every register of the feeder behind that) is then one gate
     from flip-flops.
     """
-    spacing = config.min_pass_spacing
+    spacing = config.min_pass_spacing if spacing is None else spacing
     since_last = Signal(range(spacing + 1), init=spacing)
     spaced = Signal(init=1)
     with m.If(pass_end):

@@ -10,13 +10,15 @@ from dataclasses import dataclass, fields, asdict
 __all__ = [
     "ConfigError", "ArrayConfig", "check_int", "check_known_fields", "overlay",
     "DATAFLOWS", "OVERFLOW_MODES", "WIDTH_RANGE", "ACC_WIDTH_MAX", "DIM_MAX", "MAX_K_MAX",
-    "PIPELINE_MAX",
+    "PIPELINE_MAX", "ENGINE_DATAFLOWS", "check_engine_dataflow",
 ]
 
 
-#: Dataflows the gateware implements. ``weight-stationary`` is the planned second entry; the
-#: config keeps the field so that designs and files written today stay valid when it lands.
-DATAFLOWS = ("output-stationary",)
+#: Dataflows the array gateware implements.
+DATAFLOWS = ("output-stationary", "weight-stationary")
+#: Dataflows the GEMM engine around the array implements (the weight-stationary engine is
+#: still to come: its feeder, writer and model follow the output-stationary pass order).
+ENGINE_DATAFLOWS = ("output-stationary",)
 #: What an accumulator does when a sum leaves its range.
 OVERFLOW_MODES = ("wrap", "saturate")
 #: Allowed operand widths, in bits (inclusive).
@@ -73,6 +75,18 @@ def overlay(config, **given):
     return dataclasses.replace(config, **again, **given)
 
 
+def check_engine_dataflow(array):
+    """Raise :class:`ConfigError` unless the GEMM engine implements ``array.dataflow``.
+
+    The one refusal of every path that builds or models the engine (``systolic build``,
+    ``run``, the sweep, ...); the bare array takes every dataflow of :data:`DATAFLOWS`.
+    """
+    if array.dataflow not in ENGINE_DATAFLOWS:
+        raise ConfigError("dataflow", array.dataflow,
+                          f"the GEMM engine is {', '.join(ENGINE_DATAFLOWS)} only for now; the "
+                          f"bare array takes it (systolic simulate --target array, generate)")
+
+
 def mark_derived(config, names):
     """Record on a frozen config which of its parameters it derived (see :func:`overlay`)."""
     object.__setattr__(config, "_derived", frozenset(names))
@@ -120,7 +134,11 @@ class ArrayConfig:
         (each accumulation step clamps to the accumulator range).
     dataflow : str
         ``"output-stationary"``: each processing element owns one result and operands flow
-        through the array.
+        through the array (:class:`~.array.SystolicArray`). ``"weight-stationary"``: each
+        processing element holds one weight of an R x C tile of B (R values of K by C of N),
+        rows of A stream through and partial sums flow down the columns
+        (:class:`~.ws_array.WSSystolicArray`). The GEMM engine is output-stationary only
+        (:func:`check_engine_dataflow`).
     pipeline : int
         Extra register stages for clock speed, from 0 to :data:`PIPELINE_MAX`. ``1`` puts a
         fabric register between each PE's multiplier and its accumulator (a hard multiplier's
@@ -225,26 +243,61 @@ class ArrayConfig:
         return self.rows * self.cols
 
     @property
-    def min_pass_spacing(self):
-        """Fewest cycles between the last beats of two consecutive passes.
+    def weight_stationary(self):
+        """Whether :attr:`dataflow` is ``"weight-stationary"``."""
+        return self.dataflow == "weight-stationary"
 
-        Results leave the array one row per cycle (``rows`` cycles a pass), and a PE's result
-        register may only be overwritten once its row has left (``cols`` cycles after the
-        first PE of a row finishes). A shorter pass is held at its last beat until this many
-        cycles have passed since the previous last beat.
+    @property
+    def min_pass_spacing(self):
+        """Fewest cycles between two consecutive passes; passes at least this long never wait.
+
+        Output-stationary: between the last beats of two passes. Results leave the array one
+        row per cycle (``rows`` cycles a pass), and a PE's result register may only be
+        overwritten once its row has left (``cols`` cycles after the first PE of a row
+        finishes): ``max(rows, cols)``. A shorter pass is held at its last beat.
+
+        Weight-stationary: between the first row beats of two passes (two weight tiles). The
+        next tile's ``rows`` weight rows shift into the shadow registers one a beat, the first
+        of them :attr:`weight_load_delay` cycles after the pass's first row beat (when the
+        last PE has taken the current tile), the last one at least a cycle before the next
+        pass's first row beat: ``weight_load_delay + rows = 2 * rows + cols - 2``. A pass of
+        fewer rows is followed by beats that only load weights (or do nothing).
         """
+        if self.weight_stationary:
+            return self.weight_load_delay + self.rows
         return max(self.rows, self.cols)
 
     @property
-    def result_latency(self):
-        """Cycles from the last input beat of a pass to the first result row of that pass.
+    def weight_load_delay(self):
+        """Weight-stationary: cycles from a pass's first row beat to the first beat that may
+        shift the next tile's weights in (``rows + cols - 2``).
 
-        Row ``i`` of the pass appears ``i`` cycles later. The figure is the sum of the pipeline:
-        the operand skew and the horizontal walk (``cols - 1`` register stages to reach the
-        last column), the PE input register, the product register, the accumulator, the
-        result row register and the output register; with :attr:`pipeline` set, also the
-        input register, the PE's second product register and the result mux's first level.
+        The shadow registers of the whole array shift together, and PE ``(i, j)`` takes its
+        shadow weight ``i + j`` cycles after the pass's first row beat; the last PE,
+        ``(rows - 1, cols - 1)``, takes it ``rows + cols - 2`` cycles after, and a shift on
+        that same cycle only shows on the next.
         """
+        return self.rows + self.cols - 2
+
+    @property
+    def result_latency(self):
+        """Cycles from the beat that completes a result row's inputs to that row's output beat.
+
+        Output-stationary: from the last input beat of a pass to the first result row of that
+        pass; row ``i`` of the pass appears ``i`` cycles later. The figure is the sum of the
+        pipeline: the operand skew and the horizontal walk (``cols - 1`` register stages to
+        reach the last column), the PE input register, the product register, the accumulator,
+        the result row register and the output register; with :attr:`pipeline` set, also the
+        input register, the PE's second product register and the result mux's first level.
+
+        Weight-stationary: from a row beat to its row of partial sums: the row skew and the
+        horizontal walk (``rows - 1 + cols - 1``), the PE's operand and product registers,
+        its partial-sum register, then the de-skew of the columns to the last column's time
+        (no register of its own); with :attr:`pipeline` set, also the input register and the
+        PE's second product register. Every row beat gives a result row, in beat order.
+        """
+        if self.weight_stationary:
+            return self.rows + self.cols + 1 + self.input_stages + self.product_stages
         return self.cols + 3 + self.input_stages + self.product_stages + self.mux_stages
 
     @property

@@ -8,7 +8,21 @@ from .lib.kept_register import kept_register
 from .multiplier import make_multiplier
 from .shapes import a_shape, b_shape, product_shape, acc_shape
 
-__all__ = ["ProcessingElement"]
+__all__ = ["ProcessingElement", "overflow_sum"]
+
+
+def overflow_sum(config, acc, product):
+    """Return the expression of ``acc + product`` after ``config``'s overflow rule: the wide
+    sum (which the destination register wraps to ``acc_width`` bits), or clamped to the
+    accumulator range. Both dataflows' PEs add this way, so they give the same bits."""
+    total = acc + product
+    if config.overflow == "saturate":
+        lo, hi = config.acc_range
+        if not config.signed:
+            # An unsigned sum cannot fall below zero: no comparison that is always false.
+            return Mux(total > hi, hi, total)
+        return Mux(total > hi, hi, Mux(total < lo, lo, total))
+    return total
 
 
 class ProcessingElement(wiring.Component):
@@ -79,14 +93,7 @@ class ProcessingElement(wiring.Component):
 
     def accumulate(self, acc, product):
         """Return the expression of ``acc + product`` after the configured overflow rule."""
-        total = acc + product
-        if self._config.overflow == "saturate":
-            lo, hi = self._config.acc_range
-            if not self._config.signed:
-                # An unsigned sum cannot fall below zero: no comparison that is always false.
-                return Mux(total > hi, hi, total)
-            return Mux(total > hi, hi, Mux(total < lo, lo, total))
-        return total
+        return overflow_sum(self._config, acc, product)
 
     def elaborate(self, platform):
         m = Module()

@@ -4,7 +4,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 __all__ = ["a_shape", "b_shape", "product_shape", "acc_shape", "operand_layout", "result_layout",
-           "init_layout"]
+           "init_layout", "ws_operand_layout"]
 
 
 def _shape(width, config):
@@ -41,6 +41,27 @@ def operand_layout(config):
         "a":    data.ArrayLayout(a_shape(config), config.rows),
         "b":    data.ArrayLayout(b_shape(config), config.cols),
         "last": 1,
+    })
+
+
+def ws_operand_layout(config):
+    """Payload of one weight-stationary array input beat: a row of A with the partial sums it
+    starts from, and a row of weights for the next tile.
+
+    ``a[i]`` feeds array row ``i`` (``A[m, k0 + i]``) and ``psum[j]`` column ``j``'s top, on a
+    beat with ``row`` set; ``first`` marks a pass's first row (the PEs take the loaded weight
+    tile before it), ``last`` its last row (the result row is flagged ``last``). ``w[j]``
+    shifts into column ``j``'s weight chain on a beat with ``load`` set (a tile's bottom row
+    first). A beat may carry a row, a weight row, both or neither.
+    """
+    return data.StructLayout({
+        "a":     data.ArrayLayout(a_shape(config), config.rows),
+        "w":     data.ArrayLayout(b_shape(config), config.cols),
+        "psum":  data.ArrayLayout(acc_shape(config), config.cols),
+        "row":   1,
+        "load":  1,
+        "first": 1,
+        "last":  1,
     })
 
 

@@ -1,5 +1,8 @@
 """The numpy reference model: bit-exact results and exact cycle counts of the array.
 
+The results are one model for both dataflows (:func:`matmul`); the cycle functions here take
+either dataflow's config and hand a weight-stationary one to :mod:`.ws_model`.
+
 Only numpy and the config module are imported here, never Amaranth: the model is the
 independent statement of what the hardware must do, and the host tools use it without the
 gateware.
@@ -14,7 +17,7 @@ import numpy as np
 __all__ = [
     "OperandError", "check_operands", "matmul", "result_dtype", "wrap", "saturate",
     "PassSchedule", "schedule_passes", "array_cycles", "gemm_passes", "gemm_cycles",
-    "ideal_cycles",
+    "ideal_cycles", "result_rows",
 ]
 
 
@@ -132,10 +135,16 @@ class PassSchedule:
 def schedule_passes(ks, config):
     """Return the :class:`PassSchedule` of consecutive passes of ``ks`` beats each.
 
-    The array accepts beats back to back, except that a pass's last beat waits until
-    ``config.min_pass_spacing`` cycles after the previous pass's last beat. Row ``i`` of a pass
-    appears ``config.result_latency + i`` cycles after its last beat.
+    Output-stationary: the array accepts beats back to back, except that a pass's last beat
+    waits until ``config.min_pass_spacing`` cycles after the previous pass's last beat. Row
+    ``i`` of a pass appears ``config.result_latency + i`` cycles after its last beat.
+
+    Weight-stationary: ``ks`` are the passes' row beats (M each);
+    see :func:`~.ws_model.ws_schedule_passes`.
     """
+    if config.weight_stationary:
+        from .ws_model import ws_schedule_passes
+        return ws_schedule_passes(ks, config)
     schedule = []
     next_beat = 0
     previous_last = None
@@ -158,13 +167,29 @@ def array_cycles(ks, config):
 
 
 def gemm_passes(m, n, config):
-    """Number of R x C output tiles (array passes) an M x N result needs."""
+    """Number of R x C output tiles (output-stationary array passes) an M x N result needs."""
     return math.ceil(m / config.rows) * math.ceil(n / config.cols)
 
 
 def gemm_cycles(m, k, n, config):
-    """Cycles the bare array takes for an M x K x N GEMM fed one tile pass after another."""
+    """Cycles the bare array takes for an M x K x N GEMM fed one tile pass after another.
+
+    Output-stationary: a pass of K beats per R x C output tile. Weight-stationary: a pass of M
+    row beats per R x C weight tile (:func:`~.ws_model.ws_gemm_cycles`).
+    """
+    if config.weight_stationary:
+        from .ws_model import ws_gemm_cycles
+        return ws_gemm_cycles(m, k, n, config)
     return array_cycles([k] * gemm_passes(m, n, config), config)
+
+
+def result_rows(m, k, n, config):
+    """Result rows the bare array gives for an M x K x N GEMM: ``rows`` a pass
+    (output-stationary), ``M`` a pass (weight-stationary)."""
+    if config.weight_stationary:
+        from .ws_model import ws_gemm_passes
+        return m * ws_gemm_passes(k, n, config)
+    return config.rows * gemm_passes(m, n, config)
 
 
 def ideal_cycles(m, k, n, config):

@@ -6,7 +6,7 @@ declaration order, array elements from index 0 upwards. Backends that drive the 
 """
 
 __all__ = ["to_bits", "from_bits", "pack_operands", "unpack_result", "operand_bits", "result_bits",
-           "beat_bits", "unpack_beat"]
+           "beat_bits", "unpack_beat", "pack_ws_operands", "pack_fields"]
 
 
 def to_bits(value, width):
@@ -23,8 +23,23 @@ def from_bits(bits, width, signed):
 
 
 def operand_bits(config):
-    """Width of one operand beat (``i_stream.payload``)."""
-    return config.rows * config.a_width + config.cols * config.b_width + 1
+    """Width of one operand beat (``i_stream.payload``) of either dataflow's array."""
+    bits = config.rows * config.a_width + config.cols * config.b_width + 1
+    if config.weight_stationary:
+        # The psum lanes and the row, load and first flags (layout: ws_operand_layout).
+        bits += config.cols * config.acc_width + 3
+    return bits
+
+
+def pack_fields(fields):
+    """Pack ``(values, width)`` pairs from the least significant bit, each value's two's
+    complement bits in turn; return ``(bits, offset)``, the packed int and its width."""
+    bits, offset = 0, 0
+    for values, width in fields:
+        for value in values:
+            bits |= to_bits(value, width) << offset
+            offset += width
+    return bits, offset
 
 
 def result_bits(config):
@@ -34,14 +49,18 @@ def result_bits(config):
 
 def pack_operands(a_column, b_row, last, config):
     """Pack one beat: ``a_column[i]`` for row i, ``b_row[j]`` for column j, the ``last`` flag."""
-    bits, offset = 0, 0
-    for value in a_column:
-        bits |= to_bits(value, config.a_width) << offset
-        offset += config.a_width
-    for value in b_row:
-        bits |= to_bits(value, config.b_width) << offset
-        offset += config.b_width
-    return bits | (int(bool(last)) << offset)
+    bits, _ = pack_fields([(a_column, config.a_width), (b_row, config.b_width),
+                           ([bool(last)], 1)])
+    return bits
+
+
+def pack_ws_operands(a_row, w_row, psum, *, row, load, first, last, config):
+    """Pack one weight-stationary beat (:func:`~systolic.rtl.shapes.ws_operand_layout`):
+    ``a_row[i]`` for array row i, ``w_row[j]`` and ``psum[j]`` for column j, and the flags."""
+    bits, _ = pack_fields([(a_row, config.a_width), (w_row, config.b_width),
+                           (psum, config.acc_width),
+                           ([bool(row), bool(load), bool(first), bool(last)], 1)])
+    return bits
 
 
 def unpack_result(bits, config):

@@ -1,19 +1,21 @@
 """How a GEMM is fed to the bare array: one pass per R x C output tile, and back again.
 
-Backend-neutral (numpy only): every simulator harness drives the beats this module makes and
-hands the rows it saw back to :func:`assemble`.
+Backend-neutral (numpy only): every simulator harness drives the beats of :func:`array_feed`
+and hands the rows it saw back to its ``assemble``; for an output-stationary array those are
+:func:`gemm_beats` and :func:`assemble`, for a weight-stationary one :mod:`.ws_tiling`'s.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import SimulationError
-from .model import check_operands, result_dtype
+from .model import check_operands, result_dtype, result_rows
 from .packing import pack_operands, unpack_result
 
-__all__ = ["GemmRun", "tile_origins", "gemm_beats", "assemble"]
+__all__ = ["GemmRun", "ArrayFeed", "array_feed", "tile_origins", "gemm_beats", "assemble"]
 
 
 @dataclass
@@ -38,6 +40,44 @@ class GemmRun:
     wall_s: float
     build_s: float
     backend: str
+
+
+class ArrayFeed:
+    """What a harness needs to run a GEMM on the bare array of either dataflow.
+
+    Attributes
+    ----------
+    beats : list of int
+        Packed input beats (``i_stream.payload``), in order; offered one a cycle, the array
+        takes them back to back. Made on first use (a harness that packs the beats its own
+        way never pays for them).
+    rows : int
+        Result rows to collect.
+    assemble : callable
+        Takes the raw result rows, in order, and returns the M x N result (raising
+        :class:`~.errors.SimulationError` for rows that break the protocol).
+    """
+
+    def __init__(self, make_beats, rows, assemble):
+        self._make_beats = make_beats
+        self.rows = rows
+        self.assemble = assemble
+
+    @functools.cached_property
+    def beats(self):
+        return self._make_beats()
+
+
+def array_feed(a, b, config):
+    """Return the :class:`ArrayFeed` of ``A @ B`` on the bare array ``config`` describes."""
+    a, b = check_operands(a, b, config)
+    (m, k), n = a.shape, b.shape[1]
+    if config.weight_stationary:
+        from .ws_tiling import ws_assemble, ws_gemm_beats
+        return ArrayFeed(lambda: ws_gemm_beats(a, b, config), result_rows(m, k, n, config),
+                         lambda rows: ws_assemble(rows, a, b, config))
+    return ArrayFeed(lambda: [beat for beats in gemm_beats(a, b, config) for beat in beats],
+                     result_rows(m, k, n, config), lambda rows: assemble(rows, m, n, config))
 
 
 def tile_origins(m, n, config):

@@ -4,9 +4,9 @@ import time
 
 from amaranth.hdl import Value
 
-from ...rtl.array import SystolicArray
+from ...rtl.array import make_array
 from ..model import gemm_cycles
-from ..tiling import GemmRun, gemm_beats, assemble
+from ..tiling import GemmRun, array_feed
 from ..errors import SimulationError
 
 __all__ = ["run_array_gemm"]
@@ -36,7 +36,8 @@ def simulate(dut, testbench, *, started, vcd=None):
 
 
 def run_array_gemm(config, a, b, *, vcd=None):
-    """Compute ``A @ B`` on a simulated :class:`SystolicArray`, one pass per output tile.
+    """Compute ``A @ B`` on a simulated array of ``config``'s dataflow
+    (:func:`~systolic.rtl.array.make_array`), one pass per tile (:func:`~..tiling.array_feed`).
 
     A testbench offers a beat every cycle, takes every result row, and counts cycles from
     the first accepted beat to the last result row.
@@ -54,14 +55,12 @@ def run_array_gemm(config, a, b, *, vcd=None):
     GemmRun
     """
     started = time.perf_counter()
-    passes = gemm_beats(a, b, config)
-    m, n = len(a), len(b[0])
-    beats = [beat for beats in passes for beat in beats]
-    expected_rows = len(passes) * config.rows
+    feed = array_feed(a, b, config)
+    beats, expected_rows = feed.beats, feed.rows
     # A hang must end in an error: allow twice the model's figure plus slack.
-    budget = 2 * gemm_cycles(m, len(b), n, config) + 100
+    budget = 2 * gemm_cycles(len(a), len(b), len(b[0]), config) + 100
 
-    dut = SystolicArray(config)
+    dut = make_array(config)
     in_payload = Value.cast(dut.i_stream.payload)
     out_payload = Value.cast(dut.o_stream.payload)
     rows = []
@@ -89,6 +88,5 @@ def run_array_gemm(config, a, b, *, vcd=None):
             cycle += 1
 
     build_s, wall_s = simulate(dut, testbench, started=started, vcd=vcd)
-    result = assemble(rows, m, n, config)
-    return GemmRun(result=result, cycles=span["last"] - span["first"] + 1,
+    return GemmRun(result=feed.assemble(rows), cycles=span["last"] - span["first"] + 1,
                    wall_s=wall_s, build_s=build_s, backend="amaranth")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import check_operands, gemm_cycles, gemm_passes
+from ..model import check_operands, gemm_cycles
 from ..packing import operand_bits, result_bits
-from ..tiling import GemmRun, assemble
+from ..tiling import GemmRun, array_feed
 from .verilator_tools import locate_verilator, missing_build_tools
 from .verilog_build import (
     JOB_ENV, SIMULATORS, BackendUnavailable, Build, build_key, cached_build, default_build_root,
@@ -35,7 +35,7 @@ from .verilog_build import (
 __all__ = [
     "BACKENDS", "DRIVERS", "JOB_ENV", "TOPLEVEL", "BENCH_MODULE", "BackendUnavailable", "Build",
     "default_build_root", "verilog_for", "build_simulator", "run_cocotb", "run_harness",
-    "beat_words", "run_gemm_verilog",
+    "beat_words", "ints_to_words", "run_gemm_verilog",
 ]
 
 #: Simulators of the generated Verilog.
@@ -55,12 +55,13 @@ _icarus_version = icarus_version
 
 @functools.lru_cache(maxsize=8)
 def verilog_for(config):
-    """Return the Verilog text of ``SystolicArray(config)``, as ``systolic generate`` writes it."""
+    """Return the Verilog text of the array of ``config`` (:func:`~systolic.rtl.array.
+    make_array`), as ``systolic generate`` writes it."""
     # Imported here: the cocotb bench imports this module inside the simulator, where
     # elaborating gateware is never needed.
-    from ...rtl.array import SystolicArray
+    from ...rtl.array import make_array
     from ...rtl.verilog import to_verilog
-    return to_verilog(SystolicArray(config), TOPLEVEL)
+    return to_verilog(make_array(config), TOPLEVEL)
 
 
 def _require_verilator():
@@ -76,7 +77,7 @@ def _make_cocotb(directory, simulator, tool, trace):
 
 
 def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=None, build_root=None):
-    """Compile (or find already compiled) a simulator of ``SystolicArray(config)``.
+    """Compile (or find already compiled) a simulator of the array of ``config``.
 
     Parameters
     ----------
@@ -113,15 +114,18 @@ def build_simulator(config, simulator="verilator", driver="cocotb", *, trace=Non
 def beat_words(a, b, config):
     """Pack every operand beat of ``A @ B`` into little-endian 32-bit words, with numpy.
 
-    Bit-for-bit the beats of :func:`~systolic.sim.tiling.gemm_beats` (pass by pass, K beats a
-    pass), but vectorized: a 256x256x256 GEMM has 65,536 beats, which Python's
-    per-field packing takes seconds to build.
+    Bit-for-bit the beats of :func:`~systolic.sim.tiling.array_feed`. Output-stationary ones
+    (pass by pass, K beats a pass) are packed vectorized: a 256x256x256 GEMM has 65,536
+    beats, which Python's per-field packing takes seconds to build. Weight-stationary ones
+    come packed from :func:`~systolic.sim.ws_tiling.ws_gemm_beats`.
 
     Returns
     -------
     numpy.ndarray of uint32, shape (beats, ceil(operand_bits / 32))
     """
     a, b = check_operands(a, b, config)
+    if config.weight_stationary:
+        return ints_to_words(array_feed(a, b, config).beats, operand_bits(config))
     m, k = a.shape
     n = b.shape[1]
     rows, cols = config.rows, config.cols
@@ -149,6 +153,14 @@ def beat_words(a, b, config):
         bits[..., width - 1:width] = last
         out[ti] = np.packbits(bits, axis=-1, bitorder="little").view("<u4")
     return out.reshape(-1, words)
+
+
+def ints_to_words(beats, width):
+    """Pack beats given as ints of ``width`` bits into rows of little-endian 32-bit words (the
+    layout :func:`beat_words` makes, for beats built one by one)."""
+    words = math.ceil(width / 32)
+    raw = b"".join(beat.to_bytes(4 * words, "little") for beat in beats)
+    return np.frombuffer(raw, dtype="<u4").reshape(-1, words)
 
 
 def _field_bits(values, width):
@@ -291,12 +303,12 @@ def run_gemm_verilog(config, a, b, *, backend="verilator", vcd=None, fst=None, b
     started = time.perf_counter()
     build = build_simulator(config, backend, driver, trace=trace, build_root=build_dir)
     build_s = time.perf_counter() - started
+    feed = array_feed(a, b, config)
     if driver == "native":
-        words = beat_words(a, b, config)
-        rows, cycles, wall_s = run_harness(build, words, gemm_passes(m, n, config) * config.rows,
-                                           budget, trace_path=vcd if vcd is not None else fst)
+        rows, cycles, wall_s = run_harness(build, beat_words(a, b, config), feed.rows, budget,
+                                           trace_path=vcd if vcd is not None else fst)
     else:
         ran = run_cocotb(build, a, b, budget=budget, vcd=vcd, fst=fst)
         rows, cycles, wall_s = ran["rows"], ran["cycles"], ran["wall_s"]
-    return GemmRun(result=assemble(rows, m, n, config), cycles=cycles, wall_s=wall_s,
+    return GemmRun(result=feed.assemble(rows), cycles=cycles, wall_s=wall_s,
                    build_s=build_s, backend=backend)

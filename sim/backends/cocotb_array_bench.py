@@ -21,7 +21,7 @@ import numpy as np
 from ...rtl.config import ArrayConfig
 from ..errors import SimulationError
 from ..model import gemm_cycles, matmul
-from ..tiling import assemble, gemm_beats
+from ..tiling import array_feed
 from .cocotb_streams import answer_job, load_job, reset, run_streams
 
 
@@ -85,17 +85,16 @@ async def gemm_against_model(dut):
     b = np.array(job["b"], dtype=np.int64)
     m, k = a.shape
     n = b.shape[1]
-    passes = gemm_beats(a, b, config)
-    beats = [beat for pass_beats in passes for beat in pass_beats]
+    feed = array_feed(a, b, config)
     bubble_rate = float(job.get("bubble_rate", 0.0))
     rows, cycles = await answer_job(
-        job, drive_gemm(dut, beats, len(passes) * config.rows, job["budget"],
+        job, drive_gemm(dut, feed.beats, feed.rows, job["budget"],
                         bubble_rate=bubble_rate, seed=job.get("seed", 0)),
         lambda run, loop_s: {"rows": [format(row, "x") for row in run[0]], "cycles": run[1],
                              "loop_s": loop_s})
 
     if job.get("check", True):
-        result = assemble(rows, m, n, config)
+        result = feed.assemble(rows)
         expected = matmul(a, b, config)
         assert np.array_equal(result, expected), _first_difference(result, expected)
         if not bubble_rate:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from systolic.rtl.config import ArrayConfig
+from systolic.rtl.config import DATAFLOWS, ArrayConfig
 from systolic.sim.model import gemm_cycles
 
 SYSTOLIC = Path(sys.executable).parent / "systolic"
@@ -155,10 +155,11 @@ def test_a_simulation_larger_than_memory_is_refused_even_forced(run_cli):
     one_line_error(status, err, "GiB of memory")
 
 
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
 @pytest.mark.parametrize("rows, cols, pipeline", [(4, 4, 0), (3, 5, 1), (8, 2, 0), (1, 1, 0)])
-def test_the_estimates_cycle_count_is_the_models(rows, cols, pipeline):
+def test_the_estimates_cycle_count_is_the_models(rows, cols, pipeline, dataflow):
     from systolic.host.estimate import gemm_cycles_of_passes
-    config = ArrayConfig(rows=rows, cols=cols, pipeline=pipeline)
+    config = ArrayConfig(rows=rows, cols=cols, pipeline=pipeline, dataflow=dataflow)
     for m, k, n in [(1, 1, 1), (3, 2, 4), (9, 5, 11), (17, 40, 4), (9, 1, 17)]:
         assert gemm_cycles_of_passes(config, m, k, n) == gemm_cycles(m, k, n, config)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import saturate_every_step, saturation_case
-from systolic.rtl.config import ArrayConfig
+from systolic.rtl.config import DATAFLOWS, ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel, engine_matmul
 from systolic.sim.engine_tiling import gemm_program
@@ -61,14 +61,32 @@ def test_the_engine_is_the_default_target(run_cli):
     assert report["efficiency"] == pytest.approx(report["ideal_cycles"] / report["cycles"])
 
 
-def test_target_array_keeps_the_bare_array_path(run_cli):
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_target_array_keeps_the_bare_array_path(run_cli, dataflow):
     report = simulate_json(run_cli, "--target", "array", "--rows", "3", "--cols", "5",
-                           "--m", "7", "--k", "9", "--n", "11")
+                           "--m", "7", "--k", "9", "--n", "11", "--dataflow", dataflow)
     assert ARRAY_KEYS | ENGINE_KEYS <= set(report)
     assert (report["target"], report["engine"], report["jobs"]) == ("array", None, None)
-    config = ArrayConfig(rows=3, cols=5)
+    config = ArrayConfig(rows=3, cols=5, dataflow=dataflow)
+    assert report["config"] == config.to_dict()
     assert report["cycles"] == report["model_cycles"] == gemm_cycles(7, 9, 11, config)
     assert report["match"] is True
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_target_array_on_verilator_from_files(run_cli, tmp_path, dataflow):
+    # The odd shape from .npy files, saturating: bits and cycles are the model's.
+    config = ArrayConfig(rows=3, cols=5, acc_width=18, overflow="saturate", dataflow=dataflow)
+    a, b = random_operands(config, 37, 53, 29, seed=18)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    report = simulate_json(run_cli, "--target", "array", "--rows", "3", "--cols", "5",
+                           "--acc-width", "18", "--overflow", "saturate", "--dataflow", dataflow,
+                           "--backend", "verilator", "--a", str(tmp_path / "a.npy"),
+                           "--b", str(tmp_path / "b.npy"), "--out", str(tmp_path / "c.npy"))
+    assert report["match"] and report["cycles"] == report["model_cycles"]
+    assert report["model_cycles"] == gemm_cycles(37, 53, 29, config)
+    assert np.array_equal(np.load(tmp_path / "c.npy"), matmul(a, b, config))
 
 
 def test_engine_options_shape_the_jobs(run_cli):
@@ -128,6 +146,8 @@ def test_no_tiling_runs_a_gemm_that_fits(run_cli):
     (["--m-blocks", "5000"], "m_blocks=5000"),
     (["--fst", "x.fst"], "VCD only"),
     (["--target", "cpu"], "invalid choice"),
+    (["--dataflow", "weight-stationary"], "the GEMM engine is output-stationary only"),
+    (["--dataflow", "row-stationary"], "invalid choice"),
 ])
 def test_bad_engine_input_is_one_line_and_status_2(run_cli, args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,8 @@
-"""RTL versus model on the Amaranth simulator: results bit for bit, cycle counts exactly."""
+"""RTL versus model on the Amaranth simulator: results bit for bit, cycle counts exactly.
+
+Every case runs on both dataflows' arrays (the ``dataflow`` fixture): the same GEMM must give
+the same bits, each in its own model's cycle count.
+"""
 
 import itertools
 import zlib
@@ -9,10 +13,19 @@ from amaranth.hdl import Cat
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 import systolic.rtl.array as array_module
-from systolic.rtl.config import ArrayConfig
+import systolic.rtl.ws_array as ws_array_module
+from systolic.rtl.config import DATAFLOWS, ArrayConfig
 from systolic.rtl.pe import ProcessingElement
+from systolic.rtl.ws_pe import WSProcessingElement
 from systolic.sim.backends.amaranth_array import run_array_gemm
+from systolic.sim.errors import SimulationError
 from systolic.sim.model import matmul, gemm_cycles
+
+
+@pytest.fixture(params=DATAFLOWS)
+def dataflow(request):
+    """Each dataflow's array in turn."""
+    return request.param
 
 
 def random_operands(config, m, k, n, seed):
@@ -40,9 +53,9 @@ NUMBER_FORMATS = list(itertools.product([4, 8, 16], [True, False], ["wrap", "sat
 
 @pytest.mark.parametrize("rows, cols", SHAPES)
 @pytest.mark.parametrize("width, signed, overflow", NUMBER_FORMATS)
-def test_random_gemm(rows, cols, width, signed, overflow):
+def test_random_gemm(rows, cols, width, signed, overflow, dataflow):
     config = ArrayConfig(rows=rows, cols=cols, a_width=width, b_width=width, signed=signed,
-                         overflow=overflow)
+                         overflow=overflow, dataflow=dataflow)
     seed = zlib.crc32(repr((rows, cols, width, signed, overflow)).encode())
     # Odd sizes leave partial tiles at the right and bottom; K spans 1 to 64 over the set.
     k = [1, 2, 5, 17, 64][SHAPES.index((rows, cols))]
@@ -51,24 +64,26 @@ def test_random_gemm(rows, cols, width, signed, overflow):
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 8, 33, 64])
-def test_k_range_on_3x5(k):
-    config = ArrayConfig(rows=3, cols=5)
+def test_k_range_on_3x5(k, dataflow):
+    # Weight-stationary: K from under one tile of rows to many, so from one pass to eleven
+    # a column of tiles, each continuing the partial sums of the one before.
+    config = ArrayConfig(rows=3, cols=5, dataflow=dataflow)
     check(config, *random_operands(config, 7, k, 11, seed=k))
 
 
-def test_mixed_operand_widths():
-    config = ArrayConfig(rows=2, cols=3, a_width=5, b_width=12, signed=True)
+def test_mixed_operand_widths(dataflow):
+    config = ArrayConfig(rows=2, cols=3, a_width=5, b_width=12, signed=True, dataflow=dataflow)
     check(config, *random_operands(config, 4, 9, 6, seed=3))
 
 
 @pytest.mark.parametrize("signed", [True, False])
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
 @pytest.mark.parametrize("corner", ["min*min", "max*min", "max*max"])
-def test_extreme_corners_overflow_a_narrow_accumulator(signed, overflow, corner):
+def test_extreme_corners_overflow_a_narrow_accumulator(signed, overflow, corner, dataflow):
     # The narrowest legal accumulator holds one product; a 40-deep run of extreme products
     # overflows it many times, so wrap and saturate both get exercised at their edges.
     config = ArrayConfig(rows=2, cols=2, a_width=8, b_width=8, signed=signed, overflow=overflow,
-                         acc_width=16)
+                         acc_width=16, dataflow=dataflow)
     (a_lo, a_hi), (b_lo, b_hi) = config.a_range, config.b_range
     a_value, b_value = {"min*min": (a_lo, b_lo), "max*min": (a_hi, b_lo), "max*max": (a_hi, b_hi)}[corner]
     a = np.full((3, 40), a_value)
@@ -81,28 +96,55 @@ def test_extreme_corners_overflow_a_narrow_accumulator(signed, overflow, corner)
         assert (run.result == lo).all()
 
 
-def test_alternating_signs_saturate_in_order():
-    config = ArrayConfig(rows=2, cols=2, signed=True, overflow="saturate", acc_width=16)
+def test_alternating_signs_saturate_in_order(dataflow):
+    # Saturation is step by step in k on both dataflows; weight-stationary clamps in a column
+    # of PEs and across the passes of the K tiles.
+    config = ArrayConfig(rows=2, cols=2, signed=True, overflow="saturate", acc_width=16,
+                         dataflow=dataflow)
     a = np.array([[-128, -128, -128, 127] * 4] * 2)
     b = np.array([[-128, 127]] * 16)
     check(config, a, b)
 
 
+def drop_carry(acc, product):
+    """The sum of a deliberately broken PE: the carry out of the low 4 bits is lost."""
+    low = (acc[:4] + product[:4])[:4]
+    high = acc.as_signed()[4:] + product.as_signed()[4:]
+    return Cat(low, high).as_signed()
+
+
 class CarryDroppingPE(ProcessingElement):
-    """A deliberately broken PE: the carry out of the low 4 bits of the accumulator is lost."""
-
     def accumulate(self, acc, product):
-        low = (acc[:4] + product[:4])[:4]
-        high = acc.as_signed()[4:] + product.as_signed()[4:]
-        return Cat(low, high).as_signed()
+        return drop_carry(acc, product)
 
 
-def test_a_broken_pe_is_caught(monkeypatch):
-    monkeypatch.setattr(array_module, "ProcessingElement", CarryDroppingPE)
-    config = ArrayConfig(rows=2, cols=3)
-    a, b = random_operands(config, 4, 16, 6, seed=11)
+class CarryDroppingWSPE(WSProcessingElement):
+    def accumulate(self, psum, product):
+        return drop_carry(psum, product)
+
+
+# Weight-stationary: K within one weight tile, so that the result rows are the broken PEs'
+# sums themselves (over more tiles the harness refuses the first wrong partial sum).
+@pytest.mark.parametrize("dataflow, module, name, broken, k", [
+    ("output-stationary", array_module, "ProcessingElement", CarryDroppingPE, 16),
+    ("weight-stationary", ws_array_module, "WSProcessingElement", CarryDroppingWSPE, 2),
+])
+def test_a_broken_pe_is_caught(monkeypatch, dataflow, module, name, broken, k):
+    monkeypatch.setattr(module, name, broken)
+    config = ArrayConfig(rows=2, cols=3, dataflow=dataflow)
+    a, b = random_operands(config, 4, k, 6, seed=11)
     run = run_array_gemm(config, a, b)
     assert not np.array_equal(run.result, matmul(a, b, config))
+
+
+def test_a_broken_pe_is_caught_in_a_partial_sum(monkeypatch):
+    # Weight-stationary over several K tiles: the bare array's harness feeds each pass the
+    # model's partial sums, so it must hold every pass's rows to the model, not only the last.
+    monkeypatch.setattr(ws_array_module, "WSProcessingElement", CarryDroppingWSPE)
+    config = ArrayConfig(rows=2, cols=3, dataflow="weight-stationary")
+    a, b = random_operands(config, 4, 16, 6, seed=11)
+    with pytest.raises(SimulationError, match="partial sum"):
+        run_array_gemm(config, a, b)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,7 +159,8 @@ def test_property_random_configs_and_shapes(data):
     config = ArrayConfig(rows=data.draw(st.integers(1, 5), label="rows"),
                          cols=data.draw(st.integers(1, 5), label="cols"),
                          a_width=width_a, b_width=width_b, signed=signed, acc_width=acc_width,
-                         overflow=data.draw(st.sampled_from(["wrap", "saturate"]), label="overflow"))
+                         overflow=data.draw(st.sampled_from(["wrap", "saturate"]), label="overflow"),
+                         dataflow=data.draw(st.sampled_from(DATAFLOWS), label="dataflow"))
     m, k, n = (data.draw(st.integers(1, 9), label=name) for name in "mkn")
     a = np.array(data.draw(st.lists(st.lists(st.integers(*config.a_range), min_size=k, max_size=k),
                                     min_size=m, max_size=m), label="A"))

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from systolic.host.cli import main
+from systolic.rtl.config import DATAFLOWS
 from systolic.sim.backends.verilator_tools import locate_verilator
 
 #: Waived, each for the reason given in the README's "Lint" section.
@@ -38,9 +39,10 @@ def lint(tool, path):
     ["--rows", "5", "--cols", "3", "--a-width", "6", "--b-width", "11", "--unsigned",
      "--overflow", "saturate"],
 ])
-def test_generated_verilog_lints_clean(verilator, tmp_path, capsys, options):
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_generated_verilog_lints_clean(verilator, tmp_path, capsys, options, dataflow):
     path = tmp_path / "systolic_array.v"
-    assert main(["generate", *options, "-o", str(path)]) == 0
+    assert main(["generate", *options, "--dataflow", dataflow, "-o", str(path)]) == 0
     done = lint(verilator, path)
     warnings = sorted(set(re.findall(r"%(?:Warning|Error)-?([A-Z_]*)", done.stderr)))
     assert done.returncode == 0 and not warnings, done.stderr[-3000:]

@@ -3,13 +3,15 @@
 Two drivers run the Verilog that ``systolic generate`` writes: the cocotb bench
 (:mod:`systolic.sim.backends.cocotb_array_bench`, through ``cocotb_tools.runner``) and the compiled Verilator
 harness. Both must give :func:`~systolic.sim.model.matmul`'s result bit for bit and
-:func:`~systolic.sim.model.gemm_cycles`'s cycle count exactly.
+:func:`~systolic.sim.model.gemm_cycles`'s cycle count exactly, on both dataflows' arrays
+(every config of :data:`CONFIGS` has a weight-stationary twin).
 
 Compiling is the slow part, so every config is built once per module (a module-scoped
 fixture) in the hash-named build cache under ``build/test-cocotb``, which a later run reuses
 while the Verilog is unchanged. Icarus cases skip when ``iverilog`` is not installed.
 """
 
+import dataclasses
 import shutil
 import struct
 from pathlib import Path
@@ -25,8 +27,8 @@ from systolic.sim.backends.cocotb_array import (
     BackendUnavailable, beat_words, build_simulator, run_cocotb, run_gemm_verilog, run_harness,
     verilog_for,
 )
-from systolic.sim.model import gemm_cycles, gemm_passes, matmul
-from systolic.sim.tiling import assemble, gemm_beats
+from systolic.sim.model import gemm_cycles, matmul, result_rows
+from systolic.sim.tiling import array_feed
 from systolic.sim.errors import SimulationError
 from systolic.sim.backends.verilator_tools import locate_verilator
 
@@ -36,7 +38,7 @@ BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-cocotb"
 ICARUS_MISSING = shutil.which("iverilog") is None
 ICARUS_REASON = "Icarus Verilog is not installed: `apt-get install iverilog` to run these cases"
 
-CONFIGS = [
+OS_CONFIGS = [
     # acc_width 18 < what K=24 extreme products need: the wrap-around is exercised.
     pytest.param(ArrayConfig(rows=2, cols=3, a_width=8, b_width=8, signed=True, acc_width=18,
                              overflow="wrap"), id="2x3-int8-wrap"),
@@ -53,6 +55,17 @@ CONFIGS = [
     pytest.param(ArrayConfig(rows=8, cols=8, a_width=8, b_width=8, signed=True), id="8x8-int8",
                  marks=pytest.mark.slow),
 ]
+
+
+def _both_dataflows(configs):
+    for config in configs:
+        (value,), marks = config.values, list(config.marks)
+        yield config
+        yield pytest.param(dataclasses.replace(value, dataflow="weight-stationary"),
+                           id=f"{config.id}-ws", marks=marks)
+
+
+CONFIGS = list(_both_dataflows(OS_CONFIGS))
 
 
 def _bench_params():
@@ -79,7 +92,7 @@ def check_rows(config, a, b, rows, cycles, *, exact_cycles=True):
     """Assert that the hardware's rows are ``matmul``'s result and, if asked, that the count is the model's."""
     m, k = a.shape
     n = b.shape[1]
-    np.testing.assert_array_equal(assemble(rows, m, n, config), matmul(a, b, config))
+    np.testing.assert_array_equal(array_feed(a, b, config).assemble(rows), matmul(a, b, config))
     if exact_cycles:
         assert cycles == gemm_cycles(m, k, n, config)
     else:
@@ -104,10 +117,12 @@ def test_cocotb_gemm_matches_model(bench):
 
 
 def test_cocotb_short_passes_are_held(bench):
-    # K=1 passes are shorter than min_pass_spacing (except on 1x1): the array must hold each
-    # last beat, and the count must still match the model's schedule.
+    # Output-stationary: K=1 passes are shorter than min_pass_spacing (except on 1x1): the
+    # array must hold each last beat, and the count must still match the model's schedule.
+    # Weight-stationary: passes of M=1 row, filled up with beats that only load weights.
     config = bench.config
-    a, b = operands(config, 2 * config.rows, 1, 2 * config.cols, seed=2)
+    m, k = (1, 2 * config.rows + 1) if config.weight_stationary else (2 * config.rows, 1)
+    a, b = operands(config, m, k, 2 * config.cols, seed=2)
     ran = run_cocotb(bench, a, b, check=True)
     check_rows(config, a, b, ran["rows"], ran["cycles"])
 
@@ -163,7 +178,7 @@ def test_harness_and_cocotb_see_the_same_rows(harness):
     cocotb_build = build_simulator(config, "verilator", "cocotb", build_root=BUILD_ROOT)
     a, b = operands(config, config.rows + 2, 6, config.cols + 2, seed=5)
     budget = 2 * gemm_cycles(*a.shape, b.shape[1], config) + 100
-    n_rows = gemm_passes(a.shape[0], b.shape[1], config) * config.rows
+    n_rows = result_rows(*a.shape, b.shape[1], config)
     rows, cycles, _ = run_harness(harness, beat_words(a, b, config), n_rows, budget)
     ran = run_cocotb(cocotb_build, a, b)
     assert rows == ran["rows"]
@@ -173,11 +188,12 @@ def test_harness_and_cocotb_see_the_same_rows(harness):
 def test_harness_reports_a_hang(harness):
     config = harness.config
     a, b = operands(config, config.rows, 3, config.cols, seed=6)
+    n_rows = result_rows(config.rows, 3, config.cols, config)
     with pytest.raises(SimulationError, match="no result after 2 cycles"):
-        run_harness(harness, beat_words(a, b, config), config.rows, max_cycles=2)
+        run_harness(harness, beat_words(a, b, config), n_rows, max_cycles=2)
     # Waiting for a row that never comes is a hang too, not a silent short result.
-    with pytest.raises(SimulationError, match=f"{config.rows} of {config.rows + 1} rows"):
-        run_harness(harness, beat_words(a, b, config), config.rows + 1, max_cycles=200)
+    with pytest.raises(SimulationError, match=f"{n_rows} of {n_rows + 1} rows"):
+        run_harness(harness, beat_words(a, b, config), n_rows + 1, max_cycles=200)
 
 
 def test_build_is_reused(harness):
@@ -276,7 +292,8 @@ def test_waveform_names_follow_the_hierarchy(tmp_path, backend, driver, fmt):
 def configs_and_operands(draw):
     config = ArrayConfig(rows=draw(st.integers(1, 6)), cols=draw(st.integers(1, 6)),
                          a_width=draw(st.integers(2, 32)), b_width=draw(st.integers(2, 32)),
-                         signed=draw(st.booleans()))
+                         signed=draw(st.booleans()),
+                         dataflow=draw(st.sampled_from(["output-stationary", "weight-stationary"])))
     m, k, n = (draw(st.integers(1, 9)) for _ in range(3))
     return config, *operands(config, m, k, n, draw(st.integers(0, 2**32 - 1)),
                              extremes=draw(st.booleans()))
@@ -284,18 +301,19 @@ def configs_and_operands(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(case=configs_and_operands())
-def test_beat_words_pack_like_gemm_beats(case):
+def test_beat_words_pack_like_the_feed(case):
     config, a, b = case
     words = beat_words(a, b, config)
-    expected = [beat for beats in gemm_beats(a, b, config) for beat in beats]
+    expected = array_feed(a, b, config).beats
     assert [int.from_bytes(row.tobytes(), "little") for row in words] == expected
 
 
-def test_verilog_is_what_generate_writes(tmp_path):
+@pytest.mark.parametrize("dataflow", ["output-stationary", "weight-stationary"])
+def test_verilog_is_what_generate_writes(tmp_path, dataflow):
     out = tmp_path / "array.v"
     assert cli_main(["generate", "--rows", "2", "--cols", "3", "--width", "8", "--acc-width", "18",
-                     "-o", str(out)]) == 0
-    assert out.read_text() == verilog_for(WAVE_CONFIG)
+                     "--dataflow", dataflow, "-o", str(out)]) == 0
+    assert out.read_text() == verilog_for(dataclasses.replace(WAVE_CONFIG, dataflow=dataflow))
 
 
 def test_build_cache_keys_on_the_verilog(tmp_path, monkeypatch):
