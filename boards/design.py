@@ -16,7 +16,7 @@ its family's facts in ``devices.json``:
 import math
 from dataclasses import dataclass
 
-from ..rtl.config import check_engine_dataflow, overlay
+from ..rtl.config import overlay
 from ..rtl.engine.config import EngineConfig
 from ..rtl.lib.baud import MIN_DIVISOR, UARTError, baud_divisor, rate_tolerance
 from .pll import ClockPlan, PLLError
@@ -100,7 +100,6 @@ def default_engine_config(board, array=None, **overrides):
     """
     board = get_board(board)
     array = board.array if array is None else array
-    check_engine_dataflow(array)
     config = fit_engine_config(EngineConfig(array=array, **board.buffers.to_dict()), board.family,
                                board.facts()["bram"] - BRIDGE_BRAM)
     return overlay(config, **overrides)

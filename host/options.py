@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..rtl.config import (ArrayConfig, DATAFLOWS, OVERFLOW_MODES, PIPELINE_MAX, WIDTH_RANGE,
-                          DIM_MAX, check_engine_dataflow, overlay)
+                          DIM_MAX, overlay)
 from ..rtl.engine.config import BLOCKS_MAX, K_DEPTH_MAX, EngineConfig
 
 __all__ = ["add_array_options", "config_from_args", "add_engine_options", "engine_config_from_args",
@@ -133,7 +133,6 @@ def engine_config_from_args(args, array=None, *, base=None):
     (default ``EngineConfig(array)``), around ``array`` (default the array options'
     :func:`config_from_args`). Raises ``ConfigError``, also for a dataflow the engine lacks."""
     array = config_from_args(args) if array is None else array
-    check_engine_dataflow(array)
     base = EngineConfig(array) if base is None else overlay(base, array=array)
     return overlay(base, **engine_options(args))
 

@@ -78,8 +78,9 @@ def overlay(config, **given):
 def check_engine_dataflow(array):
     """Raise :class:`ConfigError` unless the GEMM engine implements ``array.dataflow``.
 
-    The one refusal of every path that builds or models the engine (``systolic build``,
-    ``run``, the sweep, ...); the bare array takes every dataflow of :data:`DATAFLOWS`.
+    :class:`~.engine.config.EngineConfig` calls it, so every path that builds or models the
+    engine (``systolic build``, ``run``, the sweep, ``gemm_perf``) refuses alike; the bare
+    array takes every dataflow of :data:`DATAFLOWS`.
     """
     if array.dataflow not in ENGINE_DATAFLOWS:
         raise ConfigError("dataflow", array.dataflow,

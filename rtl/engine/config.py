@@ -7,7 +7,8 @@ reports read it without Amaranth.
 import math
 from dataclasses import dataclass, field, fields
 
-from ..config import ArrayConfig, ConfigError, check_int, check_known_fields, mark_derived
+from ..config import (ArrayConfig, ConfigError, check_engine_dataflow, check_int,
+                      check_known_fields, mark_derived)
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
            "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
@@ -117,6 +118,7 @@ class EngineConfig:
     def __post_init__(self):
         if not isinstance(self.array, ArrayConfig):
             raise ConfigError("array", self.array, "must be an ArrayConfig")
+        check_engine_dataflow(self.array)
         check_int("k_depth", self.k_depth, 1, K_DEPTH_MAX)
         mark_derived(self, [name for name in ("m_blocks", "n_blocks", "word_width")
                             if getattr(self, name) is None])

@@ -3,6 +3,7 @@
 import pytest
 
 from systolic.rtl.config import ArrayConfig, ConfigError
+from systolic.rtl.engine.config import EngineConfig
 
 
 def test_defaults_are_int8_with_exact_accumulator():
@@ -97,7 +98,6 @@ def test_describe_names_the_pipeline_only_when_set():
 
 def test_overlay_derives_again_what_the_base_derived():
     from systolic.rtl.config import overlay
-    from systolic.rtl.engine.config import EngineConfig
     base = ArrayConfig()                                       # acc_width derived: 28
     wide = overlay(base, a_width=16, b_width=16, rows=None)    # None: not given
     assert wide == ArrayConfig(a_width=16, b_width=16) and wide.acc_width > base.acc_width
@@ -112,3 +112,11 @@ def test_overlay_derives_again_what_the_base_derived():
     assert overlay(sized, array=ArrayConfig(rows=8)).m_blocks == 3
     assert overlay(sized, array=ArrayConfig(rows=8)).n_blocks == EngineConfig(
         ArrayConfig(rows=8)).n_blocks
+
+
+def test_the_engine_refuses_a_dataflow_it_lacks():
+    # The bare array takes weight-stationary; the engine's config (and with it every model
+    # and build of the engine) refuses it, naming the parameter.
+    array = ArrayConfig(dataflow="weight-stationary")
+    with pytest.raises(ConfigError, match=r"dataflow='weight-stationary' is invalid: the GEMM engine"):
+        EngineConfig(array)
