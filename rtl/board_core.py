@@ -1,14 +1,14 @@
 """What every board runs: the protocol bridge in front of a GEMM engine, on bytes or a UART."""
 
-from amaranth.hdl import DomainRenamer, Module, Signal
+from amaranth.hdl import DomainRenamer, Module
 from amaranth.lib import data, wiring, stream
-from amaranth.lib.fifo import AsyncFIFO, AsyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
 from .engine.beat_serializer import BeatSerializer
 from .bridge.bridge import Bridge, frame_timeout_cycles, refused_unused
 from .engine.engine import GemmEngine
+from .lib.stream_cdc import StreamCDC
 from .lib.stream_register import StreamRegister
 from .lib.uart import UARTReceiver, UARTTransmitter, baud_divisor
 from .protocol import DEFAULT_BAUD
@@ -42,8 +42,8 @@ class BoardCore(wiring.Component):
     :data:`~.lib.uart.DEFAULT_BAUD` for the stream variant, unless ``timeout_cycles`` is given.
 
     With ``link_clock_hz`` the bridge (and the UART) run in a clock domain of their own,
-    ``link``, and the engine alone in ``sync``; command and result words cross in asynchronous
-    FIFOs. A link at a few Mbaud needs no fast clock, and the bridge's control logic then sets
+    ``link``, and the engine alone in ``sync``; command and result words cross a word at a time
+    (:class:`~.lib.stream_cdc.StreamCDC`). A link at a few Mbaud needs no fast clock, and the bridge's control logic then sets
     no limit on the engine's: on a big FPGA the two sit far apart, and a path between them
     would cross the die.
 
@@ -76,9 +76,6 @@ class BoardCore(wiring.Component):
     status : Out(board_status_layout())
         Engine and link status, for LEDs.
     """
-
-    #: Words each way between the link and the engine when they have clocks of their own.
-    LINK_FIFO_DEPTH = 8
 
     def __init__(self, engine_config, *, clock_hz, baud=None,
                  max_payload=protocol.MIN_MAX_PAYLOAD, timeout_cycles=None, link_clock_hz=None):
@@ -155,27 +152,15 @@ class BoardCore(wiring.Component):
         wiring.connect(m, engine.o_stream, serializer.i_stream)
         wiring.connect(m, serializer.o_stream, rsp_register.i_stream)
         if split:
+            # Across the clocks a word at a time: the link carries far fewer words than a
+            # handshake can, and every signal on either side starts at a flip-flop.
+            m.submodules.cmd_cdc = cmd_cdc = StreamCDC(word, i_domain="link", o_domain="sync")
+            m.submodules.rsp_cdc = rsp_cdc = StreamCDC(word, i_domain="sync", o_domain="link")
+            wiring.connect(m, bridge.cmd, cmd_cdc.i_stream)
+            wiring.connect(m, cmd_cdc.o_stream, cmd_register.i_stream)
             wiring.connect(m, cmd_register.o_stream, engine.i_stream)
-            width = word.width
-            # The command side's read port (in the engine's clock) is registered, so the
-            # engine's side starts from flip-flops rather than the FIFO's pointer comparison.
-            m.submodules.cmd_fifo = cmd_fifo = AsyncFIFOBuffered(
-                width=width, depth=self.LINK_FIFO_DEPTH, w_domain="link", r_domain="sync")
-            m.submodules.rsp_fifo = rsp_fifo = AsyncFIFO(
-                width=width, depth=self.LINK_FIFO_DEPTH, w_domain="sync", r_domain="link")
-            wiring.connect(m, bridge.cmd, cmd_fifo.w_stream)
-            wiring.connect(m, cmd_fifo.r_stream, cmd_register.i_stream)
-            # The response FIFO's ``w_rdy`` compares its pointers; the engine's side waits
-            # instead on a flip-flop that promises room. The level the FIFO reports is a cycle
-            # old, and two words may be written between it and the write this flag allows.
-            room = Signal()
-            m.d.sync += room.eq(rsp_fifo.w_level <= self.LINK_FIFO_DEPTH - 3)
-            m.d.comb += [
-                rsp_fifo.w_data.eq(rsp_register.o_stream.payload),
-                rsp_fifo.w_en.eq(rsp_register.o_stream.valid & room),
-                rsp_register.o_stream.ready.eq(room),
-            ]
-            wiring.connect(m, rsp_fifo.r_stream, bridge.rsp)
+            wiring.connect(m, rsp_register.o_stream, rsp_cdc.i_stream)
+            wiring.connect(m, rsp_cdc.o_stream, bridge.rsp)
         else:
             wiring.connect(m, cmd_register.o_stream, engine.i_stream)
             wiring.connect(m, bridge.cmd, cmd_register.i_stream)
