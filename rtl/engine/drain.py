@@ -21,11 +21,12 @@ class ResultDrain(wiring.Component):
     least ``rows`` beats long, and the drain of one tile overlaps the computation of the next.
 
     The drain has two sides with a two-entry queue of row requests between them. The *walk*
-    takes the rows as tokens and queues the address of each row inside M; it waits only on
-    the queue's room, a flip-flop, so that nothing from the consumer reaches the walk's
-    counters (which sit beside the result buffer, far from a link's output registers). The
-    *read* takes a queued request, reads the row (``buffer_latency`` registers) and puts it
-    in the output register that ``o_stream`` shows; the read's stages and the output register
+    runs ahead of the writer: it queues a request (address, columns, padding or not) for each
+    row of the job's tiles in the order the writer writes them, and waits only on the queue's
+    room, so that nothing from the consumer or the writer reaches the walk's counters. The
+    *read* takes the queued requests one for each row written (the written rows are tokens),
+    reads each row inside M (``buffer_latency`` registers) into the output register that
+    ``o_stream`` shows and drops each padding row; the read's stages and the output register
     move together, on every cycle the output register is free or taken, so a stalled consumer
     stalls the read and nothing is lost.
     ``status_req`` puts one status word in the output register, which the decoder only asks for
