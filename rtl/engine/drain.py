@@ -171,9 +171,14 @@ class ResultDrain(wiring.Component):
                 m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
-        # taken; ``has_token`` follows without looking at the sum.
+        # taken; ``has_token`` follows without looking at the sum. The count one more and one
+        # less are worked out from the flip-flops while ``take`` is decided, which then only
+        # picks one (rather than driving a carry chain).
         grown = self.row_written
-        m.d.sync += tokens.eq(tokens + grown - take)
+        fewer = Signal.like(tokens)
+        more = Signal.like(tokens)
+        m.d.comb += [fewer.eq(tokens - 1), more.eq(tokens + 1)]
+        m.d.sync += tokens.eq(Mux(take, Mux(grown, tokens, fewer), Mux(grown, more, tokens)))
         with m.If(grown & ~take):
             m.d.sync += has_token.eq(1)
         with m.Elif(take & ~grown):
