@@ -158,7 +158,8 @@ def table(records):
                   "|---|---:|---:|" + "---:|" * len(cells) + "---|"]
         for r in (r for r in records if r["family"] == family):
             speed = ", ".join(f"{f:.1f}" for f in r.get("fmax_mhz", []))
-            lines.append(f"| {r['design']} | {r['pipeline']} | {r['acc_width']} | "
+            acc = r["acc_width"] if r["design"] == "pe" else ""
+            lines.append(f"| {r['design']} | {r['pipeline']} | {acc} | "
                          + " | ".join(str(r["cells"][c]) for c in cells) + f" | {speed} |")
     return "\n".join(lines[1:])
 
