@@ -19,10 +19,10 @@ same two stages are built from what the device does well:
   generic ``a * b``, which ``synth_ice40 -dsp`` maps onto a whole ``SB_MAC16``, packing the
   product register into it, and ``synth_gowin`` onto a ``MULT9X9`` or ``MULT18X18`` of a
   Gowin DSP block, by the operands' width.
-* ``"lut"``: a multiplier of logic cells, split over the two stages (partial products of half
-  of B's bits summed in the first, the halves added in the second), for PEs beyond the
-  device's hard multipliers. It is plain adds of masked, shifted operands, so Yosys does not
-  see a ``$mul`` and cannot put it on a DSP block.
+* ``"lut"``: a multiplier of logic cells, split over the two stages (radix-4 Booth partial
+  products summed in pairs in the first, the pair sums added in the second), for PEs beyond
+  the device's hard multipliers. It is plain adds of selected, shifted operands, so Yosys does
+  not see a ``$mul`` and cannot put it on a DSP block.
 * ``"generic"``: ``a * b`` as in simulation, for no platform, an unknown family, or operands
   wider than one hard multiplier (Yosys then splits the product over several blocks).
 
@@ -226,18 +226,23 @@ class LUTMultiplier(_TwoStageMultiplier):
     """A multiplier of logic cells with the PE's timing: ``product`` is ``a * b`` of two cycles
     before.
 
-    B's bits are split into groups of ``group_bits``. The first stage sums each group's partial
-    products (``a`` masked by a bit of ``b`` and shifted; for signed operands the sign bit of
-    ``b`` weighs ``-2**(width-1)``) and registers the group sums; the second adds the shifted
-    group sums into the product register. Each stage is then a short adder tree and one carry
-    chain, about as deep as the accumulator's add that follows.
+    ``b`` is recoded in radix-4 Booth digits (``-2 .. 2``; an unsigned ``b`` first gets a zero
+    sign bit), so there is one partial product for every two bits of ``b`` instead of one a
+    bit. Each partial product is ``a`` or ``2a``, or zero, inverted for a negative digit; the
+    ``+1`` that completes the negation goes into two low bits that the next partial product's
+    shift leaves empty (the last digit's, registered, into the final add). The first stage sums
+    the partial products in groups of ``group_digits`` and registers the group sums; the second
+    adds the shifted group sums into the product register. On four-input LUTs the selection
+    of a partial product's bit from two bits of ``a`` and three of ``b`` takes two LUTs, about
+    what the AND gates of the two plain partial products it replaces cost, but it halves the
+    rows to add; where the slices also mux LUTs into five-input functions (ECP5) it is one.
 
     Parameters
     ----------
     config : ArrayConfig
         Operand widths and signedness.
-    group_bits : int or None
-        Bits of ``b`` per first-stage group; ``None`` takes half of ``b_width``, rounded up.
+    group_digits : int
+        Booth digits (partial products) per first-stage group.
 
     Members
     -------
@@ -247,36 +252,58 @@ class LUTMultiplier(_TwoStageMultiplier):
         The product of the operands two cycles earlier (a register).
     """
 
-    def __init__(self, config, *, group_bits=None):
-        if group_bits is None:
-            group_bits = (config.b_width + 1) // 2
-        if isinstance(group_bits, bool) or not isinstance(group_bits, int) or group_bits < 1:
+    def __init__(self, config, *, group_digits=2):
+        if isinstance(group_digits, bool) or not isinstance(group_digits, int) or group_digits < 1:
             self._MustUse__silence = True
-            raise ValueError(f"group_bits={group_bits!r} is invalid: must be a whole number >= 1")
-        self._group_bits = min(group_bits, config.b_width)
+            raise ValueError(f"group_digits={group_digits!r} is invalid: must be a whole number "
+                             f">= 1")
+        self._group_digits = group_digits
         super().__init__(config)
+
+    def _partial_products(self, m):
+        """Return ``([(row, shift)], last_negative)``: the rows whose sum with
+        ``last_negative << (2 * (digits - 1))`` is the product."""
+        config = self._config
+        a = self.a.as_signed() if config.signed else Cat(self.a, Const(0, 1)).as_signed()
+        width = config.b_width + (0 if config.signed else 1)
+        width += width % 2
+        b = Signal(width, name="b_extended")
+        m.d.comb += b.eq(self.b)            # extended by the operand's signedness
+        b = Cat(Const(0, 1), b)             # the digit below the lowest is zero
+        rows = []
+        negative = None
+        for digit in range(width // 2):
+            low, mid, high = b[2 * digit], b[2 * digit + 1], b[2 * digit + 2]
+            one = mid ^ low
+            two = Mux(high, ~mid & ~low, mid & low)
+            magnitude = Mux(two, a << 1, Mux(one, a, 0))
+            inverted = Mux(high, ~magnitude, magnitude)
+            if negative is None:
+                rows.append((inverted, 0))
+            else:
+                # The previous digit's +1 sits in the two bits this row's shift leaves free.
+                rows.append((Cat(negative, Const(0, 1), inverted).as_signed(), 2 * digit - 2))
+            negative = high
+        return rows, negative
 
     def elaborate(self, platform):
         m = Module()
-        config = self._config
-        width = config.b_width
+        rows, last_negative = self._partial_products(m)
         total = 0
-        for start in range(0, width, self._group_bits):
-            group = 0
-            for bit in range(start, min(start + self._group_bits, width)):
-                # Mux() with a constant zero becomes AND gates; no `*` anywhere, so no $mul.
-                term = Mux(self.b[bit], self.a, 0) << (bit - start)
-                if config.signed and bit == width - 1:
-                    group = group - term
-                else:
-                    group = group + term
-            # The group sum is exact at this shape (its range is that of `a` times a signed
-            # or unsigned slice of `b`).
-            stage = Signal.like(group, name=f"group_{start}")
-            m.d.sync += stage.eq(group)
-            total = total + (stage << start)
+        for first in range(0, len(rows), self._group_digits):
+            group = rows[first:first + self._group_digits]
+            base = group[0][1]
+            group_sum = 0
+            for row, shift in group:
+                group_sum = group_sum + (row << (shift - base))
+            # The group sum is exact at this shape (Amaranth widens every add).
+            stage = Signal.like(group_sum, name=f"group_{first}")
+            m.d.sync += stage.eq(group_sum)
+            total = total + (stage << base)
+        negative = Signal(name="last_negative")
+        m.d.sync += negative.eq(last_negative)
         # The true product fits product_shape, so truncating the wider sum is exact.
-        m.d.sync += self.product.eq(total)
+        m.d.sync += self.product.eq(total + (negative << 2 * (len(rows) - 1)))
         return m
 
 

@@ -16,7 +16,7 @@ from amaranth.sim import Simulator
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.multiplier import (LUTMultiplier, MULT18X18DMultiplier, MultiplierBudget,
                                      SBMAC16Half, _SharedMAC16, choose_multiplier,
-                                     make_multiplier, set_multiplier_budget)
+                                     make_multiplier, multiplier_budget, set_multiplier_budget)
 from systolic.rtl.pe import ProcessingElement
 from systolic.rtl.shapes import a_shape, b_shape, product_shape
 
@@ -72,11 +72,21 @@ def test_lut_multiplier_products_two_cycles_later(a_width, b_width, signed):
     assert run_multiplier(LUTMultiplier(config), pairs) == [a * b for a, b in pairs]
 
 
-@pytest.mark.parametrize("group_bits", [1, 3, 8])
-def test_lut_multiplier_any_grouping(group_bits):
-    config = ArrayConfig(a_width=6, b_width=7, signed=True)
-    pairs = operand_pairs(config, 800, seed=group_bits)
-    assert run_multiplier(LUTMultiplier(config, group_bits=group_bits), pairs) == \
+@pytest.mark.parametrize("signed", [True, False])
+def test_lut_multiplier_every_int8_product(signed):
+    # The default PE's operands, all 65,536 pairs.
+    config = ArrayConfig(signed=signed)
+    pairs = operand_pairs(config, 1 << 16, seed=0)
+    assert len(pairs) == 1 << 16
+    assert run_multiplier(LUTMultiplier(config), pairs) == [a * b for a, b in pairs]
+
+
+@pytest.mark.parametrize("group_digits", [1, 3, 4])
+@pytest.mark.parametrize("signed", [True, False])
+def test_lut_multiplier_any_grouping(group_digits, signed):
+    config = ArrayConfig(a_width=6, b_width=7, signed=signed)
+    pairs = operand_pairs(config, 800, seed=group_digits)
+    assert run_multiplier(LUTMultiplier(config, group_digits=group_digits), pairs) == \
         [a * b for a, b in pairs]
 
 
@@ -90,8 +100,8 @@ def test_lut_multiplier_has_no_multiply_operator():
 
 
 def test_lut_multiplier_checks_grouping():
-    with pytest.raises(ValueError, match="group_bits"):
-        LUTMultiplier(ArrayConfig(), group_bits=0)
+    with pytest.raises(ValueError, match="group_digits"):
+        LUTMultiplier(ArrayConfig(), group_digits=0)
 
 
 # Which kind each PE gets ---------------------------------------------------------------------
@@ -174,6 +184,44 @@ def test_pe_on_ecp5_takes_its_multiplier_from_the_budget():
     # The budget is spent: the second PE multiplies in logic cells.
     assert [name for _, name, _ in second.subfragments] == ["multiplier"]
     assert instances(second) == []
+
+
+
+def run_pe(config, platform, steps, seed):
+    """Drive a PE elaborated for ``platform`` with ``steps`` random cycles; return its outputs
+    (``result``, ``done``) on every cycle."""
+    pe = ProcessingElement(config)
+    rng = random.Random(seed)
+    seen = []
+
+    async def bench(ctx):
+        for _ in range(steps):
+            ctx.set(pe.a_in, rng.randint(*config.a_range))
+            ctx.set(pe.b_in, rng.randint(*config.b_range))
+            ctx.set(pe.valid_in, rng.random() < 0.8)
+            ctx.set(pe.last_in, rng.random() < 0.1)
+            seen.append((ctx.get(pe.result), ctx.get(pe.done)))
+            await ctx.tick()
+
+    sim = Simulator(Fragment.get(pe, platform))
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+@pytest.mark.parametrize("signed, overflow, pipeline", [
+    (True, "wrap", 0), (False, "saturate", 0), (True, "saturate", 1), (False, "wrap", 1),
+])
+def test_pe_with_a_lut_multiplier_matches_the_plain_pe(signed, overflow, pipeline):
+    # An iCE40 with no hard multiplier left: the PE multiplies in logic cells, and must give
+    # what the simulation PE (a plain `*`) gives, cycle for cycle.
+    config = ArrayConfig(signed=signed, overflow=overflow, pipeline=pipeline, acc_width=18)
+    platform = FakePlatform("iCE40")
+    set_multiplier_budget(platform, 0)
+    lut = run_pe(config, platform, 600, seed=pipeline)
+    assert multiplier_budget(platform).soft == 1
+    assert lut == run_pe(config, None, 600, seed=pipeline)
 
 
 # The hard multiplier instances ---------------------------------------------------------------
