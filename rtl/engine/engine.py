@@ -16,6 +16,7 @@ from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
                       result_beat_layout, result_row_layout, status_layout, word_shape)
 from .preloader import Preloader
 from .writer import ResultWriter
+from .ws_datapath import ws_connect, ws_datapath
 from ..lib.kept_register import kept_register
 from ..lib.stream_register import StreamRegister
 
@@ -117,12 +118,16 @@ class GemmEngine(wiring.Component):
         config = self._config
 
         m.submodules.decoder = decoder = CommandDecoder(config)
-        m.submodules.feeder = feeder = TileFeeder(config)
-        # A saturating engine continues each K chunk in the array from the chunks before; a
-        # wrapping one adds the chunks in the writer (the same result, with no preload logic).
-        preload = config.array.overflow == "saturate"
-        m.submodules.array = array = SystolicArray(config.array, preload=preload)
-        m.submodules.writer = writer = ResultWriter(config)
+        ws = config.array.weight_stationary
+        if ws:
+            feeder, array, writer = ws_datapath(m, config)
+        else:
+            m.submodules.feeder = feeder = TileFeeder(config)
+            # A saturating engine continues each K chunk in the array from the chunks before;
+            # a wrapping one adds the chunks in the writer (the same result, no preload logic).
+            preload = config.array.overflow == "saturate"
+            m.submodules.array = array = SystolicArray(config.array, preload=preload)
+            m.submodules.writer = writer = ResultWriter(config)
         m.submodules.drain = drain = ResultDrain(config)
 
         attrs = buffer_attrs(config.buffer_ram)
@@ -181,7 +186,9 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_write)
-        if preload:
+        if ws:
+            busy = ws_connect(m, config, decoder, feeder, writer, drain, old_read)
+        elif preload:
             m.submodules.preloader = preloader = Preloader(config)
             wiring.connect(m, preloader.read, old_read)
             m.d.comb += array.init.eq(preloader.init)
@@ -192,23 +199,26 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, drain.drain_read, drain_read)
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 
-        busy = decoder.launch | feeder.busy | writer.rows_pending
+        if not ws:
+            busy = decoder.launch | feeder.busy | writer.rows_pending
+            m.d.comb += [
+                writer.job.eq(decoder.job),
+                writer.start.eq(decoder.launch),
+                writer.pass_done.eq(feeder.pass_done),
+                drain.send.eq(decoder.send),
+                drain.written.eq(writer.written),
+                drain.row_written.eq(writer.c_write.en),
+                decoder.out_busy.eq(drain.out_busy),
+            ]
         m.d.comb += [
             feeder.job.eq(decoder.job),
             feeder.start.eq(decoder.launch),
-            writer.job.eq(decoder.job),
-            writer.start.eq(decoder.launch),
-            writer.pass_done.eq(feeder.pass_done),
             drain.job.eq(decoder.job),
             drain.start.eq(decoder.launch),
-            drain.send.eq(decoder.send),
-            drain.written.eq(writer.written),
-            drain.row_written.eq(writer.c_write.en),
             drain.status_req.eq(decoder.status_req),
             drain.status_word.eq(decoder.status_word),
             decoder.feeder_busy.eq(feeder.busy),
             decoder.busy.eq(busy),
-            decoder.out_busy.eq(drain.out_busy),
             self.status.busy.eq(busy),
             self.status.error.eq(decoder.error),
             self.status.code.eq(decoder.code),

@@ -146,7 +146,6 @@ def test_no_tiling_runs_a_gemm_that_fits(run_cli):
     (["--m-blocks", "5000"], "m_blocks=5000"),
     (["--fst", "x.fst"], "VCD only"),
     (["--target", "cpu"], "invalid choice"),
-    (["--dataflow", "weight-stationary"], "the GEMM engine is output-stationary only"),
     (["--dataflow", "row-stationary"], "invalid choice"),
 ])
 def test_bad_engine_input_is_one_line_and_status_2(run_cli, args, message, tmp_path, monkeypatch):
