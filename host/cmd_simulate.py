@@ -36,7 +36,7 @@ def register(subparsers):
                     "bare array, one pass per R x C output tile) and check the result bit for "
                     "bit, and the cycle count exactly, against the numpy model. Exit status 0 "
                     "on a match, 1 on a mismatch, 2 on bad input.")
-    add_array_options(parser, dataflow=True)
+    add_array_options(parser)
     add_engine_options(parser)
     add_operand_options(parser)
     parser.add_argument("--target", choices=TARGETS, default="engine",

@@ -163,12 +163,20 @@ def shared_builds(monkeypatch):
     monkeypatch.setenv("SYSTOLIC_BUILD_DIR", str(BUILD_ROOT))
 
 
-def test_engine_on_verilator(run_cli, shared_builds):
-    report = simulate_json(run_cli, *SMALL_OPTIONS, "--m", "37", "--k", "53", "--n", "29",
-                           "--backend", "verilator", "--seed", "5")
+def test_engine_on_verilator(run_cli, shared_builds, dataflow, tmp_path):
+    # Operands from files, on odd shapes: the results against numpy, the cycles the model's.
+    a, b = random_operands(SMALL.array, 37, 53, 29, seed=5)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    report = simulate_json(run_cli, *SMALL_OPTIONS, "--a", tmp_path / "a.npy",
+                           "--b", tmp_path / "b.npy", "--backend", "verilator",
+                           "--dataflow", dataflow)
     assert report["backend"] == "verilator" and report["target"] == "engine"
+    assert report["config"]["dataflow"] == dataflow and (report["m"], report["k"], report["n"]) == (
+        37, 53, 29)
     assert report["jobs"] == 60
-    assert report["match"] and report["cycles_match"]
+    assert report["match"] and report["matmul_match"] and report["cycles_match"]
+    assert report["cycles"] == report["model_cycles"]
     assert report["efficiency"] == pytest.approx(ideal_cycles(37, 53, 29, SMALL.array)
                                                  / report["cycles"])
     assert report["sim_macs_per_s"] > 0
