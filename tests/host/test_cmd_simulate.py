@@ -1,5 +1,6 @@
 """``systolic simulate`` on the GEMM engine: ``--target``, the engine options, ``--no-tiling``."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -194,3 +195,25 @@ def test_engine_on_icarus(run_cli, shared_builds):
         report = json.loads(out)
         assert status == 0 and report["backend"] == "icarus"
         assert report["match"] and report["cycles_match"]
+
+
+@pytest.mark.parametrize("options, shape", [
+    (["--rows", "2", "--cols", "8"], (64, 2, 16)),      # short dot products, wide array
+    (["--rows", "3", "--cols", "5"], (5, 40, 7)),       # few rows of A, deep dot products
+])
+def test_auto_dataflow_takes_the_faster_by_the_model(run_cli, options, shape):
+    from systolic.sim.engine_perf import gemm_perf
+    m, k, n = shape
+    args = [*options, "--m", m, "--k", k, "--n", n, "--dataflow", "auto"]
+    report = simulate_json(run_cli, *args)
+    base = EngineConfig(ArrayConfig(rows=int(options[1]), cols=int(options[3])))
+    cycles = {name: gemm_perf(EngineConfig(dataclasses.replace(base.array, dataflow=name)),
+                              m, k, n).cycles for name in DATAFLOWS}
+    chosen = min(DATAFLOWS, key=lambda name: cycles[name])
+    choice = report["auto_dataflow"]
+    assert choice["cycles"] == cycles and choice["chosen"] == chosen
+    assert report["config"]["dataflow"] == chosen and report["engine"]["array"]["dataflow"] == chosen
+    assert report["cycles"] == report["model_cycles"] == cycles[chosen] and report["match"]
+    assert f"{cycles[chosen]:,} cycles" in choice["reason"]
+    status, out, err = run_cli("simulate", *args)
+    assert status == 0 and f"dataflow: {choice['reason']}" in out
