@@ -70,6 +70,14 @@ class GemmEngine(wiring.Component):
     Results leave in tile order: for ``ti`` in M-tiles, ``tj`` in N-tiles, the tile's rows
     inside M, a beat each, carrying the row's columns inside N.
 
+    **Weight-stationary designs** (``config.array.dataflow``) build the weight-stationary
+    array, feeder and writer instead (:mod:`~.ws_datapath`): per N tile, per K tile, a weight
+    tile and the job's M rows of A with their partial sums from the result buffer. Everything
+    above holds but two things: LOAD_A's data comes K-block-major (for each block of R columns
+    of K, for each row of A, the row's R operands of the block, columns past K zero), and a job
+    that emits sends its results once its last row is written, as a READ would
+    (:class:`~.ws_feeder.WSTileFeeder` has the order and timing).
+
     **Ordering and waiting.** Commands run in order. A LOAD into the bank the running job is
     reading waits until the array has taken its last beat; START waits until the previous job
     has written its rows and sent its results; READ likewise; STATUS waits for the results
