@@ -2,13 +2,12 @@
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring, stream
-from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..array import delay_line
-from .layouts import (a_read_signature, b_read_signature, job_layout, result_read_signature)
-from ..lib.kept_register import kept_register
+from .lane_addresses import drive_lane_addresses, lane_address_members
+from .layouts import a_read_signature, b_read_signature, job_layout, result_read_signature
 from ..shapes import ws_operand_layout
 
 __all__ = ["WSTileFeeder", "ws_pass_spacing", "ws_psum_turnaround"]
@@ -87,7 +86,6 @@ class WSTileFeeder(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        self._lane_addresses = config.read_address_stages > 0
         members = {
             "job":       In(job_layout(config)),
             "start":     In(1),
@@ -97,11 +95,8 @@ class WSTileFeeder(wiring.Component):
             "o_stream":  Out(stream.Signature(ws_operand_layout(config.array))),
             "row_addr":  Out(range(config.result_rows)),
             "busy":      Out(1),
+            **lane_address_members(config),
         }
-        if self._lane_addresses:
-            for name, signature, lanes in (("a", a_read_signature(config), config.array.rows),
-                                           ("b", b_read_signature(config), config.array.cols)):
-                members[f"{name}_lane_addr"] = Out(ArrayLayout(signature.addr_width, lanes))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -240,14 +235,7 @@ class WSTileFeeder(wiring.Component):
                         for n in range(1, stages))
         m.d.sync += self.busy.eq(self.start | issuing | in_flight.any())
 
-        if self._lane_addresses:
-            # One copy of each read address per lane, a register behind the feeder's, as
-            # :class:`~.feeder.TileFeeder` keeps them.
-            for name, lanes, address in (("a", self.a_lane_addr, a_addr),
-                                         ("b", self.b_lane_addr, load_base + w_k)):
-                for i in range(len(lanes)):
-                    copy = Signal(len(self.a_read.addr if name == "a" else self.b_read.addr),
-                                  name=f"{name}_addr_lane{i}")
-                    kept_register(m, platform, copy, address)
-                    m.d.comb += lanes[i].eq(copy)
+        b_addr = Signal.like(self.b_read.addr)
+        m.d.comb += b_addr.eq(load_base + w_k)
+        drive_lane_addresses(m, platform, self, {"a": a_addr, "b": b_addr})
         return m
