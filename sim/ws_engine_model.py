@@ -7,8 +7,8 @@ never Amaranth.
 
 **Timing** (see :class:`~systolic.rtl.engine.ws_feeder.WSTileFeeder`). With ``R x C`` the
 array, ``L = buffer_latency``, ``P = ceil(N / C) * ceil(K / R)`` passes and
-``S = max(M, min_pass_spacing, result_latency + result_write_stages + L + 1)`` cycles between
-the first rows of two passes:
+``S = config.pass_spacing(M)`` cycles between the first rows of two passes
+(``max(M, min_pass_spacing, result_latency + result_write_stages + L + 1)``):
 
 * the first tile's weight rows reach the array from ``launch + first_beat_delay`` on, a cycle
   each; pass ``p``'s first row ``R + p * S`` cycles after the first of them, its rows on
@@ -26,15 +26,7 @@ import numpy as np
 
 from .model import matmul
 
-__all__ = ["ws_pass_spacing", "ws_job_timing", "ws_compute", "drain_cycles"]
-
-
-def ws_pass_spacing(config, m):
-    """Cycles between the first row beats of two consecutive passes of an ``m``-row job (see
-    :func:`systolic.rtl.engine.ws_feeder.ws_pass_spacing`, the same figure)."""
-    array = config.array
-    turnaround = array.result_latency + config.result_write_stages + config.buffer_latency + 1
-    return max(m, array.min_pass_spacing, turnaround)
+__all__ = ["ws_job_timing", "ws_compute", "drain_cycles"]
 
 
 def drain_cycles(first, m, n, config):
@@ -57,7 +49,7 @@ def ws_job_timing(m, k, n, config, launch, *, emit=True, words=True):
     array = config.array
     passes = math.ceil(n / array.cols) * math.ceil(k / array.rows)
     first_row = launch + first_beat_delay(config) + array.rows
-    last_beat = first_row + (passes - 1) * ws_pass_spacing(config, m) + m - 1
+    last_beat = first_row + (passes - 1) * config.pass_spacing(m) + m - 1
     last_row = last_beat + array.result_latency
     busy_free = last_row + config.result_write_stages + 1
     cycles, out_free = [], None

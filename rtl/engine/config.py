@@ -287,6 +287,25 @@ class EngineConfig:
         return int(self.buffer_ram == "distributed" or self.buffer_latency == 2)
 
     @property
+    def psum_turnaround(self):
+        """Weight-stationary: fewest cycles from a row beat to the beat that reads back the row
+        it writes (the next K tile's beat of the same row of A).
+
+        The row's sums leave the array ``result_latency`` cycles after its beat and are written
+        ``result_write_stages`` cycles later; the next beat of that row reads them from the
+        result buffer ``buffer_latency`` cycles before its own acceptance, no sooner than the
+        cycle after the write (a read on the write's cycle sees the old row).
+        """
+        return self.array.result_latency + self.result_write_stages + self.buffer_latency + 1
+
+    def pass_spacing(self, m):
+        """Weight-stationary: cycles between the first row beats of two consecutive passes of
+        an ``m``-row job: at least its ``m`` rows, the array's ``min_pass_spacing`` (the next
+        weight tile shifts in behind the current one) and :attr:`psum_turnaround` (the next K
+        tile of the same N tile reads the rows this pass writes)."""
+        return max(m, self.array.min_pass_spacing, self.psum_turnaround)
+
+    @property
     def buffer_bits(self):
         """``{"a": bits, "b": bits, "result": bits}`` of the buffers (result counted once)."""
         array = self.array

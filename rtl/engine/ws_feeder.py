@@ -10,29 +10,7 @@ from .lane_addresses import drive_lane_addresses, lane_address_members
 from .layouts import a_read_signature, b_read_signature, job_layout, result_read_signature
 from ..shapes import ws_operand_layout
 
-__all__ = ["WSTileFeeder", "ws_pass_spacing", "ws_psum_turnaround"]
-
-
-def ws_psum_turnaround(config):
-    """Fewest cycles from a row beat to the beat that reads the row it writes back.
-
-    The row's sums leave the array ``result_latency`` cycles after its beat and are written
-    ``result_write_stages`` cycles later; the next K tile's beat of that row reads them from the
-    result buffer ``buffer_latency`` cycles before its own acceptance, no sooner than the cycle
-    after the write (a read on the write's cycle sees the old row).
-    """
-    return (config.array.result_latency + config.result_write_stages + config.buffer_latency
-            + 1)
-
-
-def ws_pass_spacing(config, m):
-    """Cycles between the first row beats of two consecutive passes of an ``m``-row job.
-
-    At least the pass's ``m`` rows, the array's ``min_pass_spacing`` (the next weight tile
-    shifts in behind the current one) and :func:`ws_psum_turnaround` (the next K tile of the
-    same N tile reads the rows this pass writes).
-    """
-    return max(m, config.array.min_pass_spacing, ws_psum_turnaround(config))
+__all__ = ["WSTileFeeder"]
 
 
 class WSTileFeeder(wiring.Component):
@@ -53,7 +31,7 @@ class WSTileFeeder(wiring.Component):
 
     **Timing.** The first tile's ``R`` weight rows take a beat each (issued from the cycle after
     ``start``); the first pass's first row follows, and each pass's first row
-    :func:`ws_pass_spacing` cycles after the previous one's. Pass ``p``'s rows take the cycles
+    ``config.pass_spacing(M)`` cycles after the previous one's. Pass ``p``'s rows take the cycles
     from its first on; the next tile's weight rows ride on the beats from
     ``weight_load_delay`` cycles after the first row on (beats of their own past the rows), so
     the array takes every beat on the cycle it is offered. Beats reach ``o_stream``
@@ -106,7 +84,7 @@ class WSTileFeeder(wiring.Component):
         rows, cols = array.rows, array.cols
         job = self.job
         load_delay = array.weight_load_delay
-        fixed_spacing = ws_pass_spacing(config, 0)
+        fixed_spacing = config.pass_spacing(0)
 
         issuing = Signal()
         prologue = Signal()           # the first tile's weight rows, before any pass

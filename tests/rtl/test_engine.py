@@ -164,6 +164,19 @@ def test_128_cubed_efficiency(rows, cols, dataflow, bound):
     assert ideal_cycles(128, 128, 128, config.array) / run.cycles >= bound
 
 
+def test_the_partial_sum_turnaround_is_tight(monkeypatch):
+    """A weight-stationary engine whose passes were one cycle closer than ``pass_spacing``
+    says would read a row back on the cycle it is written, and get the old one."""
+    config = EngineConfig(ArrayConfig(rows=3, cols=2, dataflow="weight-stationary"), k_depth=9,
+                          m_blocks=1, n_blocks=1)
+    tight = config.pass_spacing(1)
+    assert tight == config.psum_turnaround > config.array.min_pass_spacing
+    a, b = operands(np.random.default_rng(21), 1, 9, 2, config.array)
+    assert np.array_equal(run_engine_gemm(config, a, b).result, matmul(a, b, config.array))
+    monkeypatch.setattr(EngineConfig, "pass_spacing", lambda self, m: max(m, tight - 1))
+    assert not np.array_equal(run_engine_gemm(config, a, b).result, matmul(a, b, config.array))
+
+
 # Protocol ------------------------------------------------------------------------------------
 
 FUZZ = EngineConfig(ArrayConfig(rows=2, cols=3, acc_width=17, overflow="saturate"),
