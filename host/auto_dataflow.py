@@ -44,6 +44,7 @@ class DataflowChoice:
                 f"({self.measure})")
 
     def to_dict(self):
+        """The choice as JSON: ``chosen``, ``cycles``, ``measure`` and ``reason``."""
         return {"chosen": self.chosen, "cycles": dict(self.cycles), "measure": self.measure,
                 "reason": self.reason}
 
