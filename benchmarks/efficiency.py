@@ -20,6 +20,7 @@ Usage::
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -51,9 +52,10 @@ def peer_formula(m, k, n, rows, cols):
     return folds * (k + rows + cols - 2) - 1
 
 
-def run_peer(python, rows, cols, m, k, n, timeout):
-    """SCALE-Sim's ``Overall Util`` for one GEMM, or None if it took longer than ``timeout``."""
-    job = json.dumps([[rows, cols, "os", m, k, n]])
+def run_peer(python, rows, cols, m, k, n, timeout, dataflow="os"):
+    """SCALE-Sim's ``Overall Util`` for one GEMM (``dataflow`` ``"os"`` or ``"ws"``), or None if it
+    took longer than ``timeout``."""
+    job = json.dumps([[rows, cols, dataflow, m, k, n]])
     try:
         done = subprocess.run([python, str(PEER)], input=job, capture_output=True, text=True,
                               timeout=timeout, check=True)
@@ -101,15 +103,69 @@ def row(label, config, gemm, args, peer_cache):
             perf.sustained_efficiency, peer_eff, mark, checked)
 
 
-def table(title, note, rows, extra=""):
-    lines = [f"### {title}", "", note, "",
-             "| design | M x K x N | jobs | cycles | ideal | efficiency | sustained | SCALE-Sim OS "
-             "| ours / peer | checked |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for label, shape, jobs, cycles, ideal, eff, sustained, peer, mark, checked in rows:
-        lines.append(f"| {label} | {shape} | {jobs} | {cycles} | {ideal:.0f} | {eff:.3f} | "
-                     f"{sustained:.3f} | {peer:.3f}{mark} | {eff / peer:.2f} | {checked} |")
+#: SCALE-Sim 3.0.0's weight-stationary ``Overall Util`` on an 8 x 8 array, as issue 18 quotes it
+#: (SCALE-Sim: A. Samajdar et al., "A Systematic Methodology for Characterizing Scalability of
+#: DNN Accelerators using SCALE-Sim", ISPASS 2020); shown where SCALE-Sim is not run here.
+PEER_WS_QUOTED = {(8, 8, 256, 256, 256): 0.921, (8, 8, 128, 128, 128): 0.853,
+                  (8, 8, 37, 53, 29): 0.538}
+
+
+def dataflow_row(label, config, gemm, args, peer_cache):
+    """One row of the dataflow table: the GEMM on ``config``'s design, output- and
+    weight-stationary, and SCALE-Sim's weight-stationary figure where there is one."""
+    m, k, n = gemm
+    array = config.array
+    on = {name: dataclasses.replace(config, array=dataclasses.replace(array, dataflow=name))
+          for name in ("output-stationary", "weight-stationary")}
+    os_perf = gemm_perf(on["output-stationary"], m, k, n)
+    ws_perf = gemm_perf(on["weight-stationary"], m, k, n)
+    sim = args.sim == "all" or (args.sim == "sample" and gemm in SAMPLE_GEMMS
+                                and (array.rows, array.cols) == (8, 8))
+    if sim:
+        print(f"Verilator: {m}x{k}x{n} on {label}, weight-stationary", file=sys.stderr, flush=True)
+    checked = rtl_check(on["weight-stationary"], m, k, n) if sim else "model"
+    key = (array.rows, array.cols, m, k, n)
+    peer, mark = PEER_WS_QUOTED.get(key), "q"
+    if args.scalesim_python:
+        if ("ws", key) not in peer_cache:
+            print(f"SCALE-Sim WS: {m}x{k}x{n} on {array.rows}x{array.cols}", file=sys.stderr,
+                  flush=True)
+            peer_cache["ws", key] = run_peer(args.scalesim_python, *key, args.scalesim_timeout,
+                                             dataflow="ws")
+        if peer_cache["ws", key] is not None:
+            peer, mark = peer_cache["ws", key]["overall_util"], ""
+    return (label, f"{m}x{k}x{n}", os_perf.efficiency, ws_perf.jobs, ws_perf.cycles,
+            ws_perf.efficiency, ws_perf.sustained_efficiency, peer, mark, checked)
+
+
+def markdown(title, note, columns, cells, extra=""):
+    """A Markdown table under a heading: ``columns`` names, the first two left-aligned and the
+    last too, the others right-aligned; ``cells`` a list of cell lists."""
+    align = ["---"] * 2 + ["---:"] * (len(columns) - 3) + ["---"]
+    lines = [f"### {title}", "", note, "", "| " + " | ".join(columns) + " |",
+             "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines) + "\n" + extra
+
+
+def dataflow_table(title, note, rows, extra=""):
+    columns = ["design", "M x K x N", "OS efficiency", "WS jobs", "WS cycles", "WS efficiency",
+               "WS sustained", "WS / OS", "SCALE-Sim WS", "WS / peer", "checked"]
+    cells = [[label, shape, f"{os_eff:.3f}", f"{jobs}", f"{cycles}", f"{eff:.3f}",
+              f"{sustained:.3f}", f"{eff / os_eff:.2f}",
+              f"{peer:.3f}{mark}" if peer is not None else "-",
+              f"{eff / peer:.2f}" if peer is not None else "-", checked]
+             for label, shape, os_eff, jobs, cycles, eff, sustained, peer, mark, checked in rows]
+    return markdown(title, note, columns, cells, extra)
+
+
+def table(title, note, rows, extra=""):
+    columns = ["design", "M x K x N", "jobs", "cycles", "ideal", "efficiency", "sustained",
+               "SCALE-Sim OS", "ours / peer", "checked"]
+    cells = [[label, shape, f"{jobs}", f"{cycles}", f"{ideal:.0f}", f"{eff:.3f}",
+              f"{sustained:.3f}", f"{peer:.3f}{mark}", f"{eff / peer:.2f}", checked]
+             for label, shape, jobs, cycles, ideal, eff, sustained, peer, mark, checked in rows]
+    return markdown(title, note, columns, cells, extra)
 
 
 def main(argv=None):
@@ -121,11 +177,23 @@ def main(argv=None):
     parser.add_argument("--scalesim-timeout", type=float, default=300, metavar="S",
                         help="seconds SCALE-Sim may take a GEMM before its closed form is shown "
                              "instead (default 300)")
+    parser.add_argument("--tables", choices=("all", "dataflows"), default="all",
+                        help="every table (default), or only output- against weight-stationary")
     args = parser.parse_args(argv)
     peer_cache = {}
 
     print(describe())
     print()
+    dataflow_note = ("Each design on both dataflows, by the exact engine model; `checked` as "
+                     "above for the weight-stationary engine. `q`: SCALE-Sim 3.0.0's "
+                     "weight-stationary figure as issue 18 quotes it (not run here); `-`: none.")
+    designs = [(f"{r}x{c}", EngineConfig(ArrayConfig(rows=r, cols=c))) for r, c in ARRAYS]
+    designs += [(name, default_engine_config(name)) for name in BOARDS]
+    print(dataflow_table("Output- against weight-stationary", dataflow_note,
+                         [dataflow_row(label, config, gemm, args, peer_cache)
+                          for label, config in designs for gemm in GEMMS]))
+    if args.tables == "dataflows":
+        return
     defaults = [(f"{r}x{c}", EngineConfig(ArrayConfig(rows=r, cols=c))) for r, c in ARRAYS]
     rows = [row(label, config, gemm, args, peer_cache) for label, config in defaults
             for gemm in GEMMS]

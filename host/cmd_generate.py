@@ -13,7 +13,7 @@ def register(subparsers):
         "generate", help="write the systolic array as Verilog",
         description="Generate the R x C systolic array as a Verilog module. The README lists its "
                     "ports and the cycle-level protocol of each dataflow.")
-    add_array_options(parser, dataflow=True)
+    add_array_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE.v",
                         help="Verilog file to write; - writes it to standard output")
     parser.add_argument("--name", default=DEFAULT_MODULE, help=f"module name (default {DEFAULT_MODULE})")

@@ -9,6 +9,7 @@ import numpy as np
 
 from contextlib import ExitStack
 
+from ..rtl.config import DATAFLOWS
 from ..sim.backends.runner import BACKENDS, check_backend
 from ..sim.errors import BackendUnavailable
 from .errors import UsageError
@@ -36,7 +37,7 @@ def register(subparsers):
                     "bare array, one pass per R x C output tile) and check the result bit for "
                     "bit, and the cycle count exactly, against the numpy model. Exit status 0 "
                     "on a match, 1 on a mismatch, 2 on bad input.")
-    add_array_options(parser, dataflow=True)
+    add_array_options(parser, dataflows=(*DATAFLOWS, "auto"))
     add_engine_options(parser)
     add_operand_options(parser)
     parser.add_argument("--target", choices=TARGETS, default="engine",
@@ -85,6 +86,11 @@ def _outputs(args, config):
 
 
 def run(args):
+    # ``auto`` is settled once the GEMM's shape is known; until then the design is the default
+    # dataflow's (the checks before that do not depend on it).
+    auto = args.dataflow == "auto"
+    if auto:
+        args.dataflow = None
     config = config_from_args(args)
     if not args.clock_mhz > 0 or (args.baud is not None and args.baud <= 0):
         raise UsageError(f"--clock-mhz and --baud must be positive, got {args.clock_mhz:g} and "
@@ -105,6 +111,13 @@ def run(args):
                          target=args.target, force=args.force)
     a, b = operands_from_args(args, config)
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    choice = None
+    if auto:
+        from .auto_dataflow import choose_dataflow, with_dataflow
+        choice = choose_dataflow(engine or config, m, k, n)
+        config = with_dataflow(config, choice.chosen)
+        engine = engine and with_dataflow(engine, choice.chosen)
+        progress(f"--dataflow auto: {choice.reason}", quiet=args.json)
     estimate = check_simulation(engine or config, m, k, n, backend=args.backend,
                                 target=args.target, force=args.force)
     # Everything that makes bad input is found before the progress lines, so that it is
@@ -149,6 +162,8 @@ def run(args):
                     np.save(f, np.asarray(run_.result,
                                            dtype=np.int64 if config.signed else np.uint64))
     ok = report["match"] and report["cycles_match"]
+    if choice is not None:
+        report["auto_dataflow"] = choice.to_dict()
     if args.json:
         print_json(report)
     else:
@@ -158,6 +173,8 @@ def run(args):
                   "the result)")
         print(f"cycles:  {report['cycles']} (model {report['model_cycles']}, "
               f"ideal {report['ideal_cycles']:.1f}, efficiency {report['efficiency']:.3f})")
+        if choice is not None:
+            print(f"dataflow: {choice.reason}")
         if engine:
             print(f"engine:  {report['jobs']} job{'s' if report['jobs'] != 1 else ''}; "
                   f"{engine.describe()}")

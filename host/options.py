@@ -28,13 +28,13 @@ BATCH_MAX = 1 << 16
 ENGINE_OPTIONS = ("k_depth", "m_blocks", "n_blocks")
 
 
-def add_array_options(parser, *, default=None, dataflow=False):
+def add_array_options(parser, *, default=None, dataflows=DATAFLOWS):
     """Add ``--rows --cols --width/--a-width/--b-width --acc-width --max-k --unsigned --overflow
-    --pipeline``, every one ``None`` unless given (see :func:`array_options`).
+    --pipeline --dataflow``, every one ``None`` unless given (see :func:`array_options`).
 
     ``default`` says in the help where the values not given come from (``"the board's"``);
-    unset, the help shows :class:`ArrayConfig`'s defaults. ``dataflow`` adds ``--dataflow``,
-    for the commands that run the bare array (the engine is output-stationary only).
+    unset, the help shows :class:`ArrayConfig`'s defaults. ``dataflows`` are the choices of
+    ``--dataflow`` (a command may add its own, as ``systolic simulate`` adds ``auto``).
     """
     def said(value):
         return f"default: {default}" if default else f"default {value}"
@@ -61,10 +61,9 @@ def add_array_options(parser, *, default=None, dataflow=False):
                        help=f"extra register stages for clock speed, 0 to {PIPELINE_MAX}: 1 registers "
                             f"each product before its accumulator and the result mux in two levels, "
                             f"for 2 cycles more latency ({said(_DEFAULT.pipeline)})")
-    if dataflow:
-        group.add_argument("--dataflow", choices=DATAFLOWS,
-                           help=f"the array's dataflow (default {_DEFAULT.dataflow}); the GEMM "
-                                f"engine is output-stationary only")
+    group.add_argument("--dataflow", choices=dataflows,
+                       help=f"the array's dataflow, and with it the GEMM engine's "
+                            f"({said(_DEFAULT.dataflow)})")
     return group
 
 

@@ -18,7 +18,7 @@ __all__ = [
 DATAFLOWS = ("output-stationary", "weight-stationary")
 #: Dataflows the GEMM engine around the array implements (the weight-stationary engine is
 #: still to come: its feeder, writer and model follow the output-stationary pass order).
-ENGINE_DATAFLOWS = ("output-stationary",)
+ENGINE_DATAFLOWS = ("output-stationary", "weight-stationary")
 #: What an accumulator does when a sum leaves its range.
 OVERFLOW_MODES = ("wrap", "saturate")
 #: Allowed operand widths, in bits (inclusive).

@@ -78,7 +78,9 @@ MIN_MAX_PAYLOAD = 256
 #: Idle byte times after which a board drops a half-received frame.
 FRAME_TIMEOUT_BYTES = 1024
 #: The protocol's version, the first byte of an INFO reply. 2: INFO carries ``pipeline``.
-VERSION = 2
+#: 3: INFO's flags carry the dataflow (a weight-stationary engine takes A in another layout, so
+#: a host that could not tell would send it wrong).
+VERSION = 3
 #: Link rate of a board top and of a host that is not told another (a board's own default
 #: is :func:`systolic.boards.top.default_baud`); 12 cycles a bit at the iCEBreaker's 12 MHz.
 DEFAULT_BAUD = 1_000_000
@@ -211,8 +213,9 @@ def word_bytes(engine_config):
     return (engine_config.word_width + 7) // 8
 
 
-#: INFO reply payload: version, flags (bit 0 signed, bit 1 saturate), rows, cols, a_width,
-#: b_width, acc_width, word_bytes, max_m, max_k, max_n, max_payload, clock in kHz, pipeline.
+#: INFO reply payload: version, flags (bit 0 signed, bit 1 saturate, bit 2 weight-stationary),
+#: rows, cols, a_width, b_width, acc_width, word_bytes, max_m, max_k, max_n, max_payload, clock
+#: in kHz, pipeline.
 INFO_FORMAT = "<BBHHBBBBHHHHIB"
 #: Bytes of an INFO reply payload.
 INFO_BYTES = struct.calcsize(INFO_FORMAT)
@@ -236,11 +239,12 @@ class Info:
     max_payload: int
     clock_khz: int
     pipeline: int = 0
+    weight_stationary: bool = False
 
 
 def encode_info(info):
     """Payload bytes of an INFO reply."""
-    flags = int(info.signed) | int(info.saturate) << 1
+    flags = int(info.signed) | int(info.saturate) << 1 | int(info.weight_stationary) << 2
     return struct.pack(INFO_FORMAT, info.version, flags, info.rows, info.cols, info.a_width,
                        info.b_width, info.acc_width, info.word_bytes, info.max_m, info.max_k,
                        info.max_n, info.max_payload, info.clock_khz, info.pipeline)
@@ -280,7 +284,8 @@ def decode_info(payload):
     (version, flags, rows, cols, a_width, b_width, acc_width, word_bytes_, max_m, max_k, max_n,
      max_payload, clock_khz, pipeline) = struct.unpack(INFO_FORMAT, payload)
     return Info(version, bool(flags & 1), bool(flags & 2), rows, cols, a_width, b_width,
-                acc_width, word_bytes_, max_m, max_k, max_n, max_payload, clock_khz, pipeline)
+                acc_width, word_bytes_, max_m, max_k, max_n, max_payload, clock_khz, pipeline,
+                bool(flags & 4))
 
 
 def info_from_config(engine_config, *, clock_hz, max_payload=MIN_MAX_PAYLOAD):
@@ -297,7 +302,8 @@ def info_from_config(engine_config, *, clock_hz, max_payload=MIN_MAX_PAYLOAD):
         rows=array.rows, cols=array.cols, a_width=array.a_width, b_width=array.b_width,
         acc_width=array.acc_width, word_bytes=word_bytes(engine_config),
         max_m=engine_config.max_m, max_k=engine_config.max_k, max_n=engine_config.max_n,
-        max_payload=max_payload, clock_khz=round(clock_hz / 1000), pipeline=array.pipeline)
+        max_payload=max_payload, clock_khz=round(clock_hz / 1000), pipeline=array.pipeline,
+        weight_stationary=array.weight_stationary)
     try:
         encode_info(info)
     except struct.error as exc:
@@ -324,7 +330,9 @@ def config_from_info(info):
         array = ArrayConfig(rows=info.rows, cols=info.cols, a_width=info.a_width,
                             b_width=info.b_width, signed=info.signed, acc_width=info.acc_width,
                             overflow="saturate" if info.saturate else "wrap",
-                            pipeline=info.pipeline)
+                            pipeline=info.pipeline,
+                            dataflow="weight-stationary" if info.weight_stationary
+                            else "output-stationary")
         return EngineConfig(array=array, k_depth=info.max_k, m_blocks=info.max_m // info.rows,
                             n_blocks=info.max_n // info.cols, word_width=8 * info.word_bytes)
     except ConfigError as exc:

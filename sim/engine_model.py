@@ -162,9 +162,13 @@ def job_timing(m, k, n, config, launch, *, emit=True, words=True):
 
     ``words=False`` leaves out the cycle of every result word (``out_free`` is still there):
     the passes are back to back (each pass's last beat ``max(K, min_pass_spacing)`` after the
-    previous one's), so the job's figures are closed forms, whatever its size.
+    previous one's), so the job's figures are closed forms, whatever its size. A
+    weight-stationary engine's jobs are timed by :func:`~.ws_engine_model.ws_job_timing`.
     """
     array = config.array
+    if array.weight_stationary:
+        from .ws_engine_model import ws_job_timing
+        return ws_job_timing(m, k, n, config, launch, emit=emit, words=words)
     rows_in_tile = tile_extents(m, array.rows)
     cols_in_tile = tile_extents(n, array.cols)
     passes = len(rows_in_tile) * len(cols_in_tile)
@@ -437,17 +441,25 @@ class EngineModel:
             k, n = dims
             width, per_word, group = array.b_width, config.b_per_word, config.b_words_per_beat
             lanes, mem, base = array.cols, self.b_mem, bank * config.b_bank_words
+        # A weight-stationary engine's A comes K-block-major: a block of ``rows`` columns of
+        # K, a beat for each row of A (``load_a_words``).
+        steps, stride = k, config.k_depth
+        if opcode == Opcode.LOAD_A and array.weight_stationary:
+            steps, stride = m, config.a_block_words
         for index, word in enumerate(data_words):
             beat, part = divmod(index, group)
-            block, kk = divmod(beat, k)
+            block, kk = divmod(beat, steps)
             for slot in range(per_word):
                 lane = part * per_word + slot
                 if lane < lanes:
-                    mem[base + block * config.k_depth + kk, lane] = self._operand(word, slot, width)
+                    mem[base + block * stride + kk, lane] = self._operand(word, slot, width)
 
     def _compute(self, m, k, n, bank, accumulate_flag):
         """Run the job's passes on the buffers: every padded tile, as the array does."""
         config, array = self.config, self.config.array
+        if array.weight_stationary:
+            from .ws_engine_model import ws_compute
+            return ws_compute(self, m, k, n, bank, accumulate_flag)
         rows, cols, depth = array.rows, array.cols, config.k_depth
         tiles_m, tiles_n = math.ceil(m / rows), math.ceil(n / cols)
         a_words = self.a_mem[bank * config.a_bank_words:][:tiles_m * depth]

@@ -153,10 +153,15 @@ def load_a_words(a, bank, config):
     step (row ``i`` of the block is lane ``i``), packed ``a_per_word`` a word into
     ``a_words_per_beat`` words; rows past M are zero. So each word goes to one address of the
     A buffer, and the engine takes one a cycle.
+
+    A weight-stationary engine takes A the other way round (K-block-major): for each block of
+    ``rows`` columns of K, for each row of A, the row's operands in the block (column ``k0 + i``
+    is lane ``i``; columns past K zero), so that each word is one beat of its array.
     """
     a = np.asarray(a)
+    lanes_by_step = a.T if config.array.weight_stationary else a
     return ([header(Opcode.LOAD_A, Flag.BANK if bank else 0), a.shape[0], a.shape[1]]
-            + _beat_words(_blocks_of(a, config.array.rows), config.array.a_width,
+            + _beat_words(_blocks_of(lanes_by_step, config.array.rows), config.array.a_width,
                           config.a_per_word, config.a_words_per_beat))
 
 

@@ -1,8 +1,23 @@
 """Shared fixtures."""
 
+import dataclasses
+
 import pytest
 
 from systolic.host import cli
+from systolic.rtl.config import ENGINE_DATAFLOWS
+
+
+@pytest.fixture(params=ENGINE_DATAFLOWS)
+def dataflow(request):
+    """Each dataflow the GEMM engine is built for: engine tests run on every one."""
+    return request.param
+
+
+def on_dataflow(config, dataflow):
+    """``config`` (an :class:`~systolic.rtl.engine.config.EngineConfig`) with its array's
+    ``dataflow`` set, everything else as it is."""
+    return dataclasses.replace(config, array=dataclasses.replace(config.array, dataflow=dataflow))
 
 
 @pytest.fixture

@@ -73,7 +73,9 @@ class EngineConfig:
         Depth of the operand buffers in K steps: the largest K of one job (:attr:`max_k`).
     m_blocks : int or None
         Blocks of ``array.rows`` rows of A one bank holds: ``max_m = m_blocks * rows``.
-        ``None`` takes :func:`default_blocks`'s.
+        ``None`` takes :func:`default_blocks`'s. (A weight-stationary engine holds A as
+        ``ceil(k_depth / rows)`` blocks of ``rows`` columns of K, each ``max_m`` words: the
+        same limits, see :attr:`a_block_words`.)
     n_blocks : int or None
         Blocks of ``array.cols`` columns of B one bank holds: ``max_n = n_blocks * cols``.
         ``None`` takes :func:`default_blocks`'s.
@@ -101,6 +103,7 @@ class EngineConfig:
     Buffers (two operand banks for double buffering, one result buffer):
 
     * A: ``2 * m_blocks * k_depth`` words of ``rows`` operands (one beat of A each);
+      weight-stationary: ``2 * ceil(k_depth / rows) * max_m`` words;
     * B: ``2 * n_blocks * k_depth`` words of ``cols`` operands;
     * result: ``m_blocks * n_blocks * rows`` rows of ``cols`` accumulators, with two read
       ports (K-chunk accumulation and the result stream), which block RAM provides by
@@ -188,9 +191,26 @@ class EngineConfig:
     # Buffers -------------------------------------------------------------------------------
 
     @property
+    def a_block_words(self):
+        """Words from one block of an A bank to the next.
+
+        Output-stationary: a block is ``rows`` rows of A, a word a K step (``k_depth``).
+        Weight-stationary: a block is ``rows`` columns of K, a word a row of A (``max_m``),
+        so that a beat of the array (``A[m, k0 .. k0 + rows - 1]``) is one read.
+        """
+        return self.max_m if self.array.weight_stationary else self.k_depth
+
+    @property
+    def a_blocks(self):
+        """Blocks in one A bank: of M (output-stationary) or of K (weight-stationary)."""
+        if self.array.weight_stationary:
+            return math.ceil(self.k_depth / self.array.rows)
+        return self.m_blocks
+
+    @property
     def a_bank_words(self):
         """Words (beats of ``rows`` operands) in one A bank."""
-        return self.m_blocks * self.k_depth
+        return self.a_blocks * self.a_block_words
 
     @property
     def b_bank_words(self):
@@ -224,7 +244,10 @@ class EngineConfig:
 
     def load_words(self, operand, rows, cols):
         """Data words of a LOAD of ``operand`` (``"a"``: ``rows`` x ``cols`` = M x K; ``"b"``:
-        K x N): a beat for each K step of each block, each beat in whole words."""
+        K x N): a beat for each K step of each block (for A on a weight-stationary engine, for
+        each row of A of each block of K), each beat in whole words."""
+        if operand == "a" and self.array.weight_stationary:
+            return math.ceil(cols / self.array.rows) * rows * self.a_words_per_beat
         if operand == "a":
             return math.ceil(rows / self.array.rows) * cols * self.a_words_per_beat
         return math.ceil(cols / self.array.cols) * rows * self.b_words_per_beat
@@ -262,6 +285,25 @@ class EngineConfig:
         the write to memories all over a big die would be one path otherwise.
         """
         return int(self.buffer_ram == "distributed" or self.buffer_latency == 2)
+
+    @property
+    def psum_turnaround(self):
+        """Weight-stationary: fewest cycles from a row beat to the beat that reads back the row
+        it writes (the next K tile's beat of the same row of A).
+
+        The row's sums leave the array ``result_latency`` cycles after its beat and are written
+        ``result_write_stages`` cycles later; the next beat of that row reads them from the
+        result buffer ``buffer_latency`` cycles before its own acceptance, no sooner than the
+        cycle after the write (a read on the write's cycle sees the old row).
+        """
+        return self.array.result_latency + self.result_write_stages + self.buffer_latency + 1
+
+    def pass_spacing(self, m):
+        """Weight-stationary: cycles between the first row beats of two consecutive passes of
+        an ``m``-row job: at least its ``m`` rows, the array's ``min_pass_spacing`` (the next
+        weight tile shifts in behind the current one) and :attr:`psum_turnaround` (the next K
+        tile of the same N tile reads the rows this pass writes)."""
+        return max(m, self.array.min_pass_spacing, self.psum_turnaround)
 
     @property
     def buffer_bits(self):

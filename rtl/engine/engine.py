@@ -16,6 +16,7 @@ from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
                       result_beat_layout, result_row_layout, status_layout, word_shape)
 from .preloader import Preloader
 from .writer import ResultWriter
+from .ws_datapath import ws_connect, ws_datapath
 from ..lib.kept_register import kept_register
 from ..lib.stream_register import StreamRegister
 
@@ -69,6 +70,14 @@ class GemmEngine(wiring.Component):
     Results leave in tile order: for ``ti`` in M-tiles, ``tj`` in N-tiles, the tile's rows
     inside M, a beat each, carrying the row's columns inside N.
 
+    **Weight-stationary designs** (``config.array.dataflow``) build the weight-stationary
+    array, feeder and writer instead (:mod:`~.ws_datapath`): per N tile, per K tile, a weight
+    tile and the job's M rows of A with their partial sums from the result buffer. Everything
+    above holds but two things: LOAD_A's data comes K-block-major (for each block of R columns
+    of K, for each row of A, the row's R operands of the block, columns past K zero), and a job
+    that emits sends its results once its last row is written, as a READ would
+    (:class:`~.ws_feeder.WSTileFeeder` has the order and timing).
+
     **Ordering and waiting.** Commands run in order. A LOAD into the bank the running job is
     reading waits until the array has taken its last beat; START waits until the previous job
     has written its rows and sent its results; READ likewise; STATUS waits for the results
@@ -117,12 +126,16 @@ class GemmEngine(wiring.Component):
         config = self._config
 
         m.submodules.decoder = decoder = CommandDecoder(config)
-        m.submodules.feeder = feeder = TileFeeder(config)
-        # A saturating engine continues each K chunk in the array from the chunks before; a
-        # wrapping one adds the chunks in the writer (the same result, with no preload logic).
-        preload = config.array.overflow == "saturate"
-        m.submodules.array = array = SystolicArray(config.array, preload=preload)
-        m.submodules.writer = writer = ResultWriter(config)
+        ws = config.array.weight_stationary
+        if ws:
+            feeder, array, writer = ws_datapath(m, config)
+        else:
+            m.submodules.feeder = feeder = TileFeeder(config)
+            # A saturating engine continues each K chunk in the array from the chunks before;
+            # a wrapping one adds the chunks in the writer (the same result, no preload logic).
+            preload = config.array.overflow == "saturate"
+            m.submodules.array = array = SystolicArray(config.array, preload=preload)
+            m.submodules.writer = writer = ResultWriter(config)
         m.submodules.drain = drain = ResultDrain(config)
 
         attrs = buffer_attrs(config.buffer_ram)
@@ -181,7 +194,9 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_write)
-        if preload:
+        if ws:
+            busy = ws_connect(m, config, decoder, feeder, writer, drain, old_read)
+        elif preload:
             m.submodules.preloader = preloader = Preloader(config)
             wiring.connect(m, preloader.read, old_read)
             m.d.comb += array.init.eq(preloader.init)
@@ -192,23 +207,26 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, drain.drain_read, drain_read)
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 
-        busy = decoder.launch | feeder.busy | writer.rows_pending
+        if not ws:
+            busy = decoder.launch | feeder.busy | writer.rows_pending
+            m.d.comb += [
+                writer.job.eq(decoder.job),
+                writer.start.eq(decoder.launch),
+                writer.pass_done.eq(feeder.pass_done),
+                drain.send.eq(decoder.send),
+                drain.written.eq(writer.written),
+                drain.row_written.eq(writer.c_write.en),
+                decoder.out_busy.eq(drain.out_busy),
+            ]
         m.d.comb += [
             feeder.job.eq(decoder.job),
             feeder.start.eq(decoder.launch),
-            writer.job.eq(decoder.job),
-            writer.start.eq(decoder.launch),
-            writer.pass_done.eq(feeder.pass_done),
             drain.job.eq(decoder.job),
             drain.start.eq(decoder.launch),
-            drain.send.eq(decoder.send),
-            drain.written.eq(writer.written),
-            drain.row_written.eq(writer.c_write.en),
             drain.status_req.eq(decoder.status_req),
             drain.status_word.eq(decoder.status_word),
             decoder.feeder_busy.eq(feeder.busy),
             decoder.busy.eq(busy),
-            decoder.out_busy.eq(drain.out_busy),
             self.status.busy.eq(busy),
             self.status.error.eq(decoder.error),
             self.status.code.eq(decoder.code),

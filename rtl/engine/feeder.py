@@ -2,12 +2,11 @@
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring, stream
-from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from ..array import pass_spacing
+from .lane_addresses import drive_lane_addresses, lane_address_members
 from .layouts import a_read_signature, b_read_signature, job_layout
-from ..lib.kept_register import kept_register
 from .tile_walk import tile_walk
 from ..shapes import operand_layout
 
@@ -58,7 +57,6 @@ class TileFeeder(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        self._lane_addresses = config.read_address_stages > 0
         members = {
             "job":       In(job_layout(config)),
             "start":     In(1),
@@ -68,11 +66,8 @@ class TileFeeder(wiring.Component):
             "busy":      Out(1),
             "pass_done": Out(1),
             "pass_issue": Out(1),
+            **lane_address_members(config),
         }
-        if self._lane_addresses:
-            for name, signature, lanes in (("a", a_read_signature(config), config.array.rows),
-                                           ("b", b_read_signature(config), config.array.cols)):
-                members[f"{name}_lane_addr"] = Out(ArrayLayout(signature.addr_width, lanes))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -182,15 +177,6 @@ class TileFeeder(wiring.Component):
                                         (b_addr, b_bank_base, b_pass_end)):
             m.d.sync += target.eq(Mux(self.start, first,
                                       Mux(step, Mux(k_at_last, pass_end, target + 1), target)))
-        if self._lane_addresses:
-            # One copy of each address per lane, each at that lane's memory alone, a register
-            # behind the feeder's (config.read_address_stages): the copies may be far away, and
-            # nothing but a wire lies between them and the registers they copy.
-            for name, lanes, address in (("a", self.a_lane_addr, a_addr),
-                                         ("b", self.b_lane_addr, b_addr)):
-                for i in range(len(lanes)):
-                    copy = Signal.like(address, name=f"{name}_addr_lane{i}")
-                    kept_register(m, platform, copy, address)
-                    m.d.comb += lanes[i].eq(copy)
+        drive_lane_addresses(m, platform, self, {"a": a_addr, "b": b_addr})
 
         return m

@@ -21,7 +21,11 @@ class OperandLoader(wiring.Component):
     always goes to a lane ``s (mod P)``: the data wiring is fixed, only the enables move.
 
     Block ``b`` of a bank starts at word ``b * k_depth`` of the bank; K step ``k`` of the block
-    is the word ``k`` after it, so the feeder reads a beat with one read of each memory.
+    is the word ``k`` after it, so the feeder reads a beat with one read of each memory. A
+    weight-stationary engine's A comes the other way round (``load_a_words``): for each block
+    of ``rows`` columns of K, for each row of A, that row's operands of the block; block ``b``
+    starts at word ``b * max_m`` (``config.a_block_words``) and row ``m`` is the word ``m``
+    after it. The loader walks both alike, the roles of M and K swapped.
 
     Parameters
     ----------
@@ -76,9 +80,11 @@ class OperandLoader(wiring.Component):
         # The word of the group, the K step, the address of the block's first word, and the
         # rows of A (columns of B) from the current block on.
         part = Signal(range(max_group))
-        kk = Signal(range(config.max_k))
+        # A weight-stationary engine's A steps over M inside a block of K.
+        ws_a = config.array.weight_stationary
+        kk = Signal(range(max(config.max_k, config.max_m if ws_a else 1)))
         block = Signal(range(max(2 * config.a_bank_words, 2 * config.b_bank_words) + 1))
-        left = Signal(range(max(config.max_m, config.max_n) + 1))
+        left = Signal(range(max(config.max_m, config.max_n, config.max_k if ws_a else 0) + 1))
         lanes = Mux(load_b, array.cols, array.rows)
         # Kept beside the counters they describe, so that ``done`` and the counters' enables wait
         # on no comparator: the group's last word, ``kk == K - 1`` and ``left <= lanes``; and
@@ -121,7 +127,8 @@ class OperandLoader(wiring.Component):
                     m.d.sync += [kk.eq(kk + 1), kk_last.eq(kk == k_before_last)]
                 with m.Else():
                     m.d.sync += [kk.eq(0), kk_last.eq(k_is_one),
-                                 block.eq(block + config.k_depth),
+                                 block.eq(block + Mux(load_b, config.k_depth,
+                                                      config.a_block_words)),
                                  left.eq(left - lanes), left_last.eq(left <= 2 * lanes)]
 
         with m.If(fresh):
@@ -137,14 +144,14 @@ class OperandLoader(wiring.Component):
             m.d.sync += [
                 fresh.eq(1),
                 load_b.eq(self.target_b),
-                k_before_last.eq(self.k),
+                k_before_last.eq(Mux(self.target_b | (not ws_a), self.k, self.m)),
                 part.eq(0),
                 group_one.eq(Mux(self.target_b, per_beat_b == 1, per_beat_a == 1)),
                 part_last.eq(Mux(self.target_b, per_beat_b == 1, per_beat_a == 1)),
                 kk.eq(0),
                 block.eq(Mux(self.target_b, Mux(self.bank, config.b_bank_words, 0),
                              Mux(self.bank, config.a_bank_words, 0))),
-                left.eq(Mux(self.target_b, self.n, self.m)),
+                left.eq(Mux(self.target_b, self.n, self.k if ws_a else self.m)),
             ]
 
         return m

@@ -7,6 +7,11 @@ Every word on the engine's streams is ``word_width`` bits wide (see
 :class:`~.config.EngineConfig`). Headers and status words use the low 32 bits; any bit
 above them must be zero in a header.
 
+LOAD_A's data words hold A beat by beat: for each block of ``rows`` rows of A, for each K
+step, the block's operands; on a weight-stationary engine (``config.array.dataflow``) for each
+block of ``rows`` columns of K, for each row of A, the row's operands of the block
+(:func:`~systolic.sim.engine_tiling.load_a_words` writes both).
+
 Header word::
 
     bits  0- 7  opcode            (:class:`Opcode`)

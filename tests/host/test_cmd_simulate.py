@@ -1,5 +1,6 @@
 """``systolic simulate`` on the GEMM engine: ``--target``, the engine options, ``--no-tiling``."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -146,7 +147,6 @@ def test_no_tiling_runs_a_gemm_that_fits(run_cli):
     (["--m-blocks", "5000"], "m_blocks=5000"),
     (["--fst", "x.fst"], "VCD only"),
     (["--target", "cpu"], "invalid choice"),
-    (["--dataflow", "weight-stationary"], "the GEMM engine is output-stationary only"),
     (["--dataflow", "row-stationary"], "invalid choice"),
 ])
 def test_bad_engine_input_is_one_line_and_status_2(run_cli, args, message, tmp_path, monkeypatch):
@@ -164,12 +164,20 @@ def shared_builds(monkeypatch):
     monkeypatch.setenv("SYSTOLIC_BUILD_DIR", str(BUILD_ROOT))
 
 
-def test_engine_on_verilator(run_cli, shared_builds):
-    report = simulate_json(run_cli, *SMALL_OPTIONS, "--m", "37", "--k", "53", "--n", "29",
-                           "--backend", "verilator", "--seed", "5")
+def test_engine_on_verilator(run_cli, shared_builds, dataflow, tmp_path):
+    # Operands from files, on odd shapes: the results against numpy, the cycles the model's.
+    a, b = random_operands(SMALL.array, 37, 53, 29, seed=5)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    report = simulate_json(run_cli, *SMALL_OPTIONS, "--a", tmp_path / "a.npy",
+                           "--b", tmp_path / "b.npy", "--backend", "verilator",
+                           "--dataflow", dataflow)
     assert report["backend"] == "verilator" and report["target"] == "engine"
+    assert report["config"]["dataflow"] == dataflow and (report["m"], report["k"], report["n"]) == (
+        37, 53, 29)
     assert report["jobs"] == 60
-    assert report["match"] and report["cycles_match"]
+    assert report["match"] and report["matmul_match"] and report["cycles_match"]
+    assert report["cycles"] == report["model_cycles"]
     assert report["efficiency"] == pytest.approx(ideal_cycles(37, 53, 29, SMALL.array)
                                                  / report["cycles"])
     assert report["sim_macs_per_s"] > 0
@@ -187,3 +195,25 @@ def test_engine_on_icarus(run_cli, shared_builds):
         report = json.loads(out)
         assert status == 0 and report["backend"] == "icarus"
         assert report["match"] and report["cycles_match"]
+
+
+@pytest.mark.parametrize("options, shape", [
+    (["--rows", "2", "--cols", "8"], (64, 2, 16)),      # short dot products, wide array
+    (["--rows", "3", "--cols", "5"], (5, 40, 7)),       # few rows of A, deep dot products
+])
+def test_auto_dataflow_takes_the_faster_by_the_model(run_cli, options, shape):
+    from systolic.sim.engine_perf import gemm_perf
+    m, k, n = shape
+    args = [*options, "--m", m, "--k", k, "--n", n, "--dataflow", "auto"]
+    report = simulate_json(run_cli, *args)
+    base = EngineConfig(ArrayConfig(rows=int(options[1]), cols=int(options[3])))
+    cycles = {name: gemm_perf(EngineConfig(dataclasses.replace(base.array, dataflow=name)),
+                              m, k, n).cycles for name in DATAFLOWS}
+    chosen = min(DATAFLOWS, key=lambda name: cycles[name])
+    choice = report["auto_dataflow"]
+    assert choice["cycles"] == cycles and choice["chosen"] == chosen
+    assert report["config"]["dataflow"] == chosen and report["engine"]["array"]["dataflow"] == chosen
+    assert report["cycles"] == report["model_cycles"] == cycles[chosen] and report["match"]
+    assert f"{cycles[chosen]:,} cycles" in choice["reason"]
+    status, out, err = run_cli("simulate", *args)
+    assert status == 0 and f"dataflow: {choice['reason']}" in out

@@ -69,13 +69,14 @@ def test_info_describes_the_default_design(acc):
 
 
 @pytest.mark.parametrize("config", [EngineConfig(), SMALL_UNSIGNED, WIDE_SATURATING,
-                                    EngineConfig.ecp5(ArrayConfig(rows=8, cols=8, pipeline=1))])
+                                    EngineConfig.ecp5(ArrayConfig(rows=8, cols=8, pipeline=1)),
+                                    EngineConfig(ArrayConfig(dataflow="weight-stationary"))])
 def test_config_round_trips_through_info(config):
     # What the board says is enough to rebuild every parameter the host needs.
     rebuilt = config_from_info(info_from_config(config, clock_hz=12e6))
     assert rebuilt.to_dict() | {"array": None} == config.to_dict() | {"array": None}
     for name in ("rows", "cols", "a_width", "b_width", "signed", "acc_width", "overflow",
-                 "pipeline"):
+                 "pipeline", "dataflow"):
         assert getattr(rebuilt.array, name) == getattr(config.array, name)
 
 

@@ -151,18 +151,15 @@ def test_model_sweep_figures(model_sweep):
     summary = json.loads(proc.stdout)
     records = records_of(out)
     assert summary["points"] == len(records) == 8
-    assert summary["counts"] == {"ok": 4, "invalid": 4}
+    assert summary["counts"] == {"ok": 8}
     for record in records.values():
         point = record["point"]
         assert record["id"] == point_id(point)
-        if point["dataflow"] == "weight-stationary":
-            assert record["status"] == "invalid" and record["model"] is None
-            assert "dataflow='weight-stationary'" in record["reason"]
-            continue
         # The point is what `systolic build` would build: the board's engine around the array.
         board = get_board(point["board"])
         engine = default_engine_config(board, ArrayConfig(rows=point["rows"], cols=point["cols"],
-                                                          pipeline=point["pipeline"]))
+                                                          pipeline=point["pipeline"],
+                                                          dataflow=point["dataflow"]))
         clock = board.clock_plan(point["clock_mhz"] * 1e6).f_out
         perf = gemm_perf(engine, 24, 40, 36)
         model = record["model"]
@@ -249,8 +246,8 @@ def test_resume_skips_finished_points(model_sweep, tmp_path, run_cli):
                                   "--jobs", "2")
     assert status == 0, err
     summary = json.loads(stdout)
-    # Invalid points are answered without a worker; the others ran.
-    to_run = [k for k in records_of(source) if k not in kept and "weight" not in k]
+    # The points not kept ran (every point of MODEL_ARGS is valid: the engine has both dataflows).
+    to_run = [k for k in records_of(source) if k not in kept]
     assert (summary["resumed"], summary["ran"]) == (3, len(to_run))
     after = records_of(out)
     assert len(after) == 8 and all(after[k] == records_of(source)[k] for k in kept)

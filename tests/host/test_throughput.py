@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from systolic.host import Accelerator
 from systolic.host.throughput import link_traffic, parse_gemm, throughput
-from systolic.rtl.config import ArrayConfig
+from systolic.rtl.config import ENGINE_DATAFLOWS, ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.sim.engine_model import EngineModel
 from systolic.sim.engine_perf import gemm_perf
@@ -20,7 +20,8 @@ from systolic.sim.engine_tiling import gemm_program
 @st.composite
 def engine_configs(draw):
     array = ArrayConfig(rows=draw(st.integers(1, 6)), cols=draw(st.integers(1, 6)),
-                        pipeline=draw(st.integers(0, 1)))
+                        pipeline=draw(st.integers(0, 1)),
+                        dataflow=draw(st.sampled_from(ENGINE_DATAFLOWS)))
     return EngineConfig(array, k_depth=draw(st.integers(1, 20)),
                         m_blocks=draw(st.integers(1, 4)), n_blocks=draw(st.integers(1, 4)),
                         buffer_ram=draw(st.sampled_from(["block", "distributed"])),

@@ -18,6 +18,7 @@ import serial
 from systolic.host.driver import Accelerator
 from systolic.host.virtual_board import VirtualBoard, board_verilog, build_virtual_board
 from systolic.rtl.protocol import info_from_config
+from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.protocol import FrameDecoder, Kind, decode_info, encode_frame
 
@@ -137,18 +138,24 @@ def test_simulation_ends_when_its_owner_dies(tmp_path):
             owner.kill()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_cli_virtual_board_serves_until_interrupted(stop):
+@pytest.mark.parametrize("stop, dataflow", [(signal.SIGINT, "output-stationary"),
+                                            (signal.SIGTERM, "weight-stationary")])
+def test_cli_virtual_board_serves_until_interrupted(stop, dataflow):
+    # Each dataflow's engine behind the pty; the host learns the dataflow from the board (INFO)
+    # and sends A in that engine's layout.
     server = subprocess.Popen([sys.executable, "-m", "systolic.host.cli", "virtual-board",
-                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+                               "--dataflow", dataflow, "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
         announced = json.loads(line)
-        assert announced["config"] == EngineConfig().to_dict()
+        assert announced["config"] == EngineConfig(ArrayConfig(dataflow=dataflow)).to_dict()
         with Accelerator.open(announced["port"]) as acc:
+            assert acc.config.array.dataflow == dataflow
             a = np.arange(12).reshape(3, 4) - 6
             b = np.arange(20).reshape(4, 5) - 10
+            np.testing.assert_array_equal(acc.matmul(a, b), a @ b)
+            a, b = (np.random.default_rng(13).integers(-128, 128, shape) for shape in ((37, 53), (53, 29)))
             np.testing.assert_array_equal(acc.matmul(a, b), a @ b)
         server.send_signal(stop)
         assert server.wait(15) == 0

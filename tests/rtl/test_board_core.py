@@ -12,6 +12,7 @@ from systolic.rtl.protocol import info_from_config, word_bytes
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import ErrorCode as EngineError, Opcode, parse_status
+from conftest import on_dataflow
 from systolic.rtl.protocol import (ErrorCode, Frame, FrameDecoder, Kind, bytes_to_words,
                                    decode_info, encode_frame, words_to_bytes)
 from systolic.rtl.lib.uart import UARTError
@@ -101,9 +102,10 @@ class UartLink:
 class Client:
     """Requests over a link, one at a time, as the protocol has it."""
 
-    def __init__(self, link, *, budget):
+    def __init__(self, link, *, budget, config=CONFIG):
         self.link = link
         self.budget = budget
+        self.config = config
         self.taken = 0
         self.seq = 0
 
@@ -148,11 +150,11 @@ class Client:
 
     async def gemm(self, ctx, a, b, *, chunk=MAX_WORDS, repeat=0):
         """Compute ``A @ B`` (one job) through WRITE and READ frames."""
-        program = gemm_program(a, b, CONFIG)
+        program = gemm_program(a, b, self.config)
         assert len(program.jobs) == 1
         await self.write(ctx, program.words, chunk=chunk, repeat=repeat)
         words = await self.read(ctx, program.result_words, repeat=repeat)
-        return assemble_results(words, program, CONFIG)
+        return assemble_results(words, program, self.config)
 
     async def status(self, ctx):
         await self.write(ctx, command_words(Opcode.STATUS))
@@ -160,9 +162,9 @@ class Client:
         return parse_status(word)
 
 
-def simulate(dut, link, body, *, budget=20_000, link_clock_hz=None):
+def simulate(dut, link, body, *, budget=20_000, link_clock_hz=None, config=CONFIG):
     async def main(ctx):
-        await body(ctx, Client(link, budget=budget))
+        await body(ctx, Client(link, budget=budget, config=config))
     sim = Simulator(dut)
     sim.add_clock(1 / CLOCK_HZ)
     if link_clock_hz is not None:
@@ -172,8 +174,8 @@ def simulate(dut, link, body, *, budget=20_000, link_clock_hz=None):
     sim.run()
 
 
-def stream_core():
-    dut = BoardCore(CONFIG, clock_hz=CLOCK_HZ, timeout_cycles=TIMEOUT)
+def stream_core(config=CONFIG):
+    dut = BoardCore(config, clock_hz=CLOCK_HZ, timeout_cycles=TIMEOUT)
     return dut, StreamLink(dut)
 
 
@@ -210,16 +212,17 @@ def test_the_two_variants_have_their_own_ports():
 # On the byte streams ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("m, k, n", [(3, 5, 3), (4, 8, 4), (1, 1, 1)])
-def test_gemm_through_frames(m, k, n):
+def test_gemm_through_frames(m, k, n, dataflow):
+    config = on_dataflow(CONFIG, dataflow)
     a, b = operands(m * 100 + k * 10 + n, m, k, n)
-    dut, link = stream_core()
+    dut, link = stream_core(config)
     async def body(ctx, client):
         info = decode_info((await client.request(ctx, Kind.INFO)).payload)
-        assert info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
+        assert info == info_from_config(config, clock_hz=CLOCK_HZ)
         check(await client.gemm(ctx, a, b), a, b)
         status = await client.status(ctx)
         assert (status.error, status.jobs) == (False, 1)
-    simulate(dut, link, body)
+    simulate(dut, link, body, config=config)
 
 
 def test_retried_requests_are_not_executed_twice():
@@ -272,31 +275,32 @@ def test_the_status_pins_follow_the_engine():
     simulate(dut, link, body)
 
 
-def test_a_tiled_gemm_reads_each_job_before_the_next_start():
+def test_a_tiled_gemm_reads_each_job_before_the_next_start(dataflow):
     # The host order for several jobs: the engine's START waits until the previous job's
     # results are sent, and a WRITE waits until the engine takes its words, so the results
     # of a job are read after the next job's operands are written and before its START.
+    config = on_dataflow(CONFIG, dataflow)
     a, b = operands(10, 7, 19, 6)
-    program = gemm_program(a, b, CONFIG)
+    program = gemm_program(a, b, config)
     assert len(program.jobs) > 4
-    dut, link = stream_core()
+    dut, link = stream_core(config)
     async def body(ctx, client):
         words, owed = [], 0
         for job in program.jobs:
             m, k, n = job.shape
             loads = []
             if job.load_a:
-                loads += load_a_words(a[job.m0:job.m1, job.k0:job.k1], job.bank, CONFIG)
+                loads += load_a_words(a[job.m0:job.m1, job.k0:job.k1], job.bank, config)
             if job.load_b:
-                loads += load_b_words(b[job.k0:job.k1, job.n0:job.n1], job.bank, CONFIG)
+                loads += load_b_words(b[job.k0:job.k1, job.n0:job.n1], job.bank, config)
             await client.write(ctx, loads)
             words += await client.read(ctx, owed)
             await client.write(ctx, start_words(m, k, n, bank=job.bank,
                                                 accumulate=job.accumulate, emit=job.emit))
             owed = m * n if job.emit else 0
         words += await client.read(ctx, owed)
-        check(assemble_results(words, program, CONFIG), a, b)
-    simulate(dut, link, body, budget=50_000)
+        check(assemble_results(words, program, config), a, b)
+    simulate(dut, link, body, budget=50_000, config=config)
 
 
 def test_a_start_behind_unread_results_is_answered_stalled():

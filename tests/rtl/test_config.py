@@ -114,9 +114,13 @@ def test_overlay_derives_again_what_the_base_derived():
         ArrayConfig(rows=8)).n_blocks
 
 
-def test_the_engine_refuses_a_dataflow_it_lacks():
-    # The bare array takes weight-stationary; the engine's config (and with it every model
-    # and build of the engine) refuses it, naming the parameter.
-    array = ArrayConfig(dataflow="weight-stationary")
-    with pytest.raises(ConfigError, match=r"dataflow='weight-stationary' is invalid: the GEMM engine"):
-        EngineConfig(array)
+def test_the_engine_takes_both_dataflows_with_their_a_layouts():
+    # Output-stationary: A in blocks of R rows, a word a K step; weight-stationary: in blocks
+    # of R columns of K, a word a row of A. The same job limits either way.
+    os_config = EngineConfig(ArrayConfig(rows=3, cols=2), k_depth=10, m_blocks=4, n_blocks=2)
+    ws_config = EngineConfig(ArrayConfig(rows=3, cols=2, dataflow="weight-stationary"),
+                             k_depth=10, m_blocks=4, n_blocks=2)
+    assert (os_config.max_m, os_config.max_k, os_config.max_n) == (
+        ws_config.max_m, ws_config.max_k, ws_config.max_n) == (12, 10, 4)
+    assert os_config.a_bank_words == 4 * 10 and ws_config.a_bank_words == 4 * 12
+    assert os_config.load_words("a", 7, 10) == 3 * 10 and ws_config.load_words("a", 7, 10) == 4 * 7

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from systolic.rtl.config import ArrayConfig, ConfigError
+from systolic.rtl.config import ENGINE_DATAFLOWS, ArrayConfig, ConfigError
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import (ErrorCode, Opcode, Flag, header, parse_status,
                                           status_word)
@@ -74,6 +74,13 @@ def test_load_words_follow_the_beats():
     b = np.arange(2 * 3).reshape(2, 3)              # 2 x 3: blocks of columns 0-1 and 2
     assert load_b_words(b, 0, config)[3:] == [word(b[0, 0:2]), word(b[1, 0:2]),
                                               word([b[0, 2], 0]), word([b[1, 2], 0])]
+    # Weight-stationary: A K-block-major, a beat a row of A, its lanes a block of K; B as above.
+    ws = EngineConfig(ArrayConfig(rows=3, cols=2, dataflow="weight-stationary"), k_depth=4,
+                      m_blocks=2, n_blocks=2)
+    a = np.arange(2 * 5).reshape(2, 5) - 4          # 2 x 5: K in blocks 0-2 and 3-4
+    assert load_a_words(a, 0, ws)[3:] == [word(a[0, 0:3]), word(a[1, 0:3]),
+                                          word([*a[0, 3:5], 0]), word([*a[1, 3:5], 0])]
+    assert ws.load_words("a", 2, 5) == 4 and load_b_words(b, 0, ws) == load_b_words(b, 0, config)
 
 
 def test_ecp5_preset():
@@ -253,9 +260,9 @@ def test_result_positions_tile_order():
 @settings(max_examples=40, deadline=None)
 @given(m=st.integers(1, 30), k=st.integers(1, 30), n=st.integers(1, 30),
        rows=st.integers(1, 4), cols=st.integers(1, 4), overflow=st.sampled_from(["wrap", "saturate"]),
-       seed=st.integers(0, 2**32 - 1))
-def test_model_program_computes_engine_matmul(m, k, n, rows, cols, overflow, seed):
-    array = ArrayConfig(rows=rows, cols=cols, acc_width=17, overflow=overflow)
+       seed=st.integers(0, 2**32 - 1), dataflow=st.sampled_from(ENGINE_DATAFLOWS))
+def test_model_program_computes_engine_matmul(m, k, n, rows, cols, overflow, seed, dataflow):
+    array = ArrayConfig(rows=rows, cols=cols, acc_width=17, overflow=overflow, dataflow=dataflow)
     config = EngineConfig(array, k_depth=7, m_blocks=2, n_blocks=3)
     a, b = operands(np.random.default_rng(seed), m, k, n, array)
     result, trace, program = model_gemm(a, b, config)
@@ -267,8 +274,8 @@ def test_model_program_computes_engine_matmul(m, k, n, rows, cols, overflow, see
     assert max(cycles.count(c) for c in cycles) <= cols
 
 
-def test_single_job_cycles_match_the_trace():
-    config = EngineConfig(ArrayConfig(rows=3, cols=5))
+def test_single_job_cycles_match_the_trace(dataflow):
+    config = EngineConfig(ArrayConfig(rows=3, cols=5, dataflow=dataflow))
     a, b = operands(np.random.default_rng(0), 20, 30, 17, config.array)
     _, trace, program = model_gemm(a, b, config)
     assert trace.outputs[-1][0] - trace.starts[0] + 1 == job_cycles(20, 30, 17, config)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from systolic.rtl.config import ArrayConfig
+from systolic.rtl.config import ENGINE_DATAFLOWS, ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.protocol import ErrorCode, Flag, Opcode, header, parse_status
 from systolic.sim.backends import verilog_build, verilog_engine as engine_verilog
@@ -35,7 +35,7 @@ from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.errors import SimulationError
 from systolic.sim.errors import BackendUnavailable
 
-from conftest import EDGE_SHAPES, saturate_each_chunk
+from conftest import EDGE_SHAPES, on_dataflow, saturate_each_chunk
 
 #: Test builds, apart from the library's default cache and from other suites' builds.
 BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "test-engine-verilator"
@@ -94,45 +94,49 @@ def check_words(build, words, *, tail=30):
     return trace
 
 
-@pytest.fixture(scope="module")
-def small():
-    """The native Verilator build of :data:`SMALL`."""
-    return build_engine_simulator(SMALL, "verilator", "native", build_root=BUILD_ROOT)
+@pytest.fixture(scope="module", params=ENGINE_DATAFLOWS)
+def small(request):
+    """The native Verilator build of :data:`SMALL`, on each dataflow (``small.config``)."""
+    return build_engine_simulator(on_dataflow(SMALL, request.param), "verilator", "native",
+                                  build_root=BUILD_ROOT)
 
 
-@pytest.fixture(scope="module")
-def wide_sat():
-    """The native Verilator build of :data:`WIDE_SAT`."""
-    return build_engine_simulator(WIDE_SAT, "verilator", "native", build_root=BUILD_ROOT)
+@pytest.fixture(scope="module", params=ENGINE_DATAFLOWS)
+def wide_sat(request):
+    """The native Verilator build of :data:`WIDE_SAT`, on each dataflow (``wide_sat.config``)."""
+    return build_engine_simulator(on_dataflow(WIDE_SAT, request.param), "verilator", "native",
+                                  build_root=BUILD_ROOT)
 
 
 # Shapes --------------------------------------------------------------------------------------
 
 def test_odd_shape_37_53_29_larger_than_the_buffers(small):
-    a, b = operands(np.random.default_rng(37), 37, 53, 29, SMALL.array)
-    assert not SMALL.fits(37, 53, 29)
-    assert len(gemm_program(a, b, SMALL).jobs) == 5 * 3 * 4
-    check_gemm(SMALL, a, b)
+    config = small.config
+    a, b = operands(np.random.default_rng(37), 37, 53, 29, config.array)
+    assert not config.fits(37, 53, 29)
+    assert len(gemm_program(a, b, config).jobs) == 5 * 3 * 4
+    check_gemm(config, a, b)
 
 
 @pytest.mark.parametrize("m, k, n", EDGE_SHAPES + [
     (10, 5, 11),    # M and N each one beyond the buffers
 ])
 def test_edge_shapes(small, m, k, n):
-    a, b = operands(np.random.default_rng(m * k * n), m, k, n, SMALL.array)
-    check_gemm(SMALL, a, b)
+    a, b = operands(np.random.default_rng(m * k * n), m, k, n, small.config.array)
+    check_gemm(small.config, a, b)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(m=st.integers(1, 30), k=st.integers(1, 40), n=st.integers(1, 25),
        seed=st.integers(0, 2**32 - 1))
 def test_random_shapes(small, m, k, n, seed):
-    a, b = operands(np.random.default_rng(seed), m, k, n, SMALL.array)
-    check_gemm(SMALL, a, b)
+    a, b = operands(np.random.default_rng(seed), m, k, n, small.config.array)
+    check_gemm(small.config, a, b)
 
 
 def test_saturating_accumulation_across_chunks(wide_sat):
-    array = WIDE_SAT.array
+    config = wide_sat.config
+    array = config.array
     rng = np.random.default_rng(7)
     a, b = operands(rng, 4, 11, 3, array)
     # Rows of extreme values of one sign, then of the other: chunks saturate both ways.
@@ -140,20 +144,20 @@ def test_saturating_accumulation_across_chunks(wide_sat):
     a[2, :6], a[2, 6:] = 127, -128
     b[:] = 127
     b[:, 2] = -128
-    run = check_gemm(WIDE_SAT, a, b)
+    run = check_gemm(config, a, b)
     lo, hi = array.acc_range
     assert (run.result == hi).any() and (run.result == lo).any()
     # Row 2 clamps inside a chunk: the chunks' clamped sum would differ from clamping every
     # step; the hardware clamps every step of the whole K, as the one-pass matmul does.
     np.testing.assert_array_equal(run.result, matmul(a, b, array))
-    assert run.result.tolist() != saturate_each_chunk(a, b, lo, hi, WIDE_SAT.k_depth)
+    assert run.result.tolist() != saturate_each_chunk(a, b, lo, hi, config.k_depth)
 
 
 def test_wide_words_pass_through_the_harness(wide_sat):
     """Negative results sign-extend to all 96 bits: the harness copies every VlWide piece."""
     a = np.full((2, 3), -3)
     b = np.full((3, 3), 5)
-    program = gemm_program(a, b, WIDE_SAT)
+    program = gemm_program(a, b, wide_sat.config)
     run = run_engine_harness(wide_sat, program.words, beats=program.result_beats, budget=5000)
     assert [word for _, word in run.outputs] == [(1 << 96) - 45] * 6
 
@@ -171,11 +175,12 @@ def test_pack_words_refuses_words_wider_than_the_port():
 def test_garbage_refusals_and_a_good_job(small):
     """Refused commands, STATUS, CLEAR, an accumulating job and READ: taken and answered on the
     model's cycles."""
-    a, b = operands(np.random.default_rng(9), 6, 10, 7, SMALL.array)
+    config = small.config
+    a, b = operands(np.random.default_rng(9), 6, 10, 7, config.array)
     garbage = [0, 0xffffffff, 0x12345678, header(0x42), header(Opcode.READ, Flag.BANK)]
     refused = (start_words(100, 3, 3) + start_words(3, 3, 0)
-               + load_b_words(np.ones((17, 2), dtype=int), 1, SMALL)[:3])
-    program = gemm_program(a, b, SMALL)
+               + load_b_words(np.ones((17, 2), dtype=int), 1, config)[:3])
+    program = gemm_program(a, b, config)
     words = (command_words(Opcode.READ) + garbage + refused + command_words(Opcode.STATUS)
              + command_words(Opcode.CLEAR) + program.words
              + start_words(6, 10, 7, accumulate=True, emit=False) + command_words(Opcode.READ)
@@ -188,9 +193,9 @@ def test_garbage_refusals_and_a_good_job(small):
 
 def test_status_after_reset(small):
     words = command_words(Opcode.STATUS) + command_words(Opcode.CLEAR) + command_words(Opcode.STATUS)
-    run = run_engine_words_verilog(SMALL, words, beats=2, budget=100, tail=10,
+    run = run_engine_words_verilog(small.config, words, beats=2, budget=100, tail=10,
                                    build_dir=BUILD_ROOT)
-    assert run.outputs == EngineModel(SMALL).run(words).outputs
+    assert run.outputs == EngineModel(small.config).run(words).outputs
     # The input register takes the words behind the first STATUS while the decoder sends it;
     # the second status word leaves on cycle 6 (the tail is 10 cycles).
     assert run.accepted == [0, 1, 2] and run.cycles == 6 + 10
@@ -201,15 +206,16 @@ def test_status_after_reset(small):
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(garbage=st.lists(st.integers(0, 2**32 - 1), max_size=6), seed=st.integers(0, 2**32 - 1))
 def test_random_garbage_before_a_job(small, garbage, seed):
-    a, b = operands(np.random.default_rng(seed), 4, 9, 6, SMALL.array)
-    resync = command_words(Opcode.NOP) * SMALL.resync_words + command_words(Opcode.CLEAR)
-    words = garbage + resync + gemm_program(a, b, SMALL).words + command_words(Opcode.STATUS)
+    config = small.config
+    a, b = operands(np.random.default_rng(seed), 4, 9, 6, config.array)
+    resync = command_words(Opcode.NOP) * config.resync_words + command_words(Opcode.CLEAR)
+    words = garbage + resync + gemm_program(a, b, config).words + command_words(Opcode.STATUS)
     check_words(small, words)
 
 
 def test_harness_reports_a_hang(small):
-    a, b = operands(np.random.default_rng(6), 3, 4, 5, SMALL.array)
-    program = gemm_program(a, b, SMALL)
+    a, b = operands(np.random.default_rng(6), 3, 4, 5, small.config.array)
+    program = gemm_program(a, b, small.config)
     with pytest.raises(SimulationError, match="still running after 2 cycles"):
         run_engine_harness(small, program.words, beats=3, budget=2)
     # Waiting for a beat that never comes is a hang too, not a silent short result.
@@ -234,14 +240,16 @@ def test_harness_refuses_words_packed_for_another_build(small, wide_sat):
 # cocotb bench (on Verilator here; on Icarus below) ----------------------------------------------
 
 @pytest.fixture(scope="module")
-def wide_sat_cocotb():
-    return build_engine_simulator(WIDE_SAT, "verilator", "cocotb", build_root=BUILD_ROOT)
+def wide_sat_cocotb(wide_sat):
+    """The cocotb build of :data:`WIDE_SAT`, on the dataflow of ``wide_sat``."""
+    return build_engine_simulator(wide_sat.config, "verilator", "cocotb", build_root=BUILD_ROOT)
 
 
 def test_cocotb_bench_matches_the_model_and_the_harness(wide_sat_cocotb, wide_sat):
-    a, b = operands(np.random.default_rng(4), 3, 9, 4, WIDE_SAT.array)
+    config = wide_sat.config
+    a, b = operands(np.random.default_rng(4), 3, 9, 4, config.array)
     a[0] = -128                                       # negative results: wide words
-    words = (command_words(Opcode.STATUS) + [header(0x42)] + gemm_program(a, b, WIDE_SAT).words
+    words = (command_words(Opcode.STATUS) + [header(0x42)] + gemm_program(a, b, config).words
              + command_words(Opcode.STATUS))
     trace = check_words(wide_sat_cocotb, words)
     assert any(word >> 64 for _, word in trace.outputs)
@@ -251,24 +259,27 @@ def test_cocotb_bench_matches_the_model_and_the_harness(wide_sat_cocotb, wide_sa
 
 
 def test_cocotb_gemm(wide_sat_cocotb):
-    a, b = operands(np.random.default_rng(5), 5, 9, 4, WIDE_SAT.array)
-    run = run_engine_gemm_verilog(WIDE_SAT, a, b, driver="cocotb", build_dir=BUILD_ROOT)
-    np.testing.assert_array_equal(run.result, engine_matmul(a, b, WIDE_SAT))
-    assert run.cycles == model_cycles(WIDE_SAT, a, b)
+    config = wide_sat_cocotb.config
+    a, b = operands(np.random.default_rng(5), 5, 9, 4, config.array)
+    run = run_engine_gemm_verilog(config, a, b, driver="cocotb", build_dir=BUILD_ROOT)
+    np.testing.assert_array_equal(run.result, engine_matmul(a, b, config))
+    assert run.cycles == model_cycles(config, a, b)
 
 
 @pytest.mark.skipif(ICARUS_MISSING, reason=ICARUS_REASON)
 @pytest.mark.parametrize("m, k, n", [(37, 53, 29), (7, 1, 9), (1, 20, 11), (13, 20, 1)])
-def test_icarus(m, k, n):
-    a, b = operands(np.random.default_rng(m + k + n), m, k, n, SMALL.array)
-    check_gemm(SMALL, a, b, backend="icarus")
+def test_icarus(m, k, n, dataflow):
+    config = on_dataflow(SMALL, dataflow)
+    a, b = operands(np.random.default_rng(m + k + n), m, k, n, config.array)
+    check_gemm(config, a, b, backend="icarus")
 
 
 @pytest.mark.skipif(ICARUS_MISSING, reason=ICARUS_REASON)
-def test_icarus_saturating_wide_words():
-    a, b = operands(np.random.default_rng(3), 4, 11, 3, WIDE_SAT.array)
+def test_icarus_saturating_wide_words(dataflow):
+    config = on_dataflow(WIDE_SAT, dataflow)
+    a, b = operands(np.random.default_rng(3), 4, 11, 3, config.array)
     a[0] = -128
-    check_gemm(WIDE_SAT, a, b, backend="icarus")
+    check_gemm(config, a, b, backend="icarus")
 
 
 # Waveforms -------------------------------------------------------------------------------------
@@ -300,12 +311,12 @@ def test_waveform(tmp_path, fmt):
 
 def test_build_is_reused(small):
     started = time.perf_counter()
-    again = build_engine_simulator(SMALL, "verilator", "native", build_root=BUILD_ROOT)
+    again = build_engine_simulator(small.config, "verilator", "native", build_root=BUILD_ROOT)
     assert again.reused and again.directory == small.directory
     assert time.perf_counter() - started < 5
     assert again.verilog.name == "gemm_engine.v"
-    assert again.verilog.read_text() == verilog_of(SMALL)
-    assert "module gemm_engine(" in verilog_of(SMALL)
+    assert again.verilog.read_text() == verilog_of(small.config)
+    assert "module gemm_engine(" in verilog_of(small.config)
     assert again.directory.name.startswith("engine-verilator-native-notrace-")
 
 
@@ -373,19 +384,24 @@ def test_missing_icarus_is_backend_unavailable(monkeypatch, tmp_path, design):
 # Heavy cases -----------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_odd_shape_37_53_29_in_one_job():
-    config = EngineConfig.ecp5(ArrayConfig(rows=3, cols=5))
+def test_odd_shape_37_53_29_in_one_job(dataflow):
+    config = EngineConfig.ecp5(ArrayConfig(rows=3, cols=5, dataflow=dataflow))
     a, b = operands(np.random.default_rng(37), 37, 53, 29, config.array)
     assert len(gemm_program(a, b, config).jobs) == 1
     check_gemm(config, a, b)
 
 
 @pytest.mark.slow
-def test_128_cubed_efficiency_and_speed():
-    """An 8 x 8 engine runs a 128^3 GEMM in one job at >= 95 % of the ideal, and Verilator
+@pytest.mark.parametrize("dataflow, bound", [
+    ("output-stationary", 0.95),
+    ("weight-stationary", 0.853),       # SCALE-Sim 3.0.0's weight-stationary figure (issue 18)
+])
+def test_128_cubed_efficiency_and_speed(dataflow, bound):
+    """An 8 x 8 engine runs a 128^3 GEMM in one job near the ideal (output-stationary at >= 95
+    %, weight-stationary at least as efficiently as SCALE-Sim's model), and Verilator
     simulates it far faster than Amaranth's simulator (under 1e4 MACs/s on the engine)."""
-    config = EngineConfig.ecp5(ArrayConfig(rows=8, cols=8))
+    config = EngineConfig.ecp5(ArrayConfig(rows=8, cols=8, dataflow=dataflow))
     a, b = operands(np.random.default_rng(128), 128, 128, 128, config.array)
     run = check_gemm(config, a, b, tiling=False)
-    assert ideal_cycles(128, 128, 128, config.array) / run.cycles >= 0.95
+    assert ideal_cycles(128, 128, 128, config.array) / run.cycles >= bound
     assert 128 ** 3 / run.wall_s > 1e6, run.wall_s
