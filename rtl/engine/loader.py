@@ -86,6 +86,7 @@ class OperandLoader(wiring.Component):
         block = Signal(range(max(2 * config.a_bank_words, 2 * config.b_bank_words) + 1))
         left = Signal(range(max(config.max_m, config.max_n, config.max_k if ws_a else 0) + 1))
         lanes = Mux(load_b, array.cols, array.rows)
+        block_words = Mux(load_b, config.k_depth, config.a_block_words) if ws_a else config.k_depth
         # Kept beside the counters they describe, so that ``done`` and the counters' enables wait
         # on no comparator: the group's last word, ``kk == K - 1`` and ``left <= lanes``; and
         # K - 2 (one bit wider, so that K = 1 gives a value no ``kk`` equals), kept from setup.
@@ -127,8 +128,7 @@ class OperandLoader(wiring.Component):
                     m.d.sync += [kk.eq(kk + 1), kk_last.eq(kk == k_before_last)]
                 with m.Else():
                     m.d.sync += [kk.eq(0), kk_last.eq(k_is_one),
-                                 block.eq(block + Mux(load_b, config.k_depth,
-                                                      config.a_block_words)),
+                                 block.eq(block + block_words),
                                  left.eq(left - lanes), left_last.eq(left <= 2 * lanes)]
 
         with m.If(fresh):
@@ -144,7 +144,7 @@ class OperandLoader(wiring.Component):
             m.d.sync += [
                 fresh.eq(1),
                 load_b.eq(self.target_b),
-                k_before_last.eq(Mux(self.target_b | (not ws_a), self.k, self.m)),
+                k_before_last.eq(Mux(self.target_b, self.k, self.m) if ws_a else self.k),
                 part.eq(0),
                 group_one.eq(Mux(self.target_b, per_beat_b == 1, per_beat_a == 1)),
                 part_last.eq(Mux(self.target_b, per_beat_b == 1, per_beat_a == 1)),
