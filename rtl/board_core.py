@@ -146,7 +146,6 @@ class BoardCore(wiring.Component):
         # path through both would set the board's clock. The engine's result rows leave a
         # word at a time, as the bridge sends them.
         word = self._engine.i_stream.payload.shape()
-        m.submodules.cmd_register = cmd_register = StreamRegister(word)
         m.submodules.rsp_register = rsp_register = StreamRegister(word)
         m.submodules.serializer = serializer = BeatSerializer(self._engine.config)
         wiring.connect(m, engine.o_stream, serializer.i_stream)
@@ -157,13 +156,15 @@ class BoardCore(wiring.Component):
             m.submodules.cmd_cdc = cmd_cdc = StreamCDC(word, i_domain="link", o_domain="sync")
             m.submodules.rsp_cdc = rsp_cdc = StreamCDC(word, i_domain="sync", o_domain="link")
             wiring.connect(m, bridge.cmd, cmd_cdc.i_stream)
+            m.submodules.cmd_register = cmd_register = StreamRegister(word)
             wiring.connect(m, cmd_cdc.o_stream, cmd_register.i_stream)
             wiring.connect(m, cmd_register.o_stream, engine.i_stream)
             wiring.connect(m, rsp_register.o_stream, rsp_cdc.i_stream)
             wiring.connect(m, rsp_cdc.o_stream, bridge.rsp)
         else:
-            wiring.connect(m, cmd_register.o_stream, engine.i_stream)
-            wiring.connect(m, bridge.cmd, cmd_register.i_stream)
+            # The engine takes its words through a register slice of its own, which is all
+            # the bridge's handshake needs on this side.
+            wiring.connect(m, bridge.cmd, engine.i_stream)
             wiring.connect(m, rsp_register.o_stream, bridge.rsp)
 
         if self._divisor is None:

@@ -313,7 +313,7 @@ def test_a_start_behind_unread_results_is_answered_stalled():
         program = gemm_program(a, b, CONFIG)
         await client.write(ctx, program.words)                  # results owed, not read
         # The START's words are taken (the decoder then waits to launch); the next ones are not
-        # (beyond the four that the board's and the engine's register slices hold).
+        # (beyond the two that the engine's register slice holds).
         reply = await client.request(ctx, Kind.WRITE, words_to_bytes(
             start_words(4, 6, 4, bank=1) + command_words(Opcode.NOP) * 8, WORD_BYTES))
         assert (reply.kind, reply.payload) == (Kind.ERROR, bytes([ErrorCode.STALLED]))
