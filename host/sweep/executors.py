@@ -16,6 +16,8 @@ sweep stops early.
 
 import multiprocessing
 import signal
+from contextlib import contextmanager
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 
 from ..errors import UsageError
@@ -30,6 +32,8 @@ _PRELOAD = ["systolic.host.sweep_point", "systolic.boards.top", "systolic.sim.en
 
 # Exit status of a worker stopped by Ctrl-C or by the parent: its point is not finished.
 _INTERRUPTED = 130
+# The signals that stop a sweep.
+_STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _interrupt(signum, frame):
@@ -41,11 +45,28 @@ def _child(point, settings, conn):
     # the tool it is running rather than leaving it behind.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # A fork server started while the parent held its stops back would pass the mask on.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
         record = evaluate(point, settings)
     except KeyboardInterrupt:
         raise SystemExit(_INTERRUPTED) from None      # not finished: no record
-    conn.send(record)
+    try:
+        conn.send(record)
+    except BrokenPipeError:
+        # The parent stopped (Ctrl-C) after this point finished: nobody to take the record.
+        raise SystemExit(_INTERRUPTED) from None
     conn.close()
+
+
+@contextmanager
+def _stops_held():
+    """Hold Ctrl-C and SIGTERM back while a worker is started and recorded as running: a stop
+    that lands between the two would leave a worker that no one terminates."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _died(point, settings, exitcode):
@@ -59,18 +80,20 @@ def run_local(tasks, jobs, on_record):
     """Evaluate ``tasks`` in worker processes, ``jobs`` at a time (see the module docstring)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()        # now, not inside _stops_held (its mask would be inherited)
     pending = list(reversed(tasks))
     running = {}                    # reading end of the pipe -> (process, task)
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 point, settings = task = pending.pop()
-                reader, writer = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(point, settings, writer),
-                                          daemon=True)
-                process.start()
-                writer.close()
-                running[reader] = (process, task)
+                with _stops_held():
+                    reader, writer = context.Pipe(duplex=False)
+                    process = context.Process(target=_child, args=(point, settings, writer),
+                                              daemon=True)
+                    process.start()
+                    writer.close()
+                    running[reader] = (process, task)
             # A pipe is ready when its record arrives or when its process has gone (EOF).
             for reader in wait(list(running)):
                 process, (point, settings) = running.pop(reader)
