@@ -45,11 +45,42 @@ SAMPLE_GEMMS = {(128, 128, 128), (37, 53, 29)}
 PEER = Path(__file__).with_name("scalesim_peer.py")
 
 
-def peer_formula(m, k, n, rows, cols):
-    """SCALE-Sim's output-stationary cycles in closed form (one fold a tile, each K + R + C - 2
-    cycles, one cycle less in all): what its COMPUTE_REPORT gives on the rows it was run on."""
-    folds = math.ceil(m / rows) * math.ceil(n / cols)
-    return folds * (k + rows + cols - 2) - 1
+def peer_formula(m, k, n, rows, cols, dataflow="os"):
+    """SCALE-Sim's cycles in closed form, what its COMPUTE_REPORT gives on the rows it was run on:
+    output-stationary, one fold an output tile of ``K + R + C - 2`` cycles; weight-stationary,
+    one fold a weight tile of ``M + 2R + C - 2`` (the tile's R-cycle load, then the rows
+    through); one cycle less in all."""
+    if dataflow == "os":
+        folds, fold = math.ceil(m / rows) * math.ceil(n / cols), k + rows + cols - 2
+    else:
+        folds, fold = math.ceil(k / rows) * math.ceil(n / cols), m + 2 * rows + cols - 2
+    return folds * fold - 1
+
+
+def peer_efficiency(args, cache, rows, cols, m, k, n, dataflow):
+    """SCALE-Sim's efficiency for the GEMM and its mark: its run (``""``), or where it is not run
+    or takes longer than the timeout its closed form (``"*"``)."""
+    key = (dataflow, rows, cols, m, k, n)
+    if args.scalesim_python and key not in cache:
+        print(f"SCALE-Sim {dataflow.upper()}: {m}x{k}x{n} on {rows}x{cols}", file=sys.stderr,
+              flush=True)
+        cache[key] = run_peer(args.scalesim_python, rows, cols, m, k, n, args.scalesim_timeout,
+                              dataflow)
+    formula = peer_formula(m, k, n, rows, cols, dataflow)
+    peer = cache.get(key)
+    if peer is None:
+        return m * k * n / (rows * cols) / formula, "*"
+    if peer["total_cycles"] != formula:
+        print(f"note: SCALE-Sim's {peer['total_cycles']} cycles differ from the closed form's "
+              f"{formula} on {m}x{k}x{n}, {rows}x{cols}, {dataflow}", file=sys.stderr)
+    return peer["overall_util"], ""
+
+
+def closed_form_note(folds, fold):
+    """The footnote on rows where :func:`peer_formula` stands in for SCALE-Sim."""
+    return (f"\n`*`: SCALE-Sim was not run or took longer than the timeout on this row; its "
+            f"closed form (`{folds}` folds of `{fold}` cycles, less one), which equals its "
+            f"report on every row it ran, stands in.\n")
 
 
 def run_peer(python, rows, cols, m, k, n, timeout, dataflow="os"):
@@ -89,25 +120,9 @@ def row(label, config, gemm, args, peer_cache):
     if sim:
         print(f"Verilator: {m}x{k}x{n} on {label}", file=sys.stderr, flush=True)
     checked = rtl_check(config, m, k, n) if sim else "model"
-    key = (array.rows, array.cols, m, k, n)
-    if args.scalesim_python and key not in peer_cache:
-        print(f"SCALE-Sim: {m}x{k}x{n} on {array.rows}x{array.cols}", file=sys.stderr, flush=True)
-        peer_cache[key] = run_peer(args.scalesim_python, *key, args.scalesim_timeout)
-    peer = peer_cache.get(key)
-    if peer is not None:
-        peer_eff, mark = peer["overall_util"], ""
-    else:
-        ideal = m * k * n / array.macs
-        peer_eff, mark = ideal / peer_formula(m, k, n, array.rows, array.cols), "*"
+    peer_eff, mark = peer_efficiency(args, peer_cache, array.rows, array.cols, m, k, n, "os")
     return (label, f"{m}x{k}x{n}", perf.jobs, perf.cycles, perf.ideal_cycles, perf.efficiency,
             perf.sustained_efficiency, peer_eff, mark, checked)
-
-
-#: SCALE-Sim 3.0.0's weight-stationary ``Overall Util`` on an 8 x 8 array, as issue 18 quotes it
-#: (SCALE-Sim: A. Samajdar et al., "A Systematic Methodology for Characterizing Scalability of
-#: DNN Accelerators using SCALE-Sim", ISPASS 2020); shown where SCALE-Sim is not run here.
-PEER_WS_QUOTED = {(8, 8, 256, 256, 256): 0.921, (8, 8, 128, 128, 128): 0.853,
-                  (8, 8, 37, 53, 29): 0.538}
 
 
 def dataflow_row(label, config, gemm, args, peer_cache):
@@ -124,16 +139,7 @@ def dataflow_row(label, config, gemm, args, peer_cache):
     if sim:
         print(f"Verilator: {m}x{k}x{n} on {label}, weight-stationary", file=sys.stderr, flush=True)
     checked = rtl_check(on["weight-stationary"], m, k, n) if sim else "model"
-    key = (array.rows, array.cols, m, k, n)
-    peer, mark = PEER_WS_QUOTED.get(key), "q"
-    if args.scalesim_python:
-        if ("ws", key) not in peer_cache:
-            print(f"SCALE-Sim WS: {m}x{k}x{n} on {array.rows}x{array.cols}", file=sys.stderr,
-                  flush=True)
-            peer_cache["ws", key] = run_peer(args.scalesim_python, *key, args.scalesim_timeout,
-                                             dataflow="ws")
-        if peer_cache["ws", key] is not None:
-            peer, mark = peer_cache["ws", key]["overall_util"], ""
+    peer, mark = peer_efficiency(args, peer_cache, array.rows, array.cols, m, k, n, "ws")
     return (label, f"{m}x{k}x{n}", os_perf.efficiency, ws_perf.jobs, ws_perf.cycles,
             ws_perf.efficiency, ws_perf.sustained_efficiency, peer, mark, checked)
 
@@ -185,21 +191,20 @@ def main(argv=None):
     print(describe())
     print()
     dataflow_note = ("Each design on both dataflows, by the exact engine model; `checked` as "
-                     "above for the weight-stationary engine. `q`: SCALE-Sim 3.0.0's "
-                     "weight-stationary figure as issue 18 quotes it (not run here); `-`: none.")
+                     "above for the weight-stationary engine; SCALE-Sim 3.0.0 weight-stationary on "
+                     "the same array.")
     designs = [(f"{r}x{c}", EngineConfig(ArrayConfig(rows=r, cols=c))) for r, c in ARRAYS]
     designs += [(name, default_engine_config(name)) for name in BOARDS]
     print(dataflow_table("Output- against weight-stationary", dataflow_note,
                          [dataflow_row(label, config, gemm, args, peer_cache)
-                          for label, config in designs for gemm in GEMMS]))
+                          for label, config in designs for gemm in GEMMS],
+                         closed_form_note("ceil(K/R)*ceil(N/C)", "M+2R+C-2")))
     if args.tables == "dataflows":
         return
     defaults = [(f"{r}x{c}", EngineConfig(ArrayConfig(rows=r, cols=c))) for r, c in ARRAYS]
     rows = [row(label, config, gemm, args, peer_cache) for label, config in defaults
             for gemm in GEMMS]
-    footnote = ("\n`*`: SCALE-Sim took longer than the timeout on this row; its closed form "
-                "(`ceil(M/R)*ceil(N/C)` folds of `K+R+C-2` cycles, less one), which equals its "
-                "report on every row it ran, stands in.\n")
+    footnote = closed_form_note("ceil(M/R)*ceil(N/C)", "K+R+C-2")
     print(table("`systolic simulate`'s default buffers",
                 "int8 operands, 28-bit accumulators, `EngineConfig(ArrayConfig(rows=R, cols=C))`: "
                 "jobs of 128 K steps and at least 128 x 128 results, `max(R, C)` or more blocks "

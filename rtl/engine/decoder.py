@@ -210,7 +210,6 @@ class CommandDecoder(wiring.Component):
         idle = Signal()
         m.d.sync += [out_clear.eq(nothing_owed), idle.eq(nothing_owed & ~self.busy)]
 
-
         # A zero or too big argument, of the arguments taken so far, and the refusal it gets.
         bad_args = zero_seen | big_seen
         bad_args_code = Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG)
