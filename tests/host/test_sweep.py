@@ -291,6 +291,33 @@ def test_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path):
     interrupt_then_resume(argv, out, signal.SIGINT, 4, 300)
 
 
+def test_a_stop_while_a_worker_starts_leaves_no_worker(tmp_path, monkeypatch):
+    """Ctrl-C landing just after a worker process has started (before the sweep has it among
+    its running workers) still stops that worker: nothing is left running behind the sweep."""
+    import multiprocessing
+    from systolic.host.sweep.executors import run_local
+    forkserver_process = type(multiprocessing.get_context("forkserver").Process())
+    started, real_start = [], forkserver_process.start
+
+    def start_then_stop(process):
+        real_start(process)
+        started.append(process)
+        os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(forkserver_process, "start", start_then_stop)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        point = resolve(expand([{"board": ["icebreaker"], "rows": [2], "cols": [2]}])[0])
+        settings = {"gemms": [[int(x) for x in SLOW_GEMM.split(",")]], "workload": None,
+                    "build": False, "timeout": None, "bitstream": False,
+                    "build_root": str(tmp_path)}
+        with pytest.raises(KeyboardInterrupt):
+            run_local([(point, settings)], 1, lambda record: pytest.fail("a point finished"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(started) == 1 and not started[0].is_alive()
+    assert started[0].exitcode is not None
+
+
 def test_a_killed_worker_fails_its_point_only(tmp_path):
     psutil = pytest.importorskip("psutil")
     out = tmp_path / "s"
