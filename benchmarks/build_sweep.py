@@ -7,7 +7,8 @@ Usage::
 
 The builds are ``systolic sweep PLAN --build`` (one at a time unless ``--jobs``; ``--resume``
 keeps what ``--out`` already holds); this script only turns the stored points into the table.
-A row is a point over its seeds: Fmax min and median; peak GOPS is ``2 * MACs * min(median
+A row is a point over its seeds (``seeds``: those whose build finished; ``WS`` marks a
+weight-stationary engine): Fmax min and median; peak GOPS is ``2 * MACs * min(median
 Fmax, target) / 1e3`` (the formula of ``systolic build``); sustained GOPS is the engine model's
 figure for the sweep's GEMM at that clock (operand loads included); GOPS per 1,000 LUTs (logic
 cells on iCE40, TRELLIS_COMB on ECP5) is peak GOPS over the median LUTs; build s is the median
@@ -39,23 +40,26 @@ def rows(records):
 def table(records):
     """The Markdown table of ``records`` (one row a point over its seeds)."""
     lines = [
-        "| board | design | array | MACs (DSP + LUT) | LUT | FF | DSP | BRAM | Fmax min | "
+        "| board | design | array | MACs (DSP + LUT) | LUT | FF | DSP | BRAM | seeds | Fmax min | "
         "Fmax median | target | peak GOPS | sustained GOPS | GOPS / kLUT | build s | limited by |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for group in rows(records):
         point = group[0]["point"]
-        size = f"{point['rows']}x{point['cols']}" + (f" p{point['pipeline']}"
-                                                      if point["pipeline"] else "")
+        size = (f"{point['rows']}x{point['cols']}"
+                + (f" p{point['pipeline']}" if point["pipeline"] else "")
+                + (" WS" if point.get("dataflow") == "weight-stationary" else ""))
         head = f"| {point['board']} | {point['design']} | {size} |"
         ok = [r["build"] for r in group if r["status"] == "ok" and r.get("build")]
         if not ok:
             # The log's path relative to here, where the table is made.
             reason = group[0]["reason"].replace(f"{Path.cwd()}/", "")
-            lines.append(f"{head} | | | | | | | {point['clock_mhz']:g} | | | | | "
+            lines.append(f"{head} | | | | | | | | {point['clock_mhz']:g} | | | | | "
                          f"{group[0]['status']}: {reason} |")
             continue
         fmax = [b["fmax_mhz"] for b in ok]
+        seeds = ",".join(str(r["point"]["seed"]) for r in group
+                         if r["status"] == "ok" and r.get("build"))
         median = statistics.median(fmax)
         gops = peak_gops(ok[0]["report"]["macs"], median, ok[0]["target_mhz"])
         # The model's sustained figure scales with the clock the build runs at.
@@ -69,7 +73,8 @@ def table(records):
         lines.append(
             f"{head} {mult['hard_pes'] + mult['lut_pes']} ({mult['hard_pes']} + {mult['lut_pes']}) "
             f"| {lut:,.0f} | {statistics.median(b['ff']['used'] for b in ok):,.0f} "
-            f"| {ok[0]['dsp']['used']} | {ok[0]['bram']['used']} | {min(fmax):.1f} | {median:.1f} "
+            f"| {ok[0]['dsp']['used']} | {ok[0]['bram']['used']} | {seeds} | {min(fmax):.1f} "
+            f"| {median:.1f} "
             f"| {ok[0]['target_mhz']:g} | {gops:.2f} | {shown} | {gops / (lut / 1e3):.2f} "
             f"| {statistics.median(b['seconds'] for b in ok):.0f} "
             f"| {_module(worst.get('from'))} -> {_module(worst.get('to'))} |")
