@@ -296,7 +296,7 @@ def test_a_stop_while_a_worker_starts_leaves_no_worker(tmp_path, monkeypatch):
     its running workers) still stops that worker: nothing is left running behind the sweep."""
     import multiprocessing
     from systolic.host.sweep.executors import run_local
-    forkserver_process = type(multiprocessing.get_context("forkserver").Process())
+    forkserver_process = multiprocessing.get_context("forkserver").Process
     started, real_start = [], forkserver_process.start
 
     def start_then_stop(process):
