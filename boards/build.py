@@ -33,6 +33,12 @@ STAGES = ("synthesis", "placement", "routing", "packing")
 
 # nextpnr announces routing with one of these (router1 / router2).
 _ROUTING_START = re.compile(r"^Info: (Routing\.\.|Running router2|Router2|Setting up routing)")
+# A row of router1's table: iterations | arcs routed with / without rip-up | their deltas |
+# arcs remaining | seconds this batch, in all.
+_ROUTER1_ROW = re.compile(r"^Info:\s+(\d+) \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|"
+                          r"\s+[\d.]+\s+([\d.]+)\|")
+#: Seconds between two reports of the router's progress.
+ROUTING_REPORT_S = 60
 _WASM_NOTICE = re.compile(r"^Preparing to run (yowasp-\S+)")
 _TOOL_STAGE = {"yosys": "synthesis", "nextpnr-ice40": "placement", "nextpnr-ecp5": "placement",
                "nextpnr-himbaechel-gowin": "placement",
@@ -157,6 +163,20 @@ class Harness(Elaboratable):
             m.submodules.link_reset = ResetSynchronizer(self.clockgen.rst, domain="link")
         m.submodules.top = self.top
         return m
+
+
+def routing_progress(line):
+    """One line of progress from a row of nextpnr router1's table, or ``None`` for other lines.
+
+    The router can spend most of a big ECP5 build on its last congested arcs, the remaining
+    count falling slowly; saying so tells a waiting user what the time is going on.
+    """
+    row = _ROUTER1_ROW.match(line)
+    if not row:
+        return None
+    remaining, seconds = int(row.group(2)), float(row.group(3))
+    return (f"routing: {remaining:,} arcs left after {seconds:,.0f} s (the last congested ones "
+            f"take longest; --timeout bounds a build, another --seed may route sooner)")
 
 
 def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None, timeout=None):
@@ -327,9 +347,16 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         if stage == "placement" and _ROUTING_START.match(line):
             stage_seconds["placement"] = round(time.monotonic() - stage_started[0], 2)
             say(f"placement done in {stage_seconds['placement']:.1f} s; routing")
-            stage_started[0] = time.monotonic()
+            stage_started[0] = last_report[0] = time.monotonic()
             return "routing"
+        if stage == "routing" and time.monotonic() - last_report[0] >= ROUTING_REPORT_S:
+            message = routing_progress(line)
+            if message:
+                say(message)
+                last_report[0] = time.monotonic()
         return stage
+
+    last_report = [0.0]
 
     stage_started = [0.0]
     with open(log_path, "w") as log_file:

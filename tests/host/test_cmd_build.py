@@ -17,6 +17,7 @@ from conftest import BUILD_KEYS
 from systolic.boards.platforms import BOARDS, board
 from systolic.boards.design import (default_array, default_baud, default_clock_hz,
                                     default_engine_config, default_seed)
+from systolic.boards.build import routing_progress
 from systolic.boards.top_build import peak_gops
 from systolic.host import program
 from systolic.host.build_report import load_build
@@ -227,6 +228,22 @@ def test_icebreaker_build_report(icebreaker):
     # Progress by stage on stderr.
     for stage in ("synthesis", "placement", "routing", "packing"):
         assert re.search(rf"^systolic: {stage}\b", err, re.M), stage
+
+
+def test_routing_progress_reads_the_routers_own_table(icebreaker):
+    """Every row of the real build's router table gives a progress line with that row's arcs
+    left, falling to none on the row before nextpnr says routing is complete."""
+    lines = (icebreaker[3] / "top.tim").read_text().splitlines()
+    total = int(next(re.match(r"^Info: Routing (\d+) arcs\.", l).group(1) for l in lines
+                     if re.match(r"^Info: Routing \d+ arcs\.", l)))
+    messages = [routing_progress(line) for line in lines]
+    rows = [m for m in messages if m]
+    assert len(rows) >= 2
+    left = [int(re.match(r"routing: ([\d,]+) arcs left", m).group(1).replace(",", ""))
+            for m in rows]
+    assert left[0] < total and left[-1] == 0
+    done = lines.index("Info: Routing complete.")
+    assert messages[done - 1] == rows[-1] and messages[done] is None
 
 
 def test_icebreaker_numbers_are_the_logs(icebreaker):
