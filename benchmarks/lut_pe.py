@@ -38,6 +38,7 @@ from amaranth.hdl import Module, Signal
 
 from systolic.boards.design import synth_options
 from systolic.boards.platforms import board as get_board
+from systolic.boards.report import parse_nextpnr_log, parse_yosys_log
 from systolic.boards.toolchain import find_tool, tool_env
 from systolic.rtl.config import overlay
 from systolic.rtl.multiplier import LUTMultiplier, set_multiplier_budget
@@ -47,6 +48,8 @@ from systolic.rtl.pe import ProcessingElement
 BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
 #: Yosys cells counted, by family (the rest are I/O, clock and constant cells).
 YOSYS_CELLS = {"ice40": ("SB_LUT4", "SB_CARRY"), "ecp5": ("LUT4", "CCU2C", "PFUMX", "L6MUX21")}
+#: Yosys's flip-flop cells, by family.
+FLIP_FLOPS = {"ice40": r"SB_DFF\w*", "ecp5": r"TRELLIS_FF"}
 #: The packed cell nextpnr counts as a logic cell.
 PACKED_CELL = {"ice40": "ICESTORM_LC", "ecp5": "TRELLIS_COMB"}
 #: nextpnr seeds of the ``--fmax`` runs.
@@ -103,26 +106,25 @@ def fmax(family, config, work):
              "--json", "design.json", "--freq", "300", "--seed", str(seed),
              "--timing-allow-fail"], cwd=work, env=env, capture_output=True, text=True,
             check=True)
-        found.append(float(re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz",
-                                      routed.stderr)[-1]))
+        (clock,) = parse_nextpnr_log(routed.stderr)["fmax"].values()
+        found.append(clock["achieved"])
     return found
 
 
 def measure(family, component, before, work):
     """Synthesize and pack ``component`` for ``family``'s board; return its cell counts."""
     board, env = synthesize(family, component, work, before=before)
-    stat = (work / "stat.txt").read_text()
-    counts = {cell: sum(int(n) for n in re.findall(rf"^\s+(\d+)\s+.*\b{cell}$", stat, re.M))
-              for cell in YOSYS_CELLS[family]}
-    counts["FF"] = sum(int(n) for n in re.findall(r"^\s+(\d+)\s+.*\b(?:SB_DFF\w*|TRELLIS_FF)$",
-                                                  stat, re.M))
+    synthesized = parse_yosys_log((work / "stat.txt").read_text())["cells"]
+    counts = {cell: synthesized.get(cell, 0) for cell in YOSYS_CELLS[family]}
+    counts["FF"] = sum(n for cell, n in synthesized.items()
+                       if re.fullmatch(FLIP_FLOPS[family], cell))
     packed = subprocess.run(
         # Packing does not depend on the package (nextpnr's default for the device).
         [str(find_tool(f"nextpnr-{family}")), f"--{board.facts()['nextpnr_device']}",
          "--json", "design.json", "--pack-only"],
         cwd=work, env=env, capture_output=True, text=True, check=True)
     cell = PACKED_CELL[family]
-    counts[cell] = int(re.search(rf"{cell}:\s+(\d+)/", packed.stderr).group(1))
+    counts[cell] = parse_nextpnr_log(packed.stderr)["utilisation"][cell]["used"]
     return counts
 
 
