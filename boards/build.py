@@ -356,9 +356,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
                 last_report[0] = time.monotonic()
         return stage
 
-    last_report = [0.0]
-
     stage_started = [0.0]
+    last_report = [0.0]
     with open(log_path, "w") as log_file:
         for argv in commands:
             if argv[0] == "nextpnr-gowin":

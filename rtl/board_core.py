@@ -43,9 +43,9 @@ class BoardCore(wiring.Component):
 
     With ``link_clock_hz`` the bridge (and the UART) run in a clock domain of their own,
     ``link``, and the engine alone in ``sync``; command and result words cross a word at a time
-    (:class:`~.lib.stream_cdc.StreamCDC`). A link at a few Mbaud needs no fast clock, and the bridge's control logic then sets
-    no limit on the engine's: on a big FPGA the two sit far apart, and a path between them
-    would cross the die.
+    (:class:`~.lib.stream_cdc.StreamCDC`). A link at a few Mbaud needs no fast clock, and the
+    bridge's control logic then sets no limit on the engine's: on a big FPGA the two sit far
+    apart, and a path between them would cross the die.
 
     Parameters
     ----------
