@@ -50,7 +50,8 @@ def table(records):
                 + (f" p{point['pipeline']}" if point["pipeline"] else "")
                 + (" WS" if point.get("dataflow") == "weight-stationary" else ""))
         head = f"| {point['board']} | {point['design']} | {size} |"
-        ok = [r["build"] for r in group if r["status"] == "ok" and r.get("build")]
+        built = [r for r in group if r["status"] == "ok" and r.get("build")]
+        ok = [r["build"] for r in built]
         if not ok:
             # The log's path relative to here, where the table is made.
             reason = group[0]["reason"].replace(f"{Path.cwd()}/", "")
@@ -58,8 +59,7 @@ def table(records):
                          f"{group[0]['status']}: {reason} |")
             continue
         fmax = [b["fmax_mhz"] for b in ok]
-        seeds = ",".join(str(r["point"]["seed"]) for r in group
-                         if r["status"] == "ok" and r.get("build"))
+        seeds = ",".join(str(r["point"]["seed"]) for r in built)
         median = statistics.median(fmax)
         gops = peak_gops(ok[0]["report"]["macs"], median, ok[0]["target_mhz"])
         # The model's sustained figure scales with the clock the build runs at.
