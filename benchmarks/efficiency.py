@@ -127,7 +127,7 @@ def row(label, config, gemm, args, peer_cache):
 
 def dataflow_row(label, config, gemm, args, peer_cache):
     """One row of the dataflow table: the GEMM on ``config``'s design, output- and
-    weight-stationary, and SCALE-Sim's weight-stationary figure where there is one."""
+    weight-stationary, and SCALE-Sim's weight-stationary figure (its run, or its closed form)."""
     m, k, n = gemm
     array = config.array
     on = {name: dataclasses.replace(config, array=dataclasses.replace(array, dataflow=name))
@@ -159,8 +159,7 @@ def dataflow_table(title, note, rows, extra=""):
                "WS sustained", "WS / OS", "SCALE-Sim WS", "WS / peer", "checked"]
     cells = [[label, shape, f"{os_eff:.3f}", f"{jobs}", f"{cycles}", f"{eff:.3f}",
               f"{sustained:.3f}", f"{eff / os_eff:.2f}",
-              f"{peer:.3f}{mark}" if peer is not None else "-",
-              f"{eff / peer:.2f}" if peer is not None else "-", checked]
+              f"{peer:.3f}{mark}", f"{eff / peer:.2f}", checked]
              for label, shape, os_eff, jobs, cycles, eff, sustained, peer, mark, checked in rows]
     return markdown(title, note, columns, cells, extra)
 
