@@ -7,7 +7,9 @@ from amaranth.lib.wiring import In, Out
 from . import protocol
 from .engine.beat_serializer import BeatSerializer
 from .bridge.bridge import Bridge, frame_timeout_cycles, refused_unused
+from .engine.decoder import command_features
 from .engine.engine import GemmEngine
+from .engine.layouts import word_shape
 from .lib.stream_cdc import StreamCDC
 from .lib.stream_register import StreamRegister
 from .lib.uart import UARTReceiver, UARTTransmitter, baud_divisor
@@ -90,7 +92,10 @@ class BoardCore(wiring.Component):
             # and the INFO contents are known before elaboration.
             self._bridge = Bridge(engine_config, clock_hz=clock_hz, max_payload=max_payload,
                                   timeout_cycles=timeout_cycles)
-            self._engine = GemmEngine(engine_config)
+            # Split, the command words' features are worked out in the link's slow clock
+            # and cross with the words, so that in the engine's clock the words go from the
+            # crossing's register to the decoder's with nothing in between.
+            self._engine = GemmEngine(engine_config, word_features=link_clock_hz is not None)
         if baud is None:
             members = {
                 "i_stream": In(stream.Signature(8)),
@@ -145,7 +150,7 @@ class BoardCore(wiring.Component):
         # Registers both ways: the bridge's and the engine's handshakes are deep enough that a
         # path through both would set the board's clock. The engine's result rows leave a
         # word at a time, as the bridge sends them.
-        word = self._engine.i_stream.payload.shape()
+        word = word_shape(self._engine.config)
         m.submodules.rsp_register = rsp_register = StreamRegister(word)
         m.submodules.serializer = serializer = BeatSerializer(self._engine.config)
         wiring.connect(m, engine.o_stream, serializer.i_stream)
@@ -153,12 +158,18 @@ class BoardCore(wiring.Component):
         if split:
             # Across the clocks a word at a time: the link carries far fewer words than a
             # handshake can, and every signal on either side starts at a flip-flop.
-            m.submodules.cmd_cdc = cmd_cdc = StreamCDC(word, i_domain="link", o_domain="sync")
+            command = engine.i_stream.payload.shape()
+            m.submodules.cmd_cdc = cmd_cdc = StreamCDC(command, i_domain="link", o_domain="sync")
             m.submodules.rsp_cdc = rsp_cdc = StreamCDC(word, i_domain="sync", o_domain="link")
-            wiring.connect(m, bridge.cmd, cmd_cdc.i_stream)
-            m.submodules.cmd_register = cmd_register = StreamRegister(word)
-            wiring.connect(m, cmd_cdc.o_stream, cmd_register.i_stream)
-            wiring.connect(m, cmd_register.o_stream, engine.i_stream)
+            crossing = cmd_cdc.i_stream
+            m.d.comb += [
+                crossing.valid.eq(bridge.cmd.valid),
+                crossing.payload.word.eq(bridge.cmd.payload),
+                crossing.payload.features.eq(
+                    command_features(m, self._engine.config, bridge.cmd.payload)),
+                bridge.cmd.ready.eq(crossing.ready),
+            ]
+            wiring.connect(m, cmd_cdc.o_stream, engine.i_stream)
             wiring.connect(m, rsp_register.o_stream, rsp_cdc.i_stream)
             wiring.connect(m, rsp_cdc.o_stream, bridge.rsp)
         else:

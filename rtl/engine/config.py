@@ -271,6 +271,20 @@ class EngineConfig:
         return int(self.buffer_latency == 2)
 
     @property
+    def drain_queue_depth(self):
+        """Result beats the drain's output queue holds (0: the drain has none).
+
+        Buffers read through an output register (built for clock speed) read result rows
+        freely, as far as a queue at the drain's output has room: the consumer's ``ready``
+        then reaches only that queue, not the clock enables of the result buffer's blocks
+        all over a big die. The room is counted in flip-flops, which learn of a beat taken
+        a cycle late: ``buffer_latency + 3`` beats are what a consumer that takes every beat
+        as it appears needs never to stall the read. Without a queue the read stalls with the
+        output.
+        """
+        return self.buffer_latency + 3 if self.buffer_latency == 2 else 0
+
+    @property
     def result_write_delay(self):
         """Cycles from a result row leaving the array to its write into the result buffer: the
         old row's read, :attr:`old_row_stages` and :attr:`result_write_stages`."""

@@ -25,10 +25,13 @@ class ResultDrain(wiring.Component):
     row of the job's tiles in the order the writer writes them, and waits only on the queue's
     room, so that nothing from the consumer or the writer reaches the walk's counters. The
     *read* takes the queued requests one for each row written (the written rows are tokens),
-    reads each row inside M (``buffer_latency`` registers) into the output register that
-    ``o_stream`` shows and drops each padding row; the read's stages and the output register
-    move together, on every cycle the output register is free or taken, so a stalled consumer
-    stalls the read and nothing is lost.
+    reads each row inside M (``buffer_latency`` registers) into the output and drops each
+    padding row. The output is either a register that ``o_stream`` shows, whose stages move
+    with the read's on every cycle it is free or taken (a stalled consumer stalls the read),
+    or, where :attr:`~.config.EngineConfig.drain_queue_depth` asks for one, a queue that
+    the read fills while it has room, so that ``o_stream.ready`` reaches nothing but the
+    queue. Either way nothing is lost, and a consumer that takes every beat as it appears
+    gets each on the same cycle.
     ``status_req`` puts one status word in the output register, which the decoder only asks for
     when no result rows are owed, so the two never interleave.
 
@@ -143,8 +146,7 @@ class ResultDrain(wiring.Component):
         # tokens, taken in order, one with each request; a row inside M is read into the
         # output, a padding row is dropped. ``tokens`` counts rows written and not yet taken;
         # ``has_token`` (``tokens != 0``) is kept in a flip-flop beside the count, so that
-        # ``take`` waits on no comparator or adder. The read's stages and the output register
-        # move together, whenever the output register is free or its beat is taken.
+        # ``take`` waits on no comparator or adder.
         tokens = Signal(range(config.result_rows + 1))
         has_token = Signal()
         advance = Signal()
@@ -154,8 +156,6 @@ class ResultDrain(wiring.Component):
         count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
                  for stage in range(latency)]
         m.d.comb += [
-            advance.eq(~out.valid | out.ready),
-            take.eq(advance & has_token & requests.r_rdy),
             requests.r_en.eq(take),
             self.drain_read.addr.eq(queued.addr),
             self.drain_read.en.eq(advance),
@@ -165,10 +165,43 @@ class ResultDrain(wiring.Component):
             m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
             for stage in range(1, latency):
                 m.d.sync += [valid[stage].eq(valid[stage - 1]), count[stage].eq(count[stage - 1])]
-            # Assigning the (signed) accumulators to the wider words sign-extends them.
-            m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
-            for j in range(cols):
-                m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
+        # The beat the read delivers (``valid[-1]``) or the status word asked for. Assigning
+        # the (signed) accumulators to the wider words sign-extends them.
+        beat = Signal.like(out.payload)
+        m.d.comb += beat.count.eq(Mux(self.status_req, 1, count[-1]))
+        for j in range(cols):
+            m.d.comb += beat.data[j].eq(self.drain_read.data[j])
+        with m.If(self.status_req):
+            m.d.comb += beat.data[0].eq(self.status_word)
+        deliver = valid[-1] | self.status_req
+
+        depth = config.drain_queue_depth
+        if depth:
+            # The read runs free; it takes a row while the queue has room for everything
+            # taken and not yet gone, counted in flip-flops (``queue_used``).
+            m.submodules.beats = beats = SyncFIFO(width=len(beat.as_value()), depth=depth)
+            queue_used = Signal(range(depth + 1))
+            added = (take & ~queued.padding) | self.status_req
+            gone = out.valid & out.ready
+            m.d.sync += queue_used.eq(queue_used + added - gone)
+            m.d.comb += [
+                advance.eq(1),
+                take.eq(has_token & requests.r_rdy & (queue_used < depth)),
+                beats.w_en.eq(deliver),
+                beats.w_data.eq(beat),
+                out.valid.eq(beats.r_rdy),
+                out.payload.eq(beats.r_data),
+                beats.r_en.eq(out.ready),
+            ]
+        else:
+            # The read's stages and the output register move together, whenever the output
+            # register is free or its beat is taken.
+            m.d.comb += [
+                advance.eq(~out.valid | out.ready),
+                take.eq(advance & has_token & requests.r_rdy),
+            ]
+            with m.If(advance | self.status_req):
+                m.d.sync += [out.valid.eq(deliver), out.payload.eq(beat)]
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum. The count one more and one
@@ -189,8 +222,5 @@ class ResultDrain(wiring.Component):
         with m.If(self.start):
             m.d.sync += [tokens.eq(0), has_token.eq(0)]
 
-        with m.If(self.status_req):
-            m.d.sync += [out.valid.eq(1), out.payload.count.eq(1),
-                         out.payload.data[0].eq(self.status_word)]
 
         return m

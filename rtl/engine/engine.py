@@ -95,23 +95,31 @@ class GemmEngine(wiring.Component):
     Parameters
     ----------
     config : EngineConfig
+    word_features : bool
+        Take each word with its features (:func:`~.decoder.command_features`) worked out in
+        front of the engine, on ``i_stream`` as :func:`~.decoder.command_layout`: in a slower
+        clock before a clock crossing, say, so that no logic sits between the word's last
+        register outside the engine and the one beside the decoder. The engine's behaviour
+        and timing are the same either way.
 
     Members
     -------
     i_stream : In(stream.Signature(unsigned(word_width)))
-        Command, argument and operand words.
+        Command, argument and operand words (with their features, ``word_features`` given).
     o_stream : Out(stream.Signature(result_beat_layout(config)))
         Result rows and status words.
     status : Out(StructLayout({"busy": 1, "error": 1, "code": 4}))
         The status fields as pins (for LEDs).
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, word_features=False):
         if not isinstance(config, EngineConfig):
             raise TypeError(f"GemmEngine needs an EngineConfig, got {type(config).__name__}")
         self._config = config
+        self._word_features = word_features
+        word = command_layout(config) if word_features else word_shape(config)
         super().__init__({
-            "i_stream": In(stream.Signature(word_shape(config))),
+            "i_stream": In(stream.Signature(word)),
             "o_stream": Out(stream.Signature(result_beat_layout(config))),
             "status":   Out(status_layout()),
         })
@@ -151,12 +159,15 @@ class GemmEngine(wiring.Component):
         # flip-flops, and ``i_stream.ready`` is one.
         m.submodules.command_register = command_register = StreamRegister(command_layout(config))
         incoming = command_register.i_stream
-        m.d.comb += [
-            incoming.valid.eq(self.i_stream.valid),
-            incoming.payload.word.eq(self.i_stream.payload),
-            incoming.payload.features.eq(command_features(m, config, self.i_stream.payload)),
-            self.i_stream.ready.eq(incoming.ready),
-        ]
+        if self._word_features:
+            wiring.connect(m, wiring.flipped(self.i_stream), incoming)
+        else:
+            m.d.comb += [
+                incoming.valid.eq(self.i_stream.valid),
+                incoming.payload.word.eq(self.i_stream.payload),
+                incoming.payload.features.eq(command_features(m, config, self.i_stream.payload)),
+                self.i_stream.ready.eq(incoming.ready),
+            ]
         wiring.connect(m, command_register.o_stream, decoder.i_stream)
         operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
                     ("b", b_word_layout(config), b_depth(config), decoder.b_write, feeder.b_read))
