@@ -278,11 +278,12 @@ class EngineConfig:
         freely, as far as a queue at the drain's output has room: the consumer's ``ready``
         then reaches only that queue, not the clock enables of the result buffer's blocks
         all over a big die. The room is counted in flip-flops, which learn of a beat taken
-        a cycle late: ``buffer_latency + 3`` beats are what a consumer that takes every beat
-        as it appears needs never to stall the read. Without a queue the read stalls with the
-        output.
+        on the cycle after: a row counts from the cycle after its read to the cycle after its
+        beat is taken, ``buffer_latency + 1`` cycles for a consumer that takes every beat as
+        it appears, so ``buffer_latency + 2`` beats are what such a consumer needs never to
+        stall the read. Without a queue the read stalls with the output.
         """
-        return self.buffer_latency + 3 if self.buffer_latency == 2 else 0
+        return self.buffer_latency + 2 if self.buffer_latency == 2 else 0
 
     @property
     def result_write_delay(self):
