@@ -116,7 +116,8 @@ class CommandDecoder(wiring.Component):
         ``job.emit``, and after the decoder took a READ (a register, like ``launch``, so that
         the busy checks, and the choice between the two, stay off the drain's paths).
     status_req, status_word : Out(1), Out(word)
-        Send ``status_word`` (a pulse with the word).
+        Send ``status_word`` (a pulse with the word; a register, so that the decoder's state
+        does not reach the drain's output queue through it).
     error, code : Out(1), Out(4)
         Sticky error flag and the code of the latest refusal.
     """
@@ -198,17 +199,17 @@ class CommandDecoder(wiring.Component):
             loader.bank_busy.eq(self.feeder_busy & (self.job.bank == bank)),
         ]
 
-        m.d.sync += [self.launch.eq(0), self.send.eq(0)]
+        m.d.sync += [self.launch.eq(0), self.send.eq(0), self.status_req.eq(0)]
 
-        # START, READ and STATUS wait on these: ``busy`` and ``out_busy`` of the cycle before,
-        # kept in flip-flops so that no path runs from the engine's state through the wait to
-        # the decoder's registers. A command is taken on the cycle after the engine frees.
-        # Nothing the decoder starts is missed: its launch counts as busy, and ``send`` counts
-        # as owing words, on the cycle after it acts, before it can wait again.
+        # START and READ wait on ``idle``, STATUS on ``status_req``: ``busy`` and ``out_busy``
+        # of the cycle before, kept in flip-flops so that no path runs from the engine's state
+        # through the wait to the decoder's registers. A command is taken on the cycle after
+        # the engine frees. Nothing the decoder starts is missed: its launch counts as busy,
+        # and ``send`` counts as owing words, on the cycle after it acts, before it can wait
+        # again.
         nothing_owed = ~self.out_busy & ~self.send
-        out_clear = Signal()
         idle = Signal()
-        m.d.sync += [out_clear.eq(nothing_owed), idle.eq(nothing_owed & ~self.busy)]
+        m.d.sync += idle.eq(nothing_owed & ~self.busy)
 
         # A zero or too big argument, of the arguments taken so far, and the refusal it gets.
         bad_args = zero_seen | big_seen
@@ -246,6 +247,7 @@ class CommandDecoder(wiring.Component):
                         with m.Else():
                             refuse(ErrorCode.NO_RESULT)
                     with m.Elif(features.status):
+                        m.d.sync += self.status_req.eq(nothing_owed)
                         m.next = "STATUS"
                     with m.Elif(features.clear):
                         m.d.sync += [self.error.eq(0), self.code.eq(0)]
@@ -316,8 +318,11 @@ class CommandDecoder(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("STATUS"):
-                with m.If(out_clear):
-                    m.d.comb += self.status_req.eq(1)
+                # ``status_req`` is set on a cycle the state is STATUS and nothing was owed on
+                # the cycle before: worked out on that cycle, a register.
+                with m.If(self.status_req):
                     m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += self.status_req.eq(nothing_owed)
 
         return m

@@ -32,8 +32,9 @@ class ResultDrain(wiring.Component):
     the read fills while it has room, so that ``o_stream.ready`` reaches nothing but the
     queue. Either way nothing is lost, and a consumer that takes every beat as it appears
     gets each on the same cycle.
-    ``status_req`` puts one status word in the output register, which the decoder only asks for
-    when no result rows are owed, so the two never interleave.
+    ``status_req`` puts one status word in the output register (beside the queue, where there
+    is one), which the decoder only asks for when no result rows are owed, so the two never
+    interleave.
 
     Parameters
     ----------
@@ -146,7 +147,9 @@ class ResultDrain(wiring.Component):
         # tokens, taken in order, one with each request; a row inside M is read into the
         # output, a padding row is dropped. ``tokens`` counts rows written and not yet taken;
         # ``has_token`` (``tokens != 0``) is kept in a flip-flop beside the count, so that
-        # ``take`` waits on no comparator or adder.
+        # ``take`` waits on no comparator or adder. Without a queue, the read's stages and the
+        # output register move together, whenever the output register is free or its beat is
+        # taken.
         tokens = Signal(range(config.result_rows + 1))
         has_token = Signal()
         advance = Signal()
@@ -155,53 +158,60 @@ class ResultDrain(wiring.Component):
         valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
         count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
                  for stage in range(latency)]
+        depth = config.drain_queue_depth
+        if depth:
+            # The read runs free and takes a row while the queue has room for every row taken
+            # and not yet gone, counted in flip-flops (``queue_used``).
+            queue_used = Signal(range(depth + 1))
+            m.d.comb += [
+                advance.eq(1),
+                take.eq(has_token & requests.r_rdy & (queue_used < depth)),
+            ]
+        else:
+            m.d.comb += [
+                advance.eq(~out.valid | out.ready),
+                take.eq(advance & has_token & requests.r_rdy),
+            ]
         m.d.comb += [
             requests.r_en.eq(take),
             self.drain_read.addr.eq(queued.addr),
             self.drain_read.en.eq(advance),
             self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid),
         ]
+        # Assigning the (signed) accumulators to the wider words sign-extends them.
+        row = Signal.like(out.payload) if depth else out.payload
         with m.If(advance):
             m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
             for stage in range(1, latency):
                 m.d.sync += [valid[stage].eq(valid[stage - 1]), count[stage].eq(count[stage - 1])]
-        # The beat the read delivers (``valid[-1]``) or the status word asked for. Assigning
-        # the (signed) accumulators to the wider words sign-extends them.
-        beat = Signal.like(out.payload)
-        m.d.comb += beat.count.eq(Mux(self.status_req, 1, count[-1]))
-        for j in range(cols):
-            m.d.comb += beat.data[j].eq(self.drain_read.data[j])
-        with m.If(self.status_req):
-            m.d.comb += beat.data[0].eq(self.status_word)
-        deliver = valid[-1] | self.status_req
-
-        depth = config.drain_queue_depth
+            if not depth:
+                m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
+                for j in range(cols):
+                    m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
         if depth:
-            # The read runs free; it takes a row while the queue has room for everything
-            # taken and not yet gone, counted in flip-flops (``queue_used``).
-            m.submodules.beats = beats = SyncFIFO(width=len(beat.as_value()), depth=depth)
-            queue_used = Signal(range(depth + 1))
-            added = (take & ~queued.padding) | self.status_req
-            gone = out.valid & out.ready
-            m.d.sync += queue_used.eq(queue_used + added - gone)
+            # Rows go through the queue; a status word, which comes only when no rows are
+            # owed, waits in a register of its own beside it, so that neither the decoder's
+            # request nor the consumer's ``ready`` reaches the queue's write side.
+            m.submodules.beats = beats = SyncFIFO(width=len(row.as_value()), depth=depth)
+            status = Signal.like(out.payload)
+            status_valid = Signal()
+            m.d.comb += row.count.eq(count[-1])
+            for j in range(cols):
+                m.d.comb += row.data[j].eq(self.drain_read.data[j])
             m.d.comb += [
-                advance.eq(1),
-                take.eq(has_token & requests.r_rdy & (queue_used < depth)),
-                beats.w_en.eq(deliver),
-                beats.w_data.eq(beat),
-                out.valid.eq(beats.r_rdy),
-                out.payload.eq(beats.r_data),
-                beats.r_en.eq(out.ready),
+                beats.w_en.eq(valid[-1]),
+                beats.w_data.eq(row),
+                beats.r_en.eq(out.ready & ~status_valid),
+                out.valid.eq(beats.r_rdy | status_valid),
+                out.payload.eq(Mux(status_valid, status, beats.r_data)),
             ]
-        else:
-            # The read's stages and the output register move together, whenever the output
-            # register is free or its beat is taken.
-            m.d.comb += [
-                advance.eq(~out.valid | out.ready),
-                take.eq(advance & has_token & requests.r_rdy),
-            ]
-            with m.If(advance | self.status_req):
-                m.d.sync += [out.valid.eq(deliver), out.payload.eq(beat)]
+            m.d.sync += queue_used.eq(queue_used + (take & ~queued.padding)
+                                      - (beats.r_en & beats.r_rdy))
+            with m.If(self.status_req):
+                m.d.sync += [status_valid.eq(1), status.count.eq(1),
+                             status.data[0].eq(self.status_word)]
+            with m.Elif(out.ready):
+                m.d.sync += status_valid.eq(0)
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum. The count one more and one
@@ -222,5 +232,9 @@ class ResultDrain(wiring.Component):
         with m.If(self.start):
             m.d.sync += [tokens.eq(0), has_token.eq(0)]
 
+        if not depth:
+            with m.If(self.status_req):
+                m.d.sync += [out.valid.eq(1), out.payload.count.eq(1),
+                             out.payload.data[0].eq(self.status_word)]
 
         return m

@@ -336,7 +336,8 @@ def test_load_waits_for_the_bank_in_use(dataflow):
 @pytest.mark.parametrize("latency", [1, 2])
 def test_output_backpressure_loses_nothing(latency, dataflow):
     """A consumer that is ready only now and then gets every word, in order, whatever the
-    buffers' read latency (the read stalls with the output)."""
+    buffers' read latency (at latency 1 the read stalls with the output; at 2 it fills the
+    drain's queue)."""
     config = on_dataflow(dataclasses.replace(SMALL, buffer_latency=latency), dataflow)
     a, b = operands(np.random.default_rng(8), 7, 20, 11, config.array)
     program = gemm_program(a, b, config)
