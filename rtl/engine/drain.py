@@ -108,6 +108,9 @@ class ResultDrain(wiring.Component):
                     real_last.eq((rows == 1) | (m_from == skipped + 1)),
                     row.eq(0), row_last.eq(rows == 1), in_m.eq(1)]
 
+        # ``queue`` (a row is queued on this cycle) is ``walking`` and room in the queue; it
+        # is worked out on the cycle before (below), so that it is a flip-flop and the walk's
+        # counters decide on flip-flops alone.
         queue = Signal()
         walk = tile_walk(m, config, self.job, restart=self.send, advance=queue & row_last)
         request = data.StructLayout({"addr": range(config.result_rows + 1),
@@ -116,7 +119,6 @@ class ResultDrain(wiring.Component):
         queued = data.View(request, requests.r_data)
         queuing = data.View(request, requests.w_data)
         m.d.comb += [
-            queue.eq(walking & requests.w_rdy),
             requests.w_en.eq(queue),
             queuing.addr.eq(addr),
             queuing.count.eq(Mux(walk.n_more, cols, walk.n_left)),
@@ -212,6 +214,10 @@ class ResultDrain(wiring.Component):
                              status.data[0].eq(self.status_word)]
             with m.Elif(out.ready):
                 m.d.sync += status_valid.eq(0)
+
+        # Next cycle's ``walking`` and queue level, from what the walk and the read do now.
+        walking_next = self.send | (walking & ~(queue & in_m & real_last & walk.last))
+        m.d.sync += queue.eq(walking_next & (requests.level + queue - take < requests.depth))
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum. The count one more and one

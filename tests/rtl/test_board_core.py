@@ -1,6 +1,8 @@
 """The board core (bridge + GEMM engine) in Amaranth's simulator: whole GEMMs as protocol frames,
 on the byte streams and on the UART pins, checked against numpy."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
@@ -349,12 +351,15 @@ def test_gemm_over_the_uart_pins():
     assert link.framing_errors == 0
 
 
-def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own():
+@pytest.mark.parametrize("latency", [1, 2])
+def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own(latency):
     # The bridge and the UART at 8 MHz (8 cycles a bit at 1 Mbaud), the engine at 8 MHz x 17/7
-    # (no common period): the words cross in the asynchronous FIFOs, and INFO reports the
-    # engine's clock.
+    # (no common period): the words cross with their features, worked out in the link's
+    # clock, and INFO reports the engine's clock. A refused START shows that the features
+    # crossed with their words; latency 2 puts a queue at the drain's output.
+    config = dataclasses.replace(CONFIG, buffer_latency=latency)
     link_hz = CLOCK_HZ * 7 / 17
-    dut = BoardCore(CONFIG, clock_hz=CLOCK_HZ, baud=link_hz / 8, link_clock_hz=link_hz)
+    dut = BoardCore(config, clock_hz=CLOCK_HZ, baud=link_hz / 8, link_clock_hz=link_hz)
     assert dut.divisor == 8 and dut.link_clock_hz == link_hz
     link = UartLink(dut, divisor=8, domain="link")
     a, b = operands(12, 4, 6, 3)
@@ -362,10 +367,13 @@ def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own():
         ctx.set(dut.rx, 1)
         await ctx.tick("link").repeat(20)
         info = decode_info((await client.request(ctx, Kind.INFO)).payload)
-        assert info == info_from_config(CONFIG, clock_hz=CLOCK_HZ)
+        assert info == info_from_config(config, clock_hz=CLOCK_HZ)
         result = await client.gemm(ctx, a, b)
         assert np.array_equal(result, a @ b)
         status = await client.status(ctx)
         assert (status.error, status.jobs) == (False, 1)
-    simulate(dut, link, body, budget=60_000, link_clock_hz=link_hz)
+        await client.write(ctx, start_words(config.max_m + 1, 1, 1))
+        status = await client.status(ctx)
+        assert (status.error, status.code, status.jobs) == (True, EngineError.TOO_BIG, 1)
+    simulate(dut, link, body, budget=80_000, link_clock_hz=link_hz, config=config)
     assert link.framing_errors == 0
