@@ -341,7 +341,9 @@ def test_output_backpressure_loses_nothing(latency, dataflow):
     config = on_dataflow(dataclasses.replace(SMALL, buffer_latency=latency), dataflow)
     a, b = operands(np.random.default_rng(8), 7, 20, 11, config.array)
     program = gemm_program(a, b, config)
-    words = program.words + command_words(Opcode.STATUS)
+    # Status words back to back and around a READ: each waits for the word before it.
+    status = command_words(Opcode.STATUS)
+    words = program.words + status + status + command_words(Opcode.READ) + status
     expected = [w for _, w in EngineModel(config).run(words).outputs]
     dut = GemmEngine(config)
     seen = []
