@@ -178,9 +178,8 @@ class ResultDrain(wiring.Component):
             requests.r_en.eq(take),
             self.drain_read.addr.eq(queued.addr),
             self.drain_read.en.eq(advance),
+            self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid),
         ]
-        if not depth:
-            m.d.comb += self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid)
         # Assigning the (signed) accumulators to the wider words sign-extends them.
         row = Signal.like(out.payload) if depth else out.payload
         with m.If(advance):
@@ -218,16 +217,7 @@ class ResultDrain(wiring.Component):
 
         # Next cycle's ``walking`` and queue level, from what the walk and the read do now.
         walking_next = self.send | (walking & ~(queue & in_m & real_last & walk.last))
-        requests_next = requests.level + queue - take
-        m.d.sync += queue.eq(walking_next & (requests_next < requests.depth))
-        if depth:
-            # ``out_busy`` likewise, a register: the decoder that waits on it sits elsewhere
-            # on the die, next to the operand buffers.
-            valid_next = (take & ~queued.padding) | Cat(*valid[:-1]).any()
-            beats_next = beats.level + beats.w_en - (beats.r_en & beats.r_rdy)
-            status_next = self.status_req | (status_valid & ~out.ready)
-            m.d.sync += self.out_busy.eq(walking_next | (requests_next != 0) | valid_next
-                                         | (beats_next != 0) | status_next)
+        m.d.sync += queue.eq(walking_next & (requests.level + queue - take < requests.depth))
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum. The count one more and one
