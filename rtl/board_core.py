@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from . import protocol
 from .engine.beat_serializer import BeatSerializer
 from .bridge.bridge import Bridge, frame_timeout_cycles, refused_unused
-from .engine.decoder import command_features
+from .engine.decoder import connect_with_features
 from .engine.engine import GemmEngine
 from .engine.layouts import word_shape
 from .lib.stream_cdc import StreamCDC
@@ -161,14 +161,7 @@ class BoardCore(wiring.Component):
             command = engine.i_stream.payload.shape()
             m.submodules.cmd_cdc = cmd_cdc = StreamCDC(command, i_domain="link", o_domain="sync")
             m.submodules.rsp_cdc = rsp_cdc = StreamCDC(word, i_domain="sync", o_domain="link")
-            crossing = cmd_cdc.i_stream
-            m.d.comb += [
-                crossing.valid.eq(bridge.cmd.valid),
-                crossing.payload.word.eq(bridge.cmd.payload),
-                crossing.payload.features.eq(
-                    command_features(m, self._engine.config, bridge.cmd.payload)),
-                bridge.cmd.ready.eq(crossing.ready),
-            ]
+            connect_with_features(m, self._engine.config, bridge.cmd, cmd_cdc.i_stream)
             wiring.connect(m, cmd_cdc.o_stream, engine.i_stream)
             wiring.connect(m, rsp_register.o_stream, rsp_cdc.i_stream)
             wiring.connect(m, rsp_cdc.o_stream, bridge.rsp)

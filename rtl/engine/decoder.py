@@ -33,6 +33,27 @@ def command_layout(config):
     return data.StructLayout({"word": word_shape(config), "features": _FEATURES})
 
 
+def connect_with_features(m, config, words, commands):
+    """Pass the stream ``words`` on as ``commands``, each word with its
+    :func:`command_features` (a :func:`command_layout` stream).
+
+    Parameters
+    ----------
+    m : Module
+    config : EngineConfig
+    words : stream interface
+        Its ``valid`` and ``payload`` (a word) are read, its ``ready`` driven.
+    commands : stream interface
+        Its ``valid`` and ``payload`` are driven, its ``ready`` read.
+    """
+    m.d.comb += [
+        commands.valid.eq(words.valid),
+        commands.payload.word.eq(words.payload),
+        commands.payload.features.eq(command_features(m, config, words.payload)),
+        words.ready.eq(commands.ready),
+    ]
+
+
 def command_features(m, config, word):
     """Add to ``m`` the features of ``word`` as the decoder sees them; return them.
 

@@ -9,7 +9,7 @@ from ..array import SystolicArray
 from ..lib.block_ram import buffer_memory
 from ..lib.buffer_port import buffer_attrs, buffer_read_port
 from .config import EngineConfig
-from .decoder import CommandDecoder, command_features, command_layout
+from .decoder import CommandDecoder, command_layout, connect_with_features
 from .drain import ResultDrain
 from .feeder import TileFeeder
 from .layouts import (a_depth, a_word_layout, b_depth, b_word_layout,
@@ -162,12 +162,7 @@ class GemmEngine(wiring.Component):
         if self._word_features:
             wiring.connect(m, wiring.flipped(self.i_stream), incoming)
         else:
-            m.d.comb += [
-                incoming.valid.eq(self.i_stream.valid),
-                incoming.payload.word.eq(self.i_stream.payload),
-                incoming.payload.features.eq(command_features(m, config, self.i_stream.payload)),
-                self.i_stream.ready.eq(incoming.ready),
-            ]
+            connect_with_features(m, config, self.i_stream, incoming)
         wiring.connect(m, command_register.o_stream, decoder.i_stream)
         operands = (("a", a_word_layout(config), a_depth(config), decoder.a_write, feeder.a_read),
                     ("b", b_word_layout(config), b_depth(config), decoder.b_write, feeder.b_read))
