@@ -328,10 +328,7 @@ def test_a_design_that_does_not_fit_ends_with_one_line(run_cli, tmp_path):
 #: The ULX3S-85F engines whose clock the median of placer seeds 1-3 must meet (issue 17): the
 #: board's default and the neighbouring shapes at the default settings.
 FLOOR_SHAPES_85F = [
-    pytest.param((), marks=pytest.mark.xfail(
-        reason="issue 17: main's netlist of the default reaches 136.1 and 143.0 MHz on seeds 2 and "
-               "3, the drain's output handshake and the decoder's LOAD setup (BENCHMARKS.md, "
-               "FPGA builds)", strict=False)),
+    (),
     ("--rows", "16", "--cols", "8"),
     pytest.param(("--rows", "12", "--cols", "12"), marks=pytest.mark.xfail(
         reason="issue 17: the input slice's features limit 12x12 to about 128 MHz (BENCHMARKS.md, "
