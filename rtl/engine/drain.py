@@ -181,7 +181,6 @@ class ResultDrain(wiring.Component):
             self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid),
         ]
         # Assigning the (signed) accumulators to the wider words sign-extends them.
-        row = Signal.like(out.payload) if depth else out.payload
         with m.If(advance):
             m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
             for stage in range(1, latency):
@@ -194,6 +193,7 @@ class ResultDrain(wiring.Component):
             # Rows go through the queue; a status word, which comes only when no rows are
             # owed, waits in a register of its own beside it, so that neither the decoder's
             # request nor the consumer's ``ready`` reaches the queue's write side.
+            row = Signal.like(out.payload)
             m.submodules.beats = beats = SyncFIFO(width=len(row.as_value()), depth=depth)
             status = Signal.like(out.payload)
             status_valid = Signal()
