@@ -37,6 +37,13 @@ def run_cli(capsys):
     return run
 
 
+class FamilyPlatform:
+    """Just what the gateware reads of a platform: its family (Amaranth's spelling)."""
+
+    def __init__(self, family):
+        self.family = family
+
+
 def stream_through(dut, payloads, expected, *, send_prob, take_prob, seed):
     """Offer ``payloads`` on ``dut.i_stream`` with random bubbles and take ``expected`` beats
     from ``dut.o_stream`` with a random ``ready``, in Amaranth's simulator (one random stream

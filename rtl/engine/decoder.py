@@ -190,6 +190,9 @@ class CommandDecoder(wiring.Component):
         n_arg = Signal(range(config.max_n + 1))
         zero_seen = Signal()
         big_seen = Signal()
+        # The LOAD's bank is the job's (see ``load_open`` below).
+        same_bank = Signal()
+        load_open = Signal()
 
         # Which dimension the argument word in hand is (see ARGUMENTS in engine_protocol).
         is_m = Signal()
@@ -217,8 +220,14 @@ class CommandDecoder(wiring.Component):
             loader.k.eq(Mux(is_k, word, k_arg)),
             loader.n.eq(Mux(is_n, word, n_arg)),
             loader.i_stream.payload.eq(word),
-            loader.bank_busy.eq(self.feeder_busy & (self.job.bank == bank)),
+            loader.bank_busy.eq(self.feeder_busy & same_bank),
         ]
+        # The command register's ``ready`` spreads to the clock enables of its words, and the
+        # LOAD's data words go from there to the operand buffers all over the die: in LOAD that
+        # ``ready`` and the loader's take are a gate or two on flip-flops. The banks compared
+        # are those of the cycle before, which hold still from the header of a LOAD to its end
+        # (a launch comes only from LAUNCH).
+        m.d.sync += [same_bank.eq(self.job.bank == bank), load_open.eq(0)]
 
         m.d.sync += [self.launch.eq(0), self.send.eq(0), self.status_req.eq(0)]
 
@@ -236,11 +245,8 @@ class CommandDecoder(wiring.Component):
         bad_args = zero_seen | big_seen
         bad_args_code = Mux(zero_seen, ErrorCode.ZERO_SHAPE, ErrorCode.TOO_BIG)
 
-        with m.FSM():
-            # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
-            # ``valid`` alone there keeps the loader's ready off the paths to their registers.
+        with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += self.i_stream.ready.eq(1)
                 # The command's fields are kept whatever the word is: only ARGS reads them,
                 # after a good header. (Waiting on the header's checks would put them in front
                 # of every one of these registers.)
@@ -275,7 +281,6 @@ class CommandDecoder(wiring.Component):
                     # NOP: nothing to do.
 
             with m.State("ARGS"):
-                m.d.comb += self.i_stream.ready.eq(1)
                 with m.If(self.i_stream.valid):
                     with m.If(is_m):
                         m.d.sync += m_arg.eq(word)
@@ -302,17 +307,15 @@ class CommandDecoder(wiring.Component):
 
             with m.State("LOAD"):
                 # The loader takes no word on the first cycle here (its ``fresh`` cycle), the
-                # only one a bad shape is refused on: the handshake waits on the loader alone,
-                # not on the shape check.
-                m.d.comb += [
-                    loader.i_stream.valid.eq(self.i_stream.valid),
-                    self.i_stream.ready.eq(loader.i_stream.ready),
-                ]
+                # only one a bad shape is refused on, so ``load_open`` (below) is set from the
+                # second.
                 with m.If(bad_args):
                     refuse(bad_args_code)
                     m.next = "IDLE"
                 with m.Elif(loader.done):
                     m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += load_open.eq(1)
 
             with m.State("LAUNCH"):
                 with m.If(bad_args):
@@ -346,4 +349,13 @@ class CommandDecoder(wiring.Component):
                 with m.Else():
                     m.d.sync += self.status_req.eq(nothing_owed)
 
+        # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
+        # ``valid`` alone there keeps the loader's ready off the paths to their registers. In
+        # LOAD the handshake waits on ``load_open`` and the bank alone, not on the shape check
+        # nor on the state: ``load_open`` is LOAD past its first cycle.
+        m.d.comb += [
+            self.i_stream.ready.eq(fsm.ongoing("IDLE") | fsm.ongoing("ARGS")
+                                   | (load_open & ~loader.bank_busy)),
+            loader.i_stream.valid.eq(self.i_stream.valid & load_open),
+        ]
         return m

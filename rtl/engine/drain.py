@@ -21,7 +21,7 @@ class ResultDrain(wiring.Component):
     least ``rows`` beats long, and the drain of one tile overlaps the computation of the next.
 
     The drain has two sides with a two-entry queue of row requests between them. The *walk*
-    runs ahead of the writer: it queues a request (address, columns, padding or not) for each
+    runs ahead of the writer: it queues a request (columns, padding or not) for each
     row of the job's tiles in the order the writer writes them, and waits only on the queue's
     room, so that nothing from the consumer or the writer reaches the walk's counters. The
     *read* takes the queued requests one for each row written (the written rows are tokens),
@@ -61,7 +61,8 @@ class ResultDrain(wiring.Component):
     o_stream : Out(stream.Signature(result_beat_layout(config)))
         Result rows and status words.
     out_busy : Out(1)
-        Beats are owed: rows still to send or a status word not yet taken.
+        Beats are owed: rows still to send or a status word not yet taken. With a queue it is
+        a flip-flop.
     """
 
     def __init__(self, config):
@@ -88,8 +89,6 @@ class ResultDrain(wiring.Component):
         # The walk runs ahead of the rows: it queues a request for every row of the job's
         # tiles in the order the writer writes them (padding rows past M flagged, the last
         # tile's padding left out) while the queue has room, and waits on nothing else.
-        # ``addr`` is the next row's address (the rows queued so far).
-        addr = Signal(range(config.result_rows + 1))
         walking = Signal()
         # The next row's place in its tile: ``row``; ``row == rows - 1`` (the tile's last row,
         # padding included); inside M; and the tile's last row inside M (``row == row_end``).
@@ -113,20 +112,17 @@ class ResultDrain(wiring.Component):
         # counters decide on flip-flops alone.
         queue = Signal()
         walk = tile_walk(m, config, self.job, restart=self.send, advance=queue & row_last)
-        request = data.StructLayout({"addr": range(config.result_rows + 1),
-                                     "count": out.payload.count.shape(), "padding": 1})
+        request = data.StructLayout({"count": out.payload.count.shape(), "padding": 1})
         m.submodules.requests = requests = SyncFIFO(width=request.size, depth=2)
         queued = data.View(request, requests.r_data)
         queuing = data.View(request, requests.w_data)
         m.d.comb += [
             requests.w_en.eq(queue),
-            queuing.addr.eq(addr),
             queuing.count.eq(Mux(walk.n_more, cols, walk.n_left)),
             queuing.padding.eq(~in_m),
         ]
 
         with m.If(queue):
-            m.d.sync += addr.eq(addr + 1)
             with m.If(row_last):
                 with m.If(walk.down):
                     m.d.sync += first_row_of(walk.m_left, rows)
@@ -143,7 +139,7 @@ class ResultDrain(wiring.Component):
                 m.d.sync += walking.eq(0)
 
         with m.If(self.send):
-            m.d.sync += [addr.eq(0), *first_row_of(self.job.m, 0), walking.eq(1)]
+            m.d.sync += [*first_row_of(self.job.m, 0), walking.eq(1)]
 
         # The read takes the queued rows as the writer writes them: the rows written are
         # tokens, taken in order, one with each request; a row inside M is read into the
@@ -174,12 +170,22 @@ class ResultDrain(wiring.Component):
                 advance.eq(~out.valid | out.ready),
                 take.eq(advance & has_token & requests.r_rdy),
             ]
+        # The rows are queued at addresses 0, 1, 2, ... from ``send``, so the row taken is
+        # read at the count of rows taken: a flip-flop, not the queue's LUT RAM, drives the
+        # address of every block of the result buffer, wherever the placer spreads them.
+        read_addr = Signal(range(config.result_rows + 1))
+        with m.If(self.send):
+            m.d.sync += read_addr.eq(0)
+        with m.Elif(take):
+            m.d.sync += read_addr.eq(read_addr + 1)
+
         m.d.comb += [
             requests.r_en.eq(take),
-            self.drain_read.addr.eq(queued.addr),
+            self.drain_read.addr.eq(read_addr),
             self.drain_read.en.eq(advance),
-            self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid),
         ]
+        if not depth:
+            m.d.comb += self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid)
         # Assigning the (signed) accumulators to the wider words sign-extends them.
         with m.If(advance):
             m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
@@ -218,6 +224,19 @@ class ResultDrain(wiring.Component):
         # Next cycle's ``walking`` and queue level, from what the walk and the read do now.
         walking_next = self.send | (walking & ~(queue & in_m & real_last & walk.last))
         m.d.sync += queue.eq(walking_next & (requests.level + queue - take < requests.depth))
+        if depth:
+            # ``out_busy`` likewise, a register: the decoder that waits on it sits across the
+            # die, by the operand buffers. Each part's next value is a few gates on flip-flops
+            # and level compares with constants; no sum lies between the consumer's ``ready``
+            # and this register.
+            def nonempty_next(fifo, put, got):
+                return put | (fifo.level > 1) | ((fifo.level == 1) & ~got)
+            m.d.sync += self.out_busy.eq(
+                walking_next
+                | nonempty_next(requests, queue, take)
+                | (take & ~queued.padding) | Cat(*valid[:-1]).any()
+                | nonempty_next(beats, beats.w_en, beats.r_en)
+                | self.status_req | (status_valid & ~out.ready))
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
         # taken; ``has_token`` follows without looking at the sum. The count one more and one

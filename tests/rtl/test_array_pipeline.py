@@ -13,6 +13,7 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment, Module
 
+from conftest import FamilyPlatform
 from systolic.rtl.array import make_array
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
@@ -81,11 +82,6 @@ def test_verilator_pipelined(dataflow):
     assert run.cycles == reference.cycles
 
 
-class ECP5:
-    """Enough of an ECP5 platform for elaboration: PEs pick the family's primitives."""
-    family = "ecp5"
-
-
 @pytest.mark.parametrize("dataflow, pipeline, kept", [
     ("output-stationary", 0, 0), ("output-stationary", 1, 2 * 3 * 7 + 2 * (2 + 1 + 0)),
     ("weight-stationary", 0, 0), ("weight-stationary", 1, 2 * 3 * 2),
@@ -98,6 +94,6 @@ def test_control_flags_are_kept_apart_on_ecp5(dataflow, pipeline, kept):
     m = Module()
     m.submodules.array = make_array(ArrayConfig(rows=2, cols=3, pipeline=pipeline,
                                                 dataflow=dataflow))
-    text = rtlil.convert(Fragment.get(m, ECP5()), ports=[], emit_src=False)
+    text = rtlil.convert(Fragment.get(m, FamilyPlatform("ecp5")), ports=[], emit_src=False)
     assert text.count("cell \\TRELLIS_FF") == kept
     assert text.count("cell \\MULT18X18D") == 6

@@ -1,10 +1,11 @@
-"""The beat serializer: every word of every beat once, in order, a word a cycle in a beat."""
+"""The beat serializer: every word of every beat once, in order, a word every other cycle."""
 
 import random
 
 import pytest
+from amaranth.back import rtlil
 
-from conftest import stream_through
+from conftest import FamilyPlatform, stream_through
 from systolic.rtl.engine.beat_serializer import BeatSerializer
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
@@ -33,10 +34,21 @@ def test_every_word_once_in_order(cols, send_prob, take_prob):
     assert got == [word for beat in beats for word in beat]
 
 
-def test_full_beats_leave_a_word_every_cycle():
+def test_full_beats_leave_a_word_every_other_cycle():
     config = EngineConfig(ArrayConfig(rows=2, cols=4))
     beats = [[4 * b + j for j in range(4)] for b in range(25)]
     got, cycles = serialize(config, beats, 1, 1, 0)
     assert got == list(range(100))
-    # One cycle to the first word, then one word a cycle, and an idle cycle between beats.
-    assert cycles == 1 + 100 + 24
+    # A beat is taken on the cycle after its predecessor's last word left, and its words
+    # follow two cycles later and then every other cycle.
+    assert cycles == 25 * (2 * 4 + 1)
+
+
+@pytest.mark.parametrize("cols", [1, 5, 16])
+def test_every_word_has_its_own_enables_on_ecp5(cols):
+    # Per word: the load-or-move select and the clock enable, both set out of reset (the
+    # register follows the input while it is empty).
+    text = rtlil.convert(BeatSerializer(EngineConfig(ArrayConfig(rows=2, cols=cols))),
+                         platform=FamilyPlatform("ecp5"), emit_src=False)
+    assert text.count("cell \\TRELLIS_FF") == 2 * cols
+    assert text.count('parameter \\REGSET "SET"') == 2 * cols

@@ -13,19 +13,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from conftest import FamilyPlatform
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.multiplier import (LUTMultiplier, MULT18X18DMultiplier, MultiplierBudget,
                                      SBMAC16Half, _SharedMAC16, choose_multiplier,
                                      make_multiplier, multiplier_budget, set_multiplier_budget)
 from systolic.rtl.pe import ProcessingElement
 from systolic.rtl.shapes import a_shape, b_shape, product_shape
-
-
-class FakePlatform:
-    """Just what the PEs read of a platform: its family (Amaranth's spelling)."""
-
-    def __init__(self, family):
-        self.family = family
 
 
 def run_multiplier(dut, pairs):
@@ -118,14 +112,14 @@ def used(made):
 def test_simulation_and_unknown_families_keep_the_generic_multiply():
     config = ArrayConfig()
     assert make_multiplier(None, config) == ("generic", None)
-    assert choose_multiplier(FakePlatform("xilinx7"), config) == ("generic", None)
+    assert choose_multiplier(FamilyPlatform("xilinx7"), config) == ("generic", None)
     # Too wide for one hard block: Yosys splits a generic `*` over several.
-    assert choose_multiplier(FakePlatform("ecp5"), ArrayConfig(a_width=19, b_width=8))[0] == "generic"
-    assert choose_multiplier(FakePlatform("iCE40"), ArrayConfig(a_width=17, b_width=4))[0] == "generic"
+    assert choose_multiplier(FamilyPlatform("ecp5"), ArrayConfig(a_width=19, b_width=8))[0] == "generic"
+    assert choose_multiplier(FamilyPlatform("iCE40"), ArrayConfig(a_width=17, b_width=4))[0] == "generic"
 
 
 def test_ecp5_budget_gives_the_first_pes_a_mult18x18d():
-    platform = FakePlatform("ecp5")
+    platform = FamilyPlatform("ecp5")
     budget = set_multiplier_budget(platform, 3)
     kinds = [kind for kind, _ in used(make_multiplier(platform, ArrayConfig()) for _ in range(5))]
     assert kinds == ["mult18x18d"] * 3 + ["lut"] * 2
@@ -137,7 +131,7 @@ def test_ecp5_budget_gives_the_first_pes_a_mult18x18d():
 
 
 def test_ice40_budget_puts_two_int8_pes_on_a_block():
-    platform = FakePlatform("iCE40")
+    platform = FamilyPlatform("iCE40")
     budget = set_multiplier_budget(platform, 2)
     made = used(make_multiplier(platform, ArrayConfig()) for _ in range(5))
     assert [kind for kind, _ in made] == ["sb_mac16_8x8"] * 4 + ["lut"]
@@ -149,7 +143,7 @@ def test_ice40_budget_puts_two_int8_pes_on_a_block():
 
 
 def test_ice40_wider_operands_take_a_whole_inferred_block():
-    platform = FakePlatform("iCE40")
+    platform = FamilyPlatform("iCE40")
     budget = set_multiplier_budget(platform, 1)
     config = ArrayConfig(a_width=12, b_width=12)
     assert [choose_multiplier(platform, config)[0] for _ in range(2)] == ["inferred", "lut"]
@@ -175,7 +169,7 @@ def instances(fragment):
 
 
 def test_pe_on_ecp5_takes_its_multiplier_from_the_budget():
-    platform = FakePlatform("ecp5")
+    platform = FamilyPlatform("ecp5")
     set_multiplier_budget(platform, 1)
     first = Fragment.get(ProcessingElement(ArrayConfig()), platform)
     second = Fragment.get(ProcessingElement(ArrayConfig()), platform)
@@ -217,7 +211,7 @@ def test_pe_with_a_lut_multiplier_matches_the_plain_pe(signed, overflow, pipelin
     # An iCE40 with no hard multiplier left: the PE multiplies in logic cells, and must give
     # what the simulation PE (a plain `*`) gives, cycle for cycle.
     config = ArrayConfig(signed=signed, overflow=overflow, pipeline=pipeline, acc_width=18)
-    platform = FakePlatform("iCE40")
+    platform = FamilyPlatform("iCE40")
     set_multiplier_budget(platform, 0)
     lut = run_pe(config, platform, 600, seed=pipeline)
     assert multiplier_budget(platform).soft == 1
@@ -355,7 +349,7 @@ endmodule
 
 
 def test_budget_hands_out_sites_in_order():
-    platform = FakePlatform("ecp5")
+    platform = FamilyPlatform("ecp5")
     set_multiplier_budget(platform, 2, sites=["X4/Y10/MULT18_0", "X5/Y10/MULT18_1"])
     made = used(make_multiplier(platform, ArrayConfig()) for _ in range(3))
     assert [kind for kind, _ in made] == ["mult18x18d", "mult18x18d", "lut"]
