@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .build_report import REPORT_NAME
 from .errors import UsageError
+from .interrupt import terminate_as_interrupt
 from .options import (add_array_options, add_engine_options, add_gemm_option, check_gemm_option,
                       config_from_args, engine_options)
 from .output import print_json, progress, write_atomic
@@ -140,6 +141,12 @@ def _sustained(report, engine, baud, gemm):
 
 def run(args):
     """Run ``systolic build`` with parsed ``args``; return the exit status."""
+    # A killed build stops its tools as Ctrl-C does, rather than leaving them running.
+    with terminate_as_interrupt():
+        return _run(args)
+
+
+def _run(args):
     from ..boards.build import BuildError
     from ..boards.toolchain import ToolchainError
     from ..boards.top_build import build_board

@@ -11,13 +11,11 @@ cluster (:mod:`.sweep.executors`); each record is stored under ``--out`` as it f
 
 import base64
 import os
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UsageError
+from .interrupt import terminate_as_interrupt
 from .options import BATCH_MAX
 from .output import print_json
 
@@ -236,27 +234,11 @@ def _brief(record):
     return {**record, "build": {k: v for k, v in build.items() if k != "report"}}
 
 
-def _stop(signum, frame):
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _terminate_as_interrupt():
-    """While the sweep runs, SIGTERM (a killed sweep) stops it as Ctrl-C does: the finished
-    points are kept, the workers are stopped, and the report is drawn."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args):
     """Run ``systolic sweep`` with parsed ``args``; return the exit status."""
-    with _terminate_as_interrupt():
+    # SIGTERM (a killed sweep) stops it as Ctrl-C does: the finished points are kept, the
+    # workers are stopped, and the report is drawn.
+    with terminate_as_interrupt():
         return _run(args)
 
 

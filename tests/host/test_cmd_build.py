@@ -8,7 +8,11 @@ build, are marked ``slow``.
 
 import json
 import re
+import signal
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -383,3 +387,34 @@ def test_ulx3s_85f_default_build(run_cli, tmp_path):
     assert (report["lut"]["used"], report["lut"]["available"]) == table["TRELLIS_COMB"]
     assert (report["ff"]["used"], report["ff"]["available"]) == table["TRELLIS_FF"]
     assert (report["bram"]["used"], report["bram"]["available"]) == table["DP16KD"]
+
+
+def _processes_in(directory):
+    """Process ids whose working directory is ``directory`` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(entry / "cwd").resolve() == directory:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs Linux's /proc")
+def test_a_killed_build_stops_its_tools(tmp_path):
+    # SIGTERM, as `kill` or a job runner sends it, stops the build like Ctrl-C: it says so,
+    # exits 130, and leaves no Yosys or nextpnr running in its build directory.
+    out = tmp_path / "build"
+    argv = [sys.executable, "-m", "systolic.host.cli", "build", "--board", "icebreaker",
+            "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _processes_in(out.resolve()):
+        assert proc.poll() is None and time.monotonic() < deadline, "no tool started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "systolic build: interrupted"
+    assert _processes_in(out.resolve()) == []
