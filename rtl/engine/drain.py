@@ -170,6 +170,8 @@ class ResultDrain(wiring.Component):
                 advance.eq(~out.valid | out.ready),
                 take.eq(advance & has_token & requests.r_rdy),
             ]
+        # A row taken inside M is fetched into the output (a padding row is dropped).
+        fetch = take & ~queued.padding
         # The rows are queued at addresses 0, 1, 2, ... from ``send``, so the row taken is
         # read at the count of rows taken: a flip-flop, not the queue's LUT RAM, drives the
         # address of every block of the result buffer, wherever the placer spreads them.
@@ -188,7 +190,7 @@ class ResultDrain(wiring.Component):
             m.d.comb += self.out_busy.eq(walking | requests.r_rdy | Cat(*valid).any() | out.valid)
         # Assigning the (signed) accumulators to the wider words sign-extends them.
         with m.If(advance):
-            m.d.sync += [valid[0].eq(take & ~queued.padding), count[0].eq(queued.count)]
+            m.d.sync += [valid[0].eq(fetch), count[0].eq(queued.count)]
             for stage in range(1, latency):
                 m.d.sync += [valid[stage].eq(valid[stage - 1]), count[stage].eq(count[stage - 1])]
             if not depth:
@@ -213,7 +215,7 @@ class ResultDrain(wiring.Component):
                 out.valid.eq(beats.r_rdy | status_valid),
                 out.payload.eq(Mux(status_valid, status, beats.r_data)),
             ]
-            m.d.sync += queue_used.eq(queue_used + (take & ~queued.padding)
+            m.d.sync += queue_used.eq(queue_used + fetch
                                       - (beats.r_en & beats.r_rdy))
             with m.If(self.status_req):
                 m.d.sync += [status_valid.eq(1), status.count.eq(1),
@@ -234,7 +236,7 @@ class ResultDrain(wiring.Component):
             m.d.sync += self.out_busy.eq(
                 walking_next
                 | nonempty_next(requests, queue, take)
-                | (take & ~queued.padding) | Cat(*valid[:-1]).any()
+                | fetch | Cat(*valid[:-1]).any()
                 | nonempty_next(beats, beats.w_en, beats.r_en)
                 | self.status_req | (status_valid & ~out.ready))
 
