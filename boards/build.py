@@ -151,8 +151,15 @@ class Harness(Elaboratable):
             # nextpnr-ecp5 puts only clocks on the global network; a reset that reaches
             # thousands of flip-flops across the die is otherwise a general-routing tree, slow
             # enough to be a big design's critical path. A DCCA makes it a global net.
+            # The buffer sits at the die's edge, and the generator's reset register wherever
+            # its other users pull it; a register of its own, with the buffer its only load,
+            # is placed beside the buffer, so no path runs from that register across the die
+            # to the buffer and on through a LUT to the flip-flops. It holds the reset one
+            # cycle longer.
+            rst_near_buffer = Signal(init=1, reset_less=True)
+            m.d.sync += rst_near_buffer.eq(self.clockgen.rst)
             rst = Signal()
-            m.submodules.rst_global = Instance("DCCA", i_CLKI=self.clockgen.rst, i_CE=1,
+            m.submodules.rst_global = Instance("DCCA", i_CLKI=rst_near_buffer, i_CE=1,
                                                o_CLKO=rst)
         m.d.comb += [cd_sync.clk.eq(self.clockgen.clk), cd_sync.rst.eq(rst)]
         if self.link_domain:

@@ -242,6 +242,32 @@ def test_failing_stage_raises(tmp_path):
     assert (tmp_path / "top.build.log").is_file()
 
 
+def test_ecp5_global_reset_is_driven_from_beside_its_buffer():
+    # The reset's global buffer (DCCA) is fed by a register that feeds nothing else, so the
+    # placer can put that register beside the buffer at the die's edge.
+    from amaranth.hdl import Elaboratable, Module, Signal
+    from systolic.boards.build import Harness
+
+    class Counter(Elaboratable):
+        def elaborate(self, platform):
+            m = Module()
+            count = Signal(8)
+            m.d.sync += count.eq(count + 1)
+            return m
+
+    b = board("ulx3s-85f")
+    harness = Harness(b, Counter(), b.clock_plan(None), global_reset=True)
+    text = b.platform().prepare(harness, name="top").files["top.il"]
+    top = text[text.index("module \\top\n"):]
+    top = top[:top.index("\nend\n")]
+    source = re.search(r"cell \\DCCA \S+\n(?:.*\n)*?\s*connect \\CLKI (\S+)", top).group(1)
+    readers = re.findall(rf"connect \\\w+ {re.escape(source)}(?:\s|\[)", top)
+    assert len(readers) == 2          # the register's Q and the buffer's CLKI
+    register = re.search(rf"cell \$(\w+) \S+\n(?:    .*\n)*?    connect \\Q {re.escape(source)}\n",
+                         top)
+    assert register and register.group(1) == "dff"
+
+
 # Slow: the other boards and the variants -------------------------------------------------
 
 @pytest.mark.slow
