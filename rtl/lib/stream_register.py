@@ -38,10 +38,14 @@ class StreamRegister(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         i, o = self.i_stream, self.o_stream
-        skid = Signal(self._shape)
+        skid = Signal(self._shape, reset_less=True)
         skid_valid = Signal()
 
         m.d.comb += i.ready.eq(~skid_valid)
+        # While empty, the skid register follows the input, so that its enable is a flip-flop
+        # of its own and not the consumer's ready, which may come late from deep logic.
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(i.payload)
         with m.If(o.ready | ~o.valid):
             # The output register takes a new beat: the skidded one first, as it came first.
             with m.If(skid_valid):
@@ -49,5 +53,5 @@ class StreamRegister(wiring.Component):
             with m.Else():
                 m.d.sync += [o.payload.eq(i.payload), o.valid.eq(i.valid)]
         with m.Elif(i.valid & i.ready):
-            m.d.sync += [skid.eq(i.payload), skid_valid.eq(1)]
+            m.d.sync += skid_valid.eq(1)
         return m

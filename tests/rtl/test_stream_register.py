@@ -1,12 +1,15 @@
 """The stream register slice: order, no loss, full rate, and no combinational path across."""
 
 import random
+import subprocess
 
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from conftest import stream_through
+from systolic.boards.toolchain import find_tool
 from systolic.rtl.lib.stream_register import StreamRegister
 
 
@@ -54,3 +57,20 @@ def test_no_combinational_path_from_output_ready_to_input_ready():
     sim.run()
     assert seen == [0, 0, 1]
     Fragment.get(dut, None)     # elaborates without a platform
+
+
+def test_skid_register_does_not_wait_for_the_consumer(tmp_path):
+    # The skid register's logic (what it loads, whether it loads), traced back to the
+    # flip-flops it starts at in Yosys's netlist, reads its own state and the input, never
+    # the consumer's ready: a late ready reaches only the output register.
+    (tmp_path / "slice.il").write_text(rtlil.convert(StreamRegister(8), name="slice"))
+    cone = ("select -list w:skid %ci1 %ci1 "
+            "%ci*:-$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe[Q]")
+    result = subprocess.run(
+        [str(find_tool("yosys")), "-p", f"read_rtlil slice.il; proc; opt; opt_dff; {cone}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = {line.split("/", 1)[1] for line in result.stdout.splitlines()
+            if line.startswith("slice/")}
+    assert {"skid_valid", "i_stream__payload"} <= seen
+    assert "o_stream__ready" not in seen
