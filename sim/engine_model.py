@@ -21,7 +21,7 @@ is the cycle its ``START`` leaves the decoder (``START`` header at ``h``, its th
 ``h+1 .. h+3``, launch at ``h+4`` on an idle engine). With ``L = config.buffer_latency``:
 
 * a LOAD's data words are taken one a cycle, from the second cycle after its last argument
-  (or once the feeder has left the bank);
+  (or from the second cycle after the feeder has left the bank);
 * the first beat reaches the array at ``launch + 2 + L`` (``+ read_address_stages``) and
   passes follow :func:`~.model.schedule_passes`; row ``i`` of a pass leaves the array
   ``result_latency + i`` cycles after the pass's last beat, and is written to the result
@@ -81,6 +81,9 @@ def read_delay(config):
 
 #: Cycles the decoder's waits lag the engine's busy flags (it waits on registered copies).
 WAIT_LAG = 1
+#: Cycles a LOAD's wait for the feeder to leave its bank lags the feeder (the loader waits on a
+#: registered copy of its busy flag).
+BANK_WAIT_LAG = 1
 
 
 def k_chunks(k, config):
@@ -276,10 +279,11 @@ class EngineClock:
         self.now += 1
 
     def bank_free(self, bank):
-        """First cycle the feeder is no longer reading ``bank``."""
+        """First cycle the loader may take a word into ``bank``: the feeder has left it, and
+        the loader's registered copy of the feeder's busy flag says so."""
         if self.timing is None or self.bank != bank:
             return 0
-        return self.timing.last_beat + 1
+        return self.timing.last_beat + 1 + BANK_WAIT_LAG
 
     def busy(self, cycle):
         """The engine's busy flag (array work in flight) on ``cycle``."""

@@ -220,7 +220,6 @@ class CommandDecoder(wiring.Component):
             loader.k.eq(Mux(is_k, word, k_arg)),
             loader.n.eq(Mux(is_n, word, n_arg)),
             loader.i_stream.payload.eq(word),
-            loader.bank_busy.eq(self.feeder_busy & same_bank),
         ]
         # The command register's ``ready`` spreads to the clock enables of its words, and the
         # LOAD's data words go from there to the operand buffers all over the die: in LOAD that
@@ -228,6 +227,11 @@ class CommandDecoder(wiring.Component):
         # are those of the cycle before, which hold still from the header of a LOAD to its end
         # (a launch comes only from LAUNCH).
         m.d.sync += [same_bank.eq(self.job.bank == bank), load_open.eq(0)]
+        # The loader waits on a register too, a cycle behind the feeder: the feeder's
+        # ``busy`` would otherwise start a path through the handshake and the loader's
+        # ``done`` to the state's enables. During a LOAD the feeder only ever frees the bank
+        # (a launch comes only from LAUNCH), so the copy is late only in letting words in.
+        m.d.sync += loader.bank_busy.eq(self.feeder_busy & same_bank)
 
         m.d.sync += [self.launch.eq(0), self.send.eq(0), self.status_req.eq(0)]
 

@@ -325,10 +325,11 @@ def test_load_waits_for_the_bank_in_use(dataflow):
     trace = check_words(config, words)
     launch = trace.jobs[0].launch
     data_start = len(load_a_words(a, 0, config) + load_b_words(b, 0, config) + job) + 3
-    # The decoder takes the first data word the cycle after the job's last beat; the engine's
-    # input register holds it and the next one meanwhile, and takes the third the cycle after.
+    # The decoder takes the first data word two cycles after the job's last beat (the loader
+    # waits on a registered copy of the feeder's busy flag); the engine's input register holds
+    # it and the next one meanwhile, and takes the third the cycle after.
     assert trace.accepted[data_start + 1] < trace.jobs[0].last_beat
-    assert trace.accepted[data_start + 2] == trace.jobs[0].last_beat + 2 > launch + 5
+    assert trace.accepted[data_start + 2] == trace.jobs[0].last_beat + 3 > launch + 5
     assert np.array_equal(job_result(trace.outputs[:4], 2, 2, config), matmul(a, b, config.array))
     assert np.array_equal(job_result(trace.outputs[4:], 2, 2, config), matmul(a2, b, config.array))
 
