@@ -341,24 +341,33 @@ FLOOR_SHAPES_85F = [
 ]
 
 
+#: Seconds a floor build's tool may run before its seed counts as a miss (nextpnr's router can
+#: spend hours on a design's last congested arcs; BENCHMARKS.md, "FPGA builds").
+FLOOR_TIMEOUT_S = 1500
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("shape", FLOOR_SHAPES_85F, ids=lambda s: "x".join(s[1::2]) or "default")
 def test_ulx3s_85f_clock_over_seeds(run_cli, tmp_path, shape):
     """Built at seeds 1, 2 and 3 (two at a time, through `systolic sweep --build`), the median
     Fmax meets the board's target; the sustained figure is the engine model's at that clock."""
     status, out, err = run_cli("sweep", "--board", "ulx3s-85f", *shape, "--seed", "1,2,3",
-                               "--build", "--jobs", "2", "--out", tmp_path / "s", "--json",
-                               "--quiet")
-    assert status == 0, err
+                               "--build", "--jobs", "2", "--timeout", FLOOR_TIMEOUT_S,
+                               "--out", tmp_path / "s", "--json", "--quiet")
     records = json.loads(out)["records"]
     assert sorted(r["point"]["seed"] for r in records) == [1, 2, 3]
-    builds = [r["build"] for r in records]
-    assert all(b["fits"] for b in builds)
-    target = builds[0]["target_mhz"]
-    assert target == default_clock_hz("ulx3s-85f") / 1e6
-    median = statistics.median(b["fmax_mhz"] for b in builds)
-    assert median >= target, [b["fmax_mhz"] for b in builds]
-    for record in records:
+    # A seed nextpnr's router stalls on is stopped, and counts as a miss: the median must be
+    # met by the other two.
+    stalled = [r for r in records if r["status"] == "failed"]
+    assert all(r["build"]["stage"] == "routing" and "was stopped" in r["build"]["error"]
+               for r in stalled), err
+    built = [r for r in records if r not in stalled]
+    assert all(r["build"]["fits"] for r in built)
+    target = default_clock_hz("ulx3s-85f") / 1e6
+    assert all(r["build"]["target_mhz"] == target for r in built)
+    fmax = [r["build"]["fmax_mhz"] for r in built] + [0.0] * len(stalled)
+    assert statistics.median(fmax) >= target, fmax
+    for record in built:
         build, clock = record["build"], min(record["build"]["fmax_mhz"], target)
         # (The build rounds peak GOPS to three places.)
         peak = 2 * record["model"]["macs"] * clock / 1e3
