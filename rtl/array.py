@@ -61,6 +61,9 @@ class SystolicArray(wiring.Component):
         Result rows.
     init : In(init_layout(config))
         With ``preload`` only: values a row of PEs starts its next pass from.
+    row_next : Out(1)
+        ``o_stream.valid`` of the next cycle: a user that must act a cycle before a row (a
+        read of a memory across the die, through registers beside it) learns of it here.
     """
 
     def __init__(self, config, *, preload=False):
@@ -73,6 +76,7 @@ class SystolicArray(wiring.Component):
         members = {
             "i_stream": In(stream.Signature(operand_layout(config))),
             "o_stream": Out(stream.Signature(result_layout(config), always_ready=True)),
+            "row_next": Out(1),
         }
         if preload:
             members["init"] = In(init_layout(config))
@@ -138,8 +142,9 @@ class SystolicArray(wiring.Component):
             for j in range(cols):
                 selected = _and_or((pes[i][j].result, row_done[i]) for i in range(rows))
                 m.d.sync += self.o_stream.payload.data[j].eq(selected)
+            m.d.comb += self.row_next.eq(row_done.any())
             m.d.sync += [
-                self.o_stream.valid.eq(row_done.any()),
+                self.o_stream.valid.eq(self.row_next),
                 self.o_stream.payload.last.eq(row_done[rows - 1]),
             ]
             return m
@@ -167,8 +172,9 @@ class SystolicArray(wiring.Component):
         for j in range(cols):
             m.d.sync += self.o_stream.payload.data[j].eq(
                 _and_or((group_data[g][j], 1) for g in range(len(groups))))
+        m.d.comb += self.row_next.eq(group_valid.any())
         m.d.sync += [
-            self.o_stream.valid.eq(group_valid.any()),
+            self.o_stream.valid.eq(self.row_next),
             self.o_stream.payload.last.eq(group_last),
         ]
         return m

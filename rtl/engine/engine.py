@@ -150,9 +150,12 @@ class GemmEngine(wiring.Component):
         latency = config.buffer_latency
         # The writer (or the preloader) reads a row before its new value is written (the next
         # read is of the next row); the drain reads only rows already written.
+        # The writer reads the old rows at an address it knows a cycle ahead (the array tells
+        # it of a row a cycle early), registered beside each block of the buffer.
+        adds_in_writer = not ws and config.array.overflow == "wrap"
         c_write, (old_read, drain_read) = buffer_memory(
             m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
-            latency=latency, attrs=attrs, read_ports=2)
+            latency=latency, attrs=attrs, read_ports=2, early_reads=(0,) if adds_in_writer else ())
 
         # The words reach the decoder through a register slice that carries each word's
         # features beside it (``command_features``): the decoder's choices then start at
@@ -210,6 +213,7 @@ class GemmEngine(wiring.Component):
                          preloader.pass_issue.eq(feeder.pass_issue)]
         else:
             wiring.connect(m, writer.acc_read, old_read)
+            m.d.comb += writer.row_next.eq(array.row_next)
         wiring.connect(m, drain.drain_read, drain_read)
         wiring.connect(m, drain.o_stream, wiring.flipped(self.o_stream))
 

@@ -15,9 +15,10 @@ class ResultWriter(wiring.Component):
 
     Rows arrive in pass order, so row ``r`` of a job goes to address ``r`` (tile ``t`` row
     ``i`` at ``t * rows + i``, padding rows included). For an accumulating job the row is added
-    to the one already there: the old row is read on the cycle the array delivers the new one
-    and the sum is written once the old row is there, ``buffer_latency`` cycles later (and
-    ``old_row_stages`` registers on). Non-accumulating jobs take the same path (the old value is
+    to the one already there: the old row is read as the array delivers the new one (its
+    address given a cycle ahead, on the array's ``row_next``, and registered beside the
+    buffer's blocks) and the sum is written once the old row is there, ``buffer_latency``
+    cycles later (and ``old_row_stages`` registers on). Non-accumulating jobs take the same path (the old value is
     ignored) so that every job writes a row exactly ``config.result_write_delay`` cycles after the
     array gives it (the writes going through ``result_write_stages`` registers).
 
@@ -42,7 +43,10 @@ class ResultWriter(wiring.Component):
     pass_done : In(1)
         The array accepted the last beat of a pass (its rows are on their way).
     acc_read : In(ReadPort.Signature)
-        Result buffer read port for the old rows (wrapping engines only).
+        Result buffer read port for the old rows (wrapping engines only), given the address a
+        cycle ahead (an early read of :func:`~..lib.block_ram.buffer_memory`).
+    row_next : In(1)
+        A row arrives on the next cycle (wrapping engines only; the array's ``row_next``).
     c_write : In(WritePort.Signature)
         Result buffer write port.
     written : Out(range(result_rows + 1))
@@ -65,6 +69,7 @@ class ResultWriter(wiring.Component):
         }
         if self._adds:
             members["acc_read"] = In(result_read_signature(config))
+            members["row_next"] = In(1)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -74,9 +79,11 @@ class ResultWriter(wiring.Component):
         row = self.i_stream
 
         if self._adds:
+            # The address of the row arriving on the next cycle: the rows announced so far. A
+            # job starts with the engine idle, long before its first row is announced.
             requested = Signal(range(config.result_rows + 1))
             m.d.comb += [self.acc_read.addr.eq(requested), self.acc_read.en.eq(1)]
-            with m.If(row.valid):
+            with m.If(self.row_next):
                 m.d.sync += requested.eq(requested + 1)
             with m.If(self.start):
                 m.d.sync += requested.eq(0)

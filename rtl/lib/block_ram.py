@@ -9,6 +9,11 @@ register only (``memory_libmap`` cannot absorb a second register), whose data th
 block late in the cycle; the output register makes the block's clock-to-out short. Both builds
 behave the same cycle for cycle: the data of a read appears two cycles after its address, and
 the two registers advance on ``en``.
+
+A read port may be *early* (``early_reads``): its user gives the address a cycle ahead, and the
+buffer registers it before the memory, so that the data appear as for a port given the address
+on time. On the ECP5 each block has its own copy of that register beside it: a buffer wide
+enough to spread over the die is then not read at one flip-flop's address across all of it.
 """
 
 import math
@@ -18,6 +23,7 @@ from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.utils import ceil_log2
 
 from .buffer_port import buffer_read_port
+from .kept_register import kept_register
 from .platform import platform_family
 
 __all__ = ["buffer_memory", "DP16KD_MODES"]
@@ -28,7 +34,7 @@ DP16KD_MODES = ((18, 10), (9, 11), (4, 12), (2, 13), (1, 14))
 
 
 def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_ports=1,
-                  lane_enables=False):
+                  lane_enables=False, early_reads=()):
     """Add a buffer to ``m``; return its write port and its read ports.
 
     Parameters
@@ -49,6 +55,8 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
         Read ports (block RAM provides each with a copy of the memory).
     lane_enables : bool
         A write enable a lane (``WritePort`` granularity 1), else one for the word.
+    early_reads : collection of int
+        The read ports (indices) whose ``addr`` is given a cycle ahead (``en`` must be 1).
 
     Returns
     -------
@@ -56,11 +64,21 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
     reads : list of interfaces of ``ReadPort.Signature``
     """
     if latency == 2 and platform_family(platform) == "ecp5":
-        return _dp16kd_buffer(m, name=name, layout=layout, depth=depth, read_ports=read_ports,
-                              lane_enables=lane_enables)
+        return _dp16kd_buffer(m, platform, name=name, layout=layout, depth=depth,
+                              read_ports=read_ports, lane_enables=lane_enables,
+                              early_reads=early_reads)
     m.submodules[name] = memory = Memory(shape=layout, depth=depth, init=[], attrs=attrs)
     write = memory.write_port(granularity=1) if lane_enables else memory.write_port()
-    return write, [buffer_read_port(m, memory, latency) for _ in range(read_ports)]
+    reads = []
+    for r in range(read_ports):
+        read = buffer_read_port(m, memory, latency)
+        if r in early_reads:
+            early = ReadPort.Signature(addr_width=len(read.addr), shape=layout).create()
+            m.d.sync += read.addr.eq(early.addr)
+            m.d.comb += [read.en.eq(1), early.data.eq(read.data)]
+            read = early
+        reads.append(read)
+    return write, reads
 
 
 def _pieces(width, lane, piece_width):
@@ -74,7 +92,7 @@ def _pieces(width, lane, piece_width):
     return pieces
 
 
-def _dp16kd_buffer(m, *, name, layout, depth, read_ports, lane_enables):
+def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables, early_reads):
     """The buffer as DP16KD blocks, port A writing, port B reading through ``OUTREG``."""
     width = layout.size
     modes = [(bits, abits) for bits, abits in DP16KD_MODES if depth <= 1 << abits]
@@ -116,7 +134,11 @@ def _dp16kd_buffer(m, *, name, layout, depth, read_ports, lane_enables):
                 we = byte_en.any()
             else:
                 we = enables[block[0][2]]
-            port_b = address(read.addr)
+            read_addr = read.addr
+            if r in early_reads:
+                read_addr = Signal.like(read.addr, name=f"{name}_r{r}_b{b}_addr")
+                kept_register(m, platform, read_addr, read.addr)
+            port_b = address(read_addr)
             m.submodules[f"{name}_r{r}_b{b}"] = Instance(
                 "DP16KD",
                 p_DATA_WIDTH_A=data_width, p_DATA_WIDTH_B=data_width,

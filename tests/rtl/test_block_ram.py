@@ -1,0 +1,68 @@
+"""The engine's buffers (``buffer_memory``): early read ports, in simulation and on the ECP5."""
+
+import random
+import re
+
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Fragment, Module
+from amaranth.lib.data import ArrayLayout
+from amaranth.sim import Simulator
+
+from conftest import FamilyPlatform
+from systolic.rtl.lib.block_ram import buffer_memory
+from systolic.rtl.lib.buffer_port import buffer_attrs
+
+LAYOUT = ArrayLayout(28, 4)
+DEPTH = 48
+
+
+def buffer(platform, latency=2):
+    m = Module()
+    write, reads = buffer_memory(m, platform, name="mem", layout=LAYOUT, depth=DEPTH,
+                                 latency=latency, attrs=buffer_attrs("block"), read_ports=2,
+                                 early_reads=(0,))
+    return m, write, reads
+
+
+@pytest.mark.parametrize("latency", [1, 2])
+def test_an_early_read_returns_what_an_on_time_read_does(latency):
+    # Port 0 is given each address a cycle before port 1: both return the same words on the
+    # same cycles, across writes.
+    m, write, (early, on_time) = buffer(None, latency)
+    rng = random.Random(latency)
+    addresses = [rng.randrange(DEPTH) for _ in range(300)]
+    got = []
+
+    async def bench(ctx):
+        ctx.set(on_time.en, 1)
+        for cycle, addr in enumerate(addresses):
+            ctx.set(early.addr, addr)
+            ctx.set(on_time.addr, addresses[cycle - 1] if cycle else 0)
+            ctx.set(write.en, rng.random() < 0.3)
+            ctx.set(write.addr, rng.randrange(DEPTH))
+            ctx.set(write.data, [rng.randrange(1 << 28) for _ in range(4)])
+            await ctx.tick()
+            if cycle > latency + 1:
+                got.append((ctx.get(early.data.as_value()), ctx.get(on_time.data.as_value())))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert all(a == b for a, b in got)
+    assert len({a for a, _ in got}) > 50        # words written and read, not one constant
+
+
+def test_ecp5_blocks_of_an_early_read_each_have_their_own_address_register():
+    m, _, _ = buffer(FamilyPlatform("ecp5"))
+    text = rtlil.convert(Fragment.get(m, FamilyPlatform("ecp5")), ports=[], emit_src=False)
+    blocks = {int(b) for r, b in re.findall(r"cell \\DP16KD \\mem_r(\d)_b(\d+)", text)
+              if r == "0"}
+    assert len(blocks) > 1
+    # One kept register (a TRELLIS_FF a bit) a block of port 0, and its ADB pins read it;
+    # port 1's blocks read the port's own address.
+    for b in blocks:
+        assert len(re.findall(rf"cell \\TRELLIS_FF \\mem_r0_b{b}_addr_ff\d+\n", text)) == \
+            DEPTH.bit_length()
+    assert not re.search(r"mem_r1_b\d+_addr", text)
