@@ -132,6 +132,8 @@ class CommandDecoder(wiring.Component):
         The job last launched (latched at launch, kept until the next).
     launch : Out(1)
         High for one cycle after ``job`` was latched: start it.
+    launch_next : Out(1)
+        ``launch`` of the next cycle, so that its users can keep copies of it beside them.
     send : Out(1)
         The drain sends the results of ``job``: high for one cycle with ``launch`` if
         ``job.emit``, and after the decoder took a READ (a register, like ``launch``, so that
@@ -154,6 +156,7 @@ class CommandDecoder(wiring.Component):
             "out_busy":    In(1),
             "job":         Out(job_layout(config)),
             "launch":      Out(1),
+            "launch_next": Out(1),
             "send":        Out(1),
             "status_req":  Out(1),
             "status_word": Out(word_shape(config)),
@@ -233,7 +236,7 @@ class CommandDecoder(wiring.Component):
         # (a launch comes only from LAUNCH), so the copy is late only in letting words in.
         m.d.sync += loader.bank_busy.eq(self.feeder_busy & same_bank)
 
-        m.d.sync += [self.launch.eq(0), self.send.eq(0), self.status_req.eq(0)]
+        m.d.sync += [self.launch.eq(self.launch_next), self.send.eq(0), self.status_req.eq(0)]
 
         # START and READ wait on ``idle``, STATUS on ``status_req``: ``busy`` and ``out_busy``
         # of the cycle before, kept in flip-flops so that no path runs from the engine's state
@@ -330,14 +333,16 @@ class CommandDecoder(wiring.Component):
                         self.job.m.eq(m_arg),
                         self.job.k.eq(k_arg),
                         self.job.n.eq(n_arg),
+                        self.job.m_over.eq(m_arg > config.array.rows),
+                        self.job.n_over.eq(n_arg > config.array.cols),
                         self.job.bank.eq(bank),
                         self.job.accumulate.eq(accumulate),
                         self.job.emit.eq(emit),
-                        self.launch.eq(1),
                         self.send.eq(emit),
                         jobs.eq(jobs + 1),
                         have_result.eq(1),
                     ]
+                    m.d.comb += self.launch_next.eq(1)
                     m.next = "IDLE"
 
             with m.State("READ"):

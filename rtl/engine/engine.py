@@ -203,13 +203,22 @@ class GemmEngine(wiring.Component):
         wiring.connect(m, feeder.o_stream, array.i_stream)
         wiring.connect(m, array.o_stream, writer.i_stream)
         wiring.connect(m, writer.c_write, c_write)
+
+        def launch_copy(user):
+            # The launch clears registers of each of its users all over the die, and Yosys
+            # joins a clear with the reset in a LUT: each user gets its own copy of the launch
+            # register, so that the LUT and the copy sit by the registers they clear.
+            copy = Signal(name=f"launch_{user}")
+            kept_register(m, platform, copy, decoder.launch_next)
+            return copy
+
         if ws:
             busy = ws_connect(m, config, decoder, feeder, writer, drain, old_read)
         elif preload:
             m.submodules.preloader = preloader = Preloader(config)
             wiring.connect(m, preloader.read, old_read)
             m.d.comb += array.init.eq(preloader.init)
-            m.d.comb += [preloader.job.eq(decoder.job), preloader.start.eq(decoder.launch),
+            m.d.comb += [preloader.job.eq(decoder.job), preloader.start.eq(launch_copy("preloader")),
                          preloader.pass_issue.eq(feeder.pass_issue)]
         else:
             wiring.connect(m, writer.acc_read, old_read)
@@ -221,7 +230,7 @@ class GemmEngine(wiring.Component):
             busy = decoder.launch | feeder.busy | writer.rows_pending
             m.d.comb += [
                 writer.job.eq(decoder.job),
-                writer.start.eq(decoder.launch),
+                writer.start.eq(launch_copy("writer")),
                 writer.pass_done.eq(feeder.pass_done),
                 drain.send.eq(decoder.send),
                 drain.written.eq(writer.written),
@@ -230,9 +239,9 @@ class GemmEngine(wiring.Component):
             ]
         m.d.comb += [
             feeder.job.eq(decoder.job),
-            feeder.start.eq(decoder.launch),
+            feeder.start.eq(launch_copy("feeder")),
             drain.job.eq(decoder.job),
-            drain.start.eq(decoder.launch),
+            drain.start.eq(launch_copy("drain")),
             drain.status_req.eq(decoder.status_req),
             drain.status_word.eq(decoder.status_word),
             decoder.feeder_busy.eq(feeder.busy),

@@ -34,11 +34,17 @@ def result_beat_layout(config):
 
 
 def job_layout(config):
-    """The parameters of the job in (or last through) the array, latched at launch."""
+    """The parameters of the job in (or last through) the array, latched at launch.
+
+    ``m_over`` and ``n_over`` are ``m > rows`` and ``n > cols`` (more than one block of
+    tiles), compared at launch so that the tile walks that read them wait on no comparator.
+    """
     return data.StructLayout({
         "m":          range(config.max_m + 1),
         "k":          range(config.max_k + 1),
         "n":          range(config.max_n + 1),
+        "m_over":     1,
+        "n_over":     1,
         "bank":       1,
         "accumulate": 1,
         "emit":       1,

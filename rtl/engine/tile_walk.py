@@ -45,7 +45,8 @@ def tile_walk(m, config, job, *, restart, advance):
     m : Module
     config : EngineConfig
     job : View of ``job_layout(config)``
-        M and N are read on ``restart``, and N again at the end of each row of tiles.
+        M and N (and whether each is over one block) are read on ``restart``, N again at the
+        end of each row of tiles.
     restart, advance : Value
         ``restart`` wins over ``advance``.
 
@@ -69,11 +70,11 @@ def tile_walk(m, config, job, *, restart, advance):
             m.d.sync += more(walk.n_left > 2 * cols, walk.m_more)
         with m.Elif(walk.m_more):
             m.d.sync += [walk.n_left.eq(job.n), walk.m_left.eq(walk.m_left - rows)]
-            m.d.sync += more(job.n > cols, walk.m_left > 2 * rows)
+            m.d.sync += more(job.n_over, walk.m_left > 2 * rows)
         with m.Else():
             m.d.sync += walk.n_left.eq(job.n)
-            m.d.sync += more(job.n > cols, walk.m_more)
+            m.d.sync += more(job.n_over, walk.m_more)
     with m.If(restart):
         m.d.sync += [walk.m_left.eq(job.m), walk.n_left.eq(job.n)]
-        m.d.sync += more(job.n > cols, job.m > rows)
+        m.d.sync += more(job.n_over, job.m_over)
     return walk

@@ -23,8 +23,8 @@ from systolic.sim.engine_tiling import (JobError, command_words, gemm_program, l
 from systolic.sim.model import ideal_cycles, matmul
 from systolic.sim.packing import unpack_beat
 
-from conftest import (EDGE_SHAPES, clamped, on_dataflow, saturate_each_chunk, saturate_every_step,
-                      saturation_case)
+from conftest import (EDGE_SHAPES, FamilyPlatform, clamped, on_dataflow, saturate_each_chunk,
+                      saturate_every_step, saturation_case)
 
 #: Odd sizes on purpose: nothing is a power of two, and K chunks, M and N blocks all occur.
 SMALL = EngineConfig(ArrayConfig(rows=3, cols=5), k_depth=16, m_blocks=3, n_blocks=2)
@@ -386,6 +386,20 @@ def test_distributed_buffers_behave_the_same(dataflow):
     styles = re.findall(r'attribute \\ram_style "(\w+)"', rtlil.convert(GemmEngine(config)))
     assert styles == ["distributed"] * (config.array.rows + config.array.cols + 1)
     assert "ram_style" not in rtlil.convert(GemmEngine(on_dataflow(SMALL, dataflow)))
+
+
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_every_user_of_the_launch_keeps_its_own_copy_on_ecp5(overflow, dataflow):
+    # Kept registers (a TRELLIS_FF each), all loaded from the decoder's next launch, so that
+    # Yosys leaves each beside the registers it clears.
+    config = on_dataflow(dataclasses.replace(
+        SMALL, array=dataclasses.replace(SMALL.array, overflow=overflow)), dataflow)
+    text = rtlil.convert(GemmEngine(config), platform=FamilyPlatform("ecp5"), emit_src=False)
+    copies = set(re.findall(r"cell \\TRELLIS_FF \\launch_(\w+)_ff\n", text))
+    users = {"feeder", "drain"}
+    if not config.array.weight_stationary:
+        users |= {"writer", "preloader"} if overflow == "saturate" else {"writer"}
+    assert copies == users
 
 
 def test_engine_needs_engine_config():
