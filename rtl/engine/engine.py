@@ -155,7 +155,8 @@ class GemmEngine(wiring.Component):
         adds_in_writer = not ws and config.array.overflow == "wrap"
         c_write, (old_read, drain_read) = buffer_memory(
             m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
-            latency=latency, attrs=attrs, read_ports=2, early_reads=(0,) if adds_in_writer else ())
+            latency=latency, attrs=attrs, read_ports=2, early_reads=(0,) if adds_in_writer else (),
+            early_write=not ws and config.result_write_stages == 1)
 
         # The words reach the decoder through a register slice that carries each word's
         # features beside it (``command_features``): the decoder's choices then start at
@@ -234,7 +235,7 @@ class GemmEngine(wiring.Component):
                 writer.pass_done.eq(feeder.pass_done),
                 drain.send.eq(decoder.send),
                 drain.written.eq(writer.written),
-                drain.row_written.eq(writer.c_write.en),
+                drain.row_written.eq(writer.row_written),
                 decoder.out_busy.eq(drain.out_busy),
             ]
         m.d.comb += [

@@ -48,9 +48,12 @@ class ResultWriter(wiring.Component):
     row_next : In(1)
         A row arrives on the next cycle (wrapping engines only; the array's ``row_next``).
     c_write : In(WritePort.Signature)
-        Result buffer write port.
+        Result buffer write port; with ``result_write_stages`` an early one (given each write a
+        cycle ahead, :func:`~..lib.block_ram.buffer_memory`), whose registers are the stage.
     written : Out(range(result_rows + 1))
         Rows of the job written so far (rows below it may be read).
+    row_written : Out(1)
+        A row is written on this cycle.
     rows_pending : Out(1)
         Some pass of the job has rows not yet written.
     """
@@ -65,6 +68,7 @@ class ResultWriter(wiring.Component):
             "pass_done":    In(1),
             "c_write":      In(result_write_signature(config)),
             "written":      Out(range(config.result_rows + 1)),
+            "row_written":  Out(1),
             "rows_pending": Out(1),
         }
         if self._adds:
@@ -111,14 +115,23 @@ class ResultWriter(wiring.Component):
                 new = Mux(self.job.accumulate, old[j] + new, new)
             m.d.comb += sums[j].eq(new)
         en, data, last = valid_d, sums, row_d.last
-        for stage in range(config.result_write_stages):
-            staged = (Signal.like(en, name=f"write_en_{stage}"),
-                      Signal.like(data, name=f"write_data_{stage}"),
-                      Signal(name=f"write_last_{stage}"))
-            m.d.sync += [staged[0].eq(en), staged[1].eq(data), staged[2].eq(last)]
-            en, data, last = staged
-        m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(self.written),
-                     self.c_write.data.eq(data)]
+        if config.result_write_stages:
+            # The write stage's registers are the buffer's own, beside its blocks (an early
+            # write): it gets the row a cycle ahead, at the count of rows given it so far.
+            given = Signal.like(self.written)
+            m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(given),
+                         self.c_write.data.eq(data)]
+            with m.If(en):
+                m.d.sync += given.eq(given + 1)
+            with m.If(self.start):
+                m.d.sync += given.eq(0)
+            staged = Signal(name="write_en_0"), Signal(name="write_last_0")
+            m.d.sync += [staged[0].eq(en), staged[1].eq(last)]
+            en, last = staged
+        else:
+            m.d.comb += [self.c_write.en.eq(en), self.c_write.addr.eq(self.written),
+                         self.c_write.data.eq(data)]
+        m.d.comb += self.row_written.eq(en)
         with m.If(en):
             m.d.sync += self.written.eq(self.written + 1)
 

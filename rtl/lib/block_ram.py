@@ -12,8 +12,10 @@ the two registers advance on ``en``.
 
 A read port may be *early* (``early_reads``): its user gives the address a cycle ahead, and the
 buffer registers it before the memory, so that the data appear as for a port given the address
-on time. On the ECP5 each block has its own copy of that register beside it: a buffer wide
-enough to spread over the die is then not read at one flip-flop's address across all of it.
+on time. The write port may be early too (``early_write``): address, enables and data a cycle
+before the write. On the ECP5 each block has its own copies of those registers beside it: a
+buffer wide enough to spread over the die is then not addressed from one flip-flop across all
+of it.
 """
 
 import math
@@ -34,7 +36,7 @@ DP16KD_MODES = ((18, 10), (9, 11), (4, 12), (2, 13), (1, 14))
 
 
 def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_ports=1,
-                  lane_enables=False, early_reads=()):
+                  lane_enables=False, early_reads=(), early_write=False):
     """Add a buffer to ``m``; return its write port and its read ports.
 
     Parameters
@@ -57,6 +59,8 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
         A write enable a lane (``WritePort`` granularity 1), else one for the word.
     early_reads : collection of int
         The read ports (indices) whose ``addr`` is given a cycle ahead (``en`` must be 1).
+    early_write : bool
+        The write port's ``addr``, ``en`` and ``data`` are given a cycle ahead.
 
     Returns
     -------
@@ -66,9 +70,13 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
     if latency == 2 and platform_family(platform) == "ecp5":
         return _dp16kd_buffer(m, platform, name=name, layout=layout, depth=depth,
                               read_ports=read_ports, lane_enables=lane_enables,
-                              early_reads=early_reads)
+                              early_reads=early_reads, early_write=early_write)
     m.submodules[name] = memory = Memory(shape=layout, depth=depth, init=[], attrs=attrs)
     write = memory.write_port(granularity=1) if lane_enables else memory.write_port()
+    if early_write:
+        early = write.signature.create()
+        m.d.sync += [write.addr.eq(early.addr), write.en.eq(early.en), write.data.eq(early.data)]
+        write = early
     reads = []
     for r in range(read_ports):
         read = buffer_read_port(m, memory, latency)
@@ -92,7 +100,8 @@ def _pieces(width, lane, piece_width):
     return pieces
 
 
-def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables, early_reads):
+def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables, early_reads,
+                   early_write):
     """The buffer as DP16KD blocks, port A writing, port B reading through ``OUTREG``."""
     width = layout.size
     modes = [(bits, abits) for bits, abits in DP16KD_MODES if depth <= 1 << abits]
@@ -127,17 +136,23 @@ def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables
             for p, (offset, bits, _) in enumerate(block):
                 m.d.comb += data_in[p * slot:p * slot + bits].eq(data[offset:offset + bits])
                 out_pieces.append((offset, data_out[p * slot:p * slot + bits]))
-            port_a = address(write.addr)
+            write_addr = write.addr
+            block_enables = Cat(*(enables[lane] for _, _, lane in block))
+            if early_write:
+                write_addr, block_enables, data_in = (
+                    _kept_copy(m, platform, value, f"{name}_r{r}_b{b}_{what}")
+                    for value, what in ((write_addr, "write_addr"), (block_enables, "we"),
+                                        (data_in, "di_reg")))
+            port_a = address(write_addr)
             if data_width == 18:
-                byte_en = Cat(*(enables[lane] for _, _, lane in block), C(0, 2 - len(block)))
+                byte_en = Cat(block_enables, C(0, 2 - len(block)))
                 port_a = Cat(byte_en, port_a[2:])
                 we = byte_en.any()
             else:
-                we = enables[block[0][2]]
+                we = block_enables[0]
             read_addr = read.addr
             if r in early_reads:
-                read_addr = Signal.like(read.addr, name=f"{name}_r{r}_b{b}_addr")
-                kept_register(m, platform, read_addr, read.addr)
+                read_addr = _kept_copy(m, platform, read.addr, f"{name}_r{r}_b{b}_addr")
             port_b = address(read_addr)
             m.submodules[f"{name}_r{r}_b{b}"] = Instance(
                 "DP16KD",
@@ -160,3 +175,10 @@ def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables
         m.d.comb += read.data.as_value().eq(Cat(*(bits for _, bits in sorted(
             out_pieces, key=lambda piece: piece[0]))))
     return write, reads
+
+
+def _kept_copy(m, platform, value, name):
+    """A register of ``value`` beside its one user (see :func:`~.kept_register.kept_register`)."""
+    copy = Signal(len(value), name=name)
+    kept_register(m, platform, copy, value)
+    return copy

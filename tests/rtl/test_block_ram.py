@@ -17,11 +17,11 @@ LAYOUT = ArrayLayout(28, 4)
 DEPTH = 48
 
 
-def buffer(platform, latency=2):
-    m = Module()
-    write, reads = buffer_memory(m, platform, name="mem", layout=LAYOUT, depth=DEPTH,
+def buffer(platform, latency=2, *, m=None, name="mem", early_reads=(0,), early_write=False):
+    m = Module() if m is None else m
+    write, reads = buffer_memory(m, platform, name=name, layout=LAYOUT, depth=DEPTH,
                                  latency=latency, attrs=buffer_attrs("block"), read_ports=2,
-                                 early_reads=(0,))
+                                 early_reads=early_reads, early_write=early_write)
     return m, write, reads
 
 
@@ -52,6 +52,56 @@ def test_an_early_read_returns_what_an_on_time_read_does(latency):
     sim.run()
     assert all(a == b for a, b in got)
     assert len({a for a, _ in got}) > 50        # words written and read, not one constant
+
+
+@pytest.mark.parametrize("latency", [1, 2])
+def test_an_early_write_lands_as_an_on_time_write(latency):
+    # Two buffers get the same writes, the first each a cycle ahead: reads of both agree.
+    m, early, (early_read, _) = buffer(None, latency, name="early", early_reads=(),
+                                       early_write=True)
+    _, on_time, (on_time_read, _) = buffer(None, latency, m=m, name="on_time", early_reads=())
+    rng = random.Random(latency)
+    writes = [(rng.random() < 0.5, rng.randrange(DEPTH), [rng.randrange(1 << 28) for _ in range(4)])
+              for _ in range(300)]
+    got = []
+
+    async def bench(ctx):
+        for port in (early_read, on_time_read):
+            ctx.set(port.en, 1)
+        for cycle, (en, addr, data) in enumerate(writes):
+            ctx.set(early.en, en)
+            ctx.set(early.addr, addr)
+            ctx.set(early.data, data)
+            if cycle:
+                ctx.set(on_time.en, writes[cycle - 1][0])
+                ctx.set(on_time.addr, writes[cycle - 1][1])
+                ctx.set(on_time.data, writes[cycle - 1][2])
+            read_addr = rng.randrange(DEPTH)
+            ctx.set(early_read.addr, read_addr)
+            ctx.set(on_time_read.addr, read_addr)
+            await ctx.tick()
+            if cycle > latency + 1:
+                got.append((ctx.get(early_read.data.as_value()),
+                            ctx.get(on_time_read.data.as_value())))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert all(a == b for a, b in got)
+    assert len({a for a, _ in got}) > 50
+
+
+def test_ecp5_blocks_of_an_early_write_each_have_their_own_registers():
+    m, _, _ = buffer(FamilyPlatform("ecp5"), early_reads=(), early_write=True)
+    text = rtlil.convert(Fragment.get(m, FamilyPlatform("ecp5")), ports=[], emit_src=False)
+    blocks = re.findall(r"cell \\DP16KD \\mem_(r\d_b\d+)", text)
+    assert len(blocks) > 2
+    for block in blocks:
+        for what, bits in (("write_addr", DEPTH.bit_length()), ("di_reg", 18)):
+            found = re.findall(rf"cell \\TRELLIS_FF \\mem_{block}_{what}_ff\d+\n", text)
+            assert 0 < len(found) <= bits, (block, what)
+        assert re.search(rf"cell \\TRELLIS_FF \\mem_{block}_we_ff\d*\n", text)
 
 
 def test_ecp5_blocks_of_an_early_read_each_have_their_own_address_register():
