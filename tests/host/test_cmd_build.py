@@ -335,9 +335,9 @@ FLOOR_SHAPES_85F = [
     (),
     ("--rows", "16", "--cols", "8"),
     pytest.param(("--rows", "12", "--cols", "12"), marks=pytest.mark.xfail(
-        reason="issue 17: 12x12 reaches 147.2 MHz on seed 2, the reset merged with a synchronous "
-               "clear into the feeder's LSR, and seeds 1 and 3 stall in nextpnr's router "
-               "(BENCHMARKS.md, \"Issue 17, second round\")", strict=False)),
+        reason="issue 17: 12x12 reaches 152.4 MHz on seed 1 but 146.0 on seed 2 (the decoder's "
+               "LAUNCH decision to the job register's enables), and seed 3 stalls in nextpnr's "
+               "router (BENCHMARKS.md, \"Issue 17, third round\")", strict=False)),
 ]
 
 
