@@ -219,7 +219,8 @@ class GemmEngine(wiring.Component):
             m.submodules.preloader = preloader = Preloader(config)
             wiring.connect(m, preloader.read, old_read)
             m.d.comb += array.init.eq(preloader.init)
-            m.d.comb += [preloader.job.eq(decoder.job), preloader.start.eq(launch_copy("preloader")),
+            m.d.comb += [preloader.job.eq(decoder.job),
+                         preloader.start.eq(launch_copy("preloader")),
                          preloader.pass_issue.eq(feeder.pass_issue)]
         else:
             wiring.connect(m, writer.acc_read, old_read)

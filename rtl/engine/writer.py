@@ -18,9 +18,10 @@ class ResultWriter(wiring.Component):
     to the one already there: the old row is read as the array delivers the new one (its
     address given a cycle ahead, on the array's ``row_next``, and registered beside the
     buffer's blocks) and the sum is written once the old row is there, ``buffer_latency``
-    cycles later (and ``old_row_stages`` registers on). Non-accumulating jobs take the same path (the old value is
-    ignored) so that every job writes a row exactly ``config.result_write_delay`` cycles after the
-    array gives it (the writes going through ``result_write_stages`` registers).
+    cycles later (and ``old_row_stages`` registers on). Non-accumulating jobs take the same
+    path (the old value is ignored) so that every job writes a row exactly
+    ``config.result_write_delay`` cycles after the array gives it (the writes going through
+    ``result_write_stages`` registers).
 
     The sum wraps at ``acc_width``, which makes a K-chunked result the one-pass result. A
     saturating engine does not add here: its array continues each chunk from the partial sum
