@@ -196,6 +196,8 @@ class CommandDecoder(wiring.Component):
         # The LOAD's bank is the job's (see ``load_open`` below).
         same_bank = Signal()
         load_open = Signal()
+        # In LAUNCH with a good shape (see ARGS).
+        launch_ready = Signal()
 
         # Which dimension the argument word in hand is (see ARGUMENTS in engine_protocol).
         is_m = Signal()
@@ -310,6 +312,10 @@ class CommandDecoder(wiring.Component):
                             m.d.comb += loader.setup.eq(1)
                             m.next = "LOAD"
                         with m.Else():
+                            # A START's shape is judged here, into a flag that LAUNCH waits
+                            # on: the launch is then a gate on two flip-flops.
+                            m.d.sync += launch_ready.eq(
+                                ~(zero_seen | arg_zero | big_seen | arg_big))
                             m.next = "LAUNCH"
 
             with m.State("LOAD"):
@@ -325,24 +331,10 @@ class CommandDecoder(wiring.Component):
                     m.d.sync += load_open.eq(1)
 
             with m.State("LAUNCH"):
-                with m.If(bad_args):
+                with m.If(~launch_ready):
                     refuse(bad_args_code)
                     m.next = "IDLE"
                 with m.Elif(idle):
-                    m.d.sync += [
-                        self.job.m.eq(m_arg),
-                        self.job.k.eq(k_arg),
-                        self.job.n.eq(n_arg),
-                        self.job.m_over.eq(m_arg > config.array.rows),
-                        self.job.n_over.eq(n_arg > config.array.cols),
-                        self.job.bank.eq(bank),
-                        self.job.accumulate.eq(accumulate),
-                        self.job.emit.eq(emit),
-                        self.send.eq(emit),
-                        jobs.eq(jobs + 1),
-                        have_result.eq(1),
-                    ]
-                    m.d.comb += self.launch_next.eq(1)
                     m.next = "IDLE"
 
             with m.State("READ"):
@@ -357,6 +349,24 @@ class CommandDecoder(wiring.Component):
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += self.status_req.eq(nothing_owed)
+
+        # ``launch_ready`` is set only on the way into LAUNCH, so with ``idle`` it is the launch.
+        m.d.comb += self.launch_next.eq(launch_ready & idle)
+        with m.If(self.launch_next):
+            m.d.sync += [
+                self.job.m.eq(m_arg),
+                self.job.k.eq(k_arg),
+                self.job.n.eq(n_arg),
+                self.job.m_over.eq(m_arg > config.array.rows),
+                self.job.n_over.eq(n_arg > config.array.cols),
+                self.job.bank.eq(bank),
+                self.job.accumulate.eq(accumulate),
+                self.job.emit.eq(emit),
+                self.send.eq(emit),
+                jobs.eq(jobs + 1),
+                have_result.eq(1),
+                launch_ready.eq(0),
+            ]
 
         # IDLE and ARGS are always ready, so a word is taken whenever one is valid; testing
         # ``valid`` alone there keeps the loader's ready off the paths to their registers. In
