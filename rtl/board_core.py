@@ -153,16 +153,7 @@ class BoardCore(wiring.Component):
         word = word_shape(self._engine.config)
         m.submodules.rsp_register = rsp_register = StreamRegister(word)
         m.submodules.serializer = serializer = BeatSerializer(self._engine.config)
-        if self._engine.config.drain_queue_depth:
-            # An engine built for clock speed reads its result rows from a queue of LUT RAM
-            # as wide as a row, spread over the die; a register slice between it and the
-            # serializer's words gives each of the two a cycle.
-            m.submodules.beat_register = beat_register = StreamRegister(
-                engine.o_stream.payload.shape())
-            wiring.connect(m, engine.o_stream, beat_register.i_stream)
-            wiring.connect(m, beat_register.o_stream, serializer.i_stream)
-        else:
-            wiring.connect(m, engine.o_stream, serializer.i_stream)
+        wiring.connect(m, engine.o_stream, serializer.i_stream)
         wiring.connect(m, serializer.o_stream, rsp_register.i_stream)
         if split:
             # Across the clocks a word at a time: the link carries far fewer words than a

@@ -2,15 +2,12 @@
 on the byte streams and on the UART pins, checked against numpy."""
 
 import dataclasses
-import subprocess
 
 import numpy as np
 import pytest
-from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
-from systolic.boards.toolchain import find_tool
 from systolic.rtl import protocol
 from systolic.rtl.board_core import BoardCore
 from systolic.rtl.protocol import info_from_config, word_bytes
@@ -380,25 +377,3 @@ def test_gemm_over_the_uart_pins_with_a_link_clock_of_its_own(latency):
         assert (status.error, status.code, status.jobs) == (True, EngineError.TOO_BIG, 1)
     simulate(dut, link, body, budget=80_000, link_clock_hz=link_hz, config=config)
     assert link.framing_errors == 0
-
-
-
-def test_result_rows_reach_the_serializer_from_flip_flops(tmp_path):
-    # An engine built for clock speed (buffer_latency 2) sends its result rows from a queue
-    # of LUT RAM as wide as a row. The logic in front of the serializer's words, traced back
-    # in Yosys's netlist to the flip-flops it starts at, must not reach that memory's read:
-    # on a big die the two are far apart, and each gets a cycle of its own.
-    config = dataclasses.replace(CONFIG, buffer_latency=2)
-    (tmp_path / "core.il").write_text(
-        rtlil.convert(BoardCore(config, clock_hz=CLOCK_HZ), name="core"))
-    flip_flops = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe"
-    cone = f"w:serializer.words* %ci1 %ci1 %ci*:-{flip_flops}[Q]"
-    result = subprocess.run(
-        [str(find_tool("yosys")), "-p",
-         f"read_rtlil core.il; proc; flatten; opt; opt_dff; "
-         f"select -list {cone}; log READS; select -list {cone} t:$memrd* %i"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    cone_lines, reads_lines = result.stdout.split("\nREADS\n")
-    assert "core/serializer.words" in cone_lines.splitlines()
-    assert not [line for line in reads_lines.splitlines() if line.startswith("core/")]
