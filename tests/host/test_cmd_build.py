@@ -334,10 +334,7 @@ def test_a_design_that_does_not_fit_ends_with_one_line(run_cli, tmp_path):
 FLOOR_SHAPES_85F = [
     (),
     ("--rows", "16", "--cols", "8"),
-    pytest.param(("--rows", "12", "--cols", "12"), marks=pytest.mark.xfail(
-        reason="issue 17: 12x12 reaches 152.4 MHz on seed 1 but 146.0 on seed 2 (the decoder's "
-               "LAUNCH decision to the job register's enables), and seed 3 stalls in nextpnr's "
-               "router (BENCHMARKS.md, \"Issue 17, third round\")", strict=False)),
+    ("--rows", "12", "--cols", "12"),
 ]
 
 
