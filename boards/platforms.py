@@ -280,8 +280,8 @@ class Board:
 
 #: The engine's buffers on ECP5: block RAM read through its output register (``buffer_latency``
 #: 2, DP16KD blocks instantiated with ``REGMODE_B="OUTREG"``; without it a DP16KD's data leaves
-#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (128 x 64 x 128 for
-#: the 8 x 16 array): every loaded operand is used at least 8 times, so a job's loads take half
+#: the block late in the cycle). Jobs of 16 row blocks and 8 column blocks (256 x 64 x 96 for
+#: the 16 x 12 array): every loaded operand is used at least 8 times, so a job's loads take half
 #: its passes' cycles behind the other bank's job; 64 K steps are four times the array's side,
 #: so passes follow each other without a gap, and deep enough that small GEMMs run in one job.
 #: The boards with less block RAM get their buffers cut to it.
@@ -306,10 +306,11 @@ _ULX3S_NOTES = ("FTDI FT231X on the USB1 port; the same UART reaches the ESP32 m
                 "one is fitted.")
 
 #: The ULX3S array of each size fills the device's MULT18X18D blocks, one a PE: the 85F takes
-#: 128 of its 156 with a pipelined 8 x 16 array. The clock the default builds meet, and with
-#: which seeds: BENCHMARKS.md, "FPGA builds" and "Toward 150 MHz on the ULX3S-85F".
+#: all 156 with a pipelined 16 x 12 array, whose other 36 PEs are in logic cells. The clock the
+#: default builds meet, and with which seeds: BENCHMARKS.md, "FPGA builds" and the rounds of
+#: issue 17 after it.
 _ULX3S_ARRAYS = {12: ArrayConfig(rows=4, cols=7), 25: ArrayConfig(rows=4, cols=7),
-                 45: ArrayConfig(rows=8, cols=9), 85: ArrayConfig(rows=8, cols=16, pipeline=1)}
+                 45: ArrayConfig(rows=8, cols=9), 85: ArrayConfig(rows=16, cols=12, pipeline=1)}
 
 
 def _tang_board(name, title, platform, device, package, clk_hz, usb_serial, loader_board, array,
@@ -369,7 +370,7 @@ BOARDS = {b.name: b for b in [
         uart="uart", usb_serial="FTDI FT2232H (channel B)", serial_chip="FT2232H",
         leds=_leds(tuple(f"rgb_led.{i}.g" for i in range(4)), ("alive", "busy", "error", "link")),
         programmers=(_openfpgaloader("ecpix5"),),
-        array=ArrayConfig(rows=8, cols=16, pipeline=1), buffers=_ECP5_BUFFERS,
+        array=_ULX3S_ARRAYS[85], buffers=_ECP5_BUFFERS,
         notes="Four RGB LEDs; the green channels are used as plain LEDs."),
     # On the GW1NR-9 a 6x6 array (18 of its 20 DSP blocks) had nextpnr-himbaechel's placer
     # make no progress in a quarter of an hour; 4x6 builds and meets the rPLL's doubling of

@@ -91,12 +91,14 @@ def test_plan_groups_defaults_and_overrides(tmp_path):
     groups, gemm = load_plan(plan)
     assert gemm == (8, 16, 24)
     points = [resolve(p) for p in expand(groups)]
+    ulx3s = get_board("ulx3s-85f").array
     assert [(p["board"], p["rows"], p["seed"]) for p in points] == [
         ("icebreaker", 2, 1), ("icebreaker", 2, 2), ("icebreaker", 4, 1), ("icebreaker", 4, 2),
-        ("ulx3s-85f", 8, 1), ("ulx3s-85f", 8, 2)]
+        ("ulx3s-85f", ulx3s.rows, 1), ("ulx3s-85f", ulx3s.rows, 2)]
     # Unset axes are the board's defaults: what `systolic build --board NAME` builds.
     ulx = points[-1]
-    assert (ulx["cols"], ulx["pipeline"], ulx["clock_mhz"], ulx["width"]) == (16, 1, 125.0, 8)
+    assert (ulx["cols"], ulx["pipeline"], ulx["clock_mhz"], ulx["width"]) == (
+        ulx3s.cols, ulx3s.pipeline, 125.0, 8)
     assert points[0]["clock_mhz"] == 30.0 and points[0]["cols"] == 4
     # The command line's axis replaces the plan's everywhere.
     assert {p["seed"] for p in map(resolve, expand(groups, {"seed": [7]}))} == {7}
