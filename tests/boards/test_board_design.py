@@ -25,11 +25,13 @@ def test_default_design_fits_the_device_on_paper(name):
     assert engine.block_rams(b.family)["total"] <= facts["bram"] - BRIDGE_BRAM
     # The array fills the hard multipliers: one a PE on ECP5, two int8 PEs a block on iCE40
     # and Gowin. On Gowin the default is what was seen to build (a 6x6 array on the GW1NR-9
-    # never got through placement; BENCHMARKS.md), at least half the blocks.
+    # never got through placement; BENCHMARKS.md), at least half the blocks. An 85F's array
+    # goes past its blocks (issue 17), but most of any array's PEs are on hard multipliers.
     per_block = 1 if b.family == "ecp5" else 2
-    assert array.macs <= per_block * facts["dsp"]
+    hard = per_block * facts["dsp"]
+    assert array.macs - hard <= array.macs // 4
     fill = 0.5 if b.family == "gowin" else 0.75
-    assert array.macs >= per_block * facts["dsp"] * fill
+    assert array.macs >= hard * fill
     assert b.clock_plan(default_clock_hz(b)).f_out > 0
 
 
@@ -60,8 +62,9 @@ def test_dry_run_takes_the_options_and_builds_nothing(run_cli, tmp_path):
     assert status == 0
     design = json.loads(out)
     # One way: the options given over the board's design (its cols and pipeline stay).
+    array = default_array("ulx3s-85f")
     assert (design["config"]["rows"], design["config"]["cols"], design["config"]["pipeline"]) \
-        == (4, 16, 1)
+        == (4, array.cols, array.pipeline)
     assert design["engine"]["k_depth"] == 16 and design["target_mhz"] == 100
     assert list(tmp_path.iterdir()) == []
 
