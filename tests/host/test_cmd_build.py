@@ -376,8 +376,8 @@ def test_ulx3s_85f_clock_over_seeds(run_cli, tmp_path, shape):
 
 @pytest.mark.slow
 def test_ulx3s_85f_default_build(run_cli, tmp_path):
-    """The default build: at least 192 int8 MACs (issue 17) for a 150 MHz target, its report the logs'
-    figures. Whether the clock is met is a question for several seeds, not one
+    """The default build: at least 192 int8 MACs (issue 17) for a 150 MHz target, its report
+    the logs' figures. Whether the clock is met is a question for several seeds, not one
     (test_ulx3s_85f_clock_over_seeds)."""
     status, out, err = run_cli("build", "--board", "ulx3s-85f", "--out", tmp_path / "b", "--json")
     assert status == 0, err
