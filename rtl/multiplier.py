@@ -342,17 +342,18 @@ class MULT18X18DMultiplier(_TwoStageMultiplier):
         m = Module()
         config = self._config
         p = Signal(36)
-        # Extension to 18 bits follows the operand's signedness (Amaranth's as_signed /
-        # as_unsigned value extends on assignment to a wider signal).
-        a18 = Signal(18)
-        b18 = Signal(18)
-        m.d.comb += [a18.eq(self.a), b18.eq(self.b)]
-        ports = {f"i_A{i}": a18[i] for i in range(18)}
-        ports.update({f"i_B{i}": b18[i] for i in range(18)})
+        a_shift, b_shift = mult18x18d_shifts(config)
+        ports = {f"i_A{i}": self.a[i - a_shift] if i >= a_shift else Const(0, 1)
+                 for i in range(18)}
+        ports.update({f"i_B{i}": self.b[i - b_shift] if i >= b_shift else Const(0, 1)
+                      for i in range(18)})
         ports.update({f"i_C{i}": Const(0, 1) for i in range(18)})
         ports.update({f"o_P{i}": p[i] for i in range(36)})
         sign = Const(int(config.signed), 1)
         placement = {} if self._bel is None else {"a_BEL": self._bel}
+        # Only the pins the block's settings use are connected: the registers all take CLK0,
+        # CE0 and RST0, and the unused CLK, CE and RST pins left open cost no routing (a
+        # constant there is a route from nextpnr's one constant driver).
         m.submodules.mult = Instance(
             "MULT18X18D", **placement,
             p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
@@ -365,14 +366,24 @@ class MULT18X18DMultiplier(_TwoStageMultiplier):
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
             p_RESETMODE="SYNC",
             i_SIGNEDA=sign, i_SIGNEDB=sign, i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
-            i_CLK0=ClockSignal("sync"), i_CLK1=Const(0, 1), i_CLK2=Const(0, 1),
-            i_CLK3=Const(0, 1),
-            i_CE0=Const(1, 1), i_CE1=Const(0, 1), i_CE2=Const(0, 1), i_CE3=Const(0, 1),
-            i_RST0=Const(0, 1), i_RST1=Const(0, 1), i_RST2=Const(0, 1), i_RST3=Const(0, 1),
+            i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1),
             **ports,
         )
-        m.d.comb += self.product.eq(p[:config.product_width])
+        low = a_shift + b_shift
+        m.d.comb += self.product.eq(p[low:low + config.product_width])
         return m
+
+
+def mult18x18d_shifts(config):
+    """Where a ``MULT18X18D`` takes the operands of ``config``: ``(a_shift, b_shift)``.
+
+    Each operand goes into the top bits of its 18-bit port, zeros below, and the product is
+    read ``a_shift + b_shift`` bits up. The product is the same as of the operands extended to
+    18 bits, but the zeros are tied off inside the block's tile by the bitstream, while each
+    extension bit (a copy of a signed operand's sign) would be one more route into the
+    block's tile, which the DSP rows' routing is short of.
+    """
+    return 18 - config.a_width, 18 - config.b_width
 
 
 class _SharedMAC16:

@@ -7,8 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-from amaranth.hdl import Cat, Fragment, Instance, Module, Signal
+from amaranth.hdl import Cat, Const, Fragment, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -20,6 +21,7 @@ from systolic.rtl.multiplier import (LUTMultiplier, MULT18X18DMultiplier, Multip
                                      make_multiplier, multiplier_budget, set_multiplier_budget)
 from systolic.rtl.pe import ProcessingElement
 from systolic.rtl.shapes import a_shape, b_shape, product_shape
+from systolic.sim.model import wrap
 
 
 def run_multiplier(dut, pairs):
@@ -238,10 +240,73 @@ def test_mult18x18d_registers_inputs_and_output_but_not_the_pipeline():
     ports = {name: value for name, (value, _) in inst.ports.items()}
     assert {f"A{i}" for i in range(18)} <= set(ports) and {f"P{i}" for i in range(36)} <= set(ports)
     assert ports["SIGNEDA"].value == 1 and ports["SIGNEDB"].value == 1
+    # The registers use CLK0, CE0 and RST0 only; the other control pins stay unconnected.
+    controls = {name for name in ports if re.fullmatch(r"(CLK|CE|RST)\d", name)}
+    assert controls == {"CLK0", "CE0", "RST0"}
+    assert ports["CE0"].value == 1 and ports["RST0"].value == 0
     unsigned = instance_of(MULT18X18DMultiplier(ArrayConfig(signed=False)))
     assert unsigned.ports["SIGNEDA"][0].value == 0
     with pytest.raises(ValueError, match="18 bits"):
         MULT18X18DMultiplier(ArrayConfig(a_width=20))
+
+
+def operand_pins(inst, port, operand):
+    """The bit of ``operand`` on each of ``port``'s 18 pins (``None`` for a pin tied to 0)."""
+    bits = []
+    for i in range(18):
+        value = inst.ports[f"{port}{i}"][0]
+        if isinstance(value, Const):
+            assert value.value == 0
+            bits.append(None)
+        else:
+            assert value.value is operand and value.stop == value.start + 1
+            bits.append(value.start)
+    return bits
+
+
+def product_slice(component):
+    """The bits of the instance's output ``P`` that ``component.product`` takes."""
+    fragment = Fragment.get(component, None)
+    (stmt,) = [stmt for stmt in fragment.statements["comb"] if stmt.lhs is component.product]
+    p = stmt.rhs
+    assert len(p.value) == 36 and p.stop <= 36
+    return p.start, p.stop
+
+
+@pytest.mark.parametrize("a_width, b_width, signed", [
+    (8, 8, True), (8, 8, False), (4, 6, True), (18, 18, True), (18, 17, False),
+])
+def test_mult18x18d_wiring_gives_the_product(a_width, b_width, signed):
+    # The block multiplies its 18-bit ports as the data sheet has it (two's complement where
+    # SIGNEDA/SIGNEDB are set; Lattice ECP5 and ECP5-5G Family Data Sheet, FPGA-DS-02012,
+    # sysDSP). This follows the instance's own pins through that multiply for every operand
+    # pair of the narrow configs (a sample of the wide ones) and compares the product bits it
+    # keeps with numpy's a * b.
+    config = ArrayConfig(a_width=a_width, b_width=b_width, signed=signed, acc_width=40)
+    dut = MULT18X18DMultiplier(config)
+    inst = instance_of(dut)
+    a_bits, b_bits = operand_pins(inst, "A", dut.a), operand_pins(inst, "B", dut.b)
+    # Every operand bit reaches its port once, and no pin is a copy of another.
+    assert sorted(bit for bit in a_bits if bit is not None) == list(range(a_width))
+    assert sorted(bit for bit in b_bits if bit is not None) == list(range(b_width))
+    lo, hi = product_slice(dut)
+    assert hi - lo == config.product_width
+
+    if a_width + b_width <= 16:
+        a, b = (grid.ravel() for grid in np.meshgrid(np.arange(1 << a_width),
+                                                     np.arange(1 << b_width)))
+    else:
+        rng = np.random.default_rng(a_width * 100 + b_width)
+        a, b = rng.integers(0, 1 << a_width, 4096), rng.integers(0, 1 << b_width, 4096)
+    # ``wrap`` gives Python integers: an 18 x 18 product with its shifts can pass 63 bits.
+    a, b = wrap(a, a_width, signed), wrap(b, b_width, signed)
+
+    def port_value(bits, operand):
+        raw = sum((((operand >> bit) & 1) << pin) for pin, bit in enumerate(bits)
+                  if bit is not None)
+        return wrap(raw, 18, signed)
+    p = wrap(port_value(a_bits, a) * port_value(b_bits, b), 36, False)
+    assert np.array_equal(wrap(p >> lo, hi - lo, signed), a * b)
 
 
 def test_sb_mac16_half_parameters():
