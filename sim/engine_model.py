@@ -29,9 +29,10 @@ is the cycle its ``START`` leaves the decoder (``START`` header at ``h``, its th
   distributed or read through an output register);
 * the drain takes the rows in the order they are written, one a cycle, each from the cycle
   after its write: a row inside M is fetched and leaves as one output beat ``L + 1`` cycles
-  later (the read, the output register), carrying the row's columns inside N; a padding row
-  (past M) takes its cycle and sends nothing (which only a READ, whose rows are all written,
-  ever waits for);
+  later (the read, the output register; one more where the read's address is registered
+  beside the buffer, ``drain_address_stages``), carrying the row's columns inside N; a
+  padding row (past M) takes its cycle and sends nothing (which only a READ, whose rows are
+  all written, ever waits for);
 * the engine is free the cycle after the last row is written and the cycle after the last
   output beat; a waiting ``START`` or ``READ`` is taken on the cycle after that (the decoder
   waits on a registered copy of the busy flags), and a ``STATUS`` on the cycle after the last
@@ -68,9 +69,10 @@ def first_beat_delay(config):
 
 
 def drain_delay(config):
-    """Cycles from the drain's fetch of a result row to its output beat: the buffer's read
+    """Cycles from the drain's fetch of a result row to its output beat: the registers of the
+    read address beside the buffer (``drain_address_stages``), the buffer's read
     (``buffer_latency``) and the output register."""
-    return config.buffer_latency + 1
+    return config.drain_address_stages + config.buffer_latency + 1
 
 
 def read_delay(config):

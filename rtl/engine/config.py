@@ -271,6 +271,16 @@ class EngineConfig:
         return int(self.buffer_latency == 2)
 
     @property
+    def drain_address_stages(self):
+        """Registers between the drain's read address and the result buffer (0 or 1).
+
+        Buffers read through an output register (built for clock speed) take the drain's
+        address into a register beside each block first: the blocks sit all over a big die,
+        and one flip-flop addressing them all would be one net across it.
+        """
+        return int(self.buffer_latency == 2)
+
+    @property
     def drain_queue_depth(self):
         """Result beats the drain's output queue holds (0: the drain has none).
 
@@ -279,11 +289,16 @@ class EngineConfig:
         then reaches only that queue, not the clock enables of the result buffer's blocks
         all over a big die. The room is counted in flip-flops, which learn of a beat taken
         on the cycle after: a row counts from the cycle after its read to the cycle after its
-        beat is taken, ``buffer_latency + 1`` cycles for a consumer that takes every beat as
-        it appears, so ``buffer_latency + 2`` beats are what such a consumer needs never to
-        stall the read. Without a queue the read stalls with the output.
+        beat is taken, ``buffer_latency + drain_address_stages + 1`` cycles for a consumer
+        that takes every beat as it appears, so one beat more than that is what such a
+        consumer needs never to stall the read, rounded up to a power of two. Without a queue
+        the read stalls with the output.
         """
-        return self.buffer_latency + 2 if self.buffer_latency == 2 else 0
+        if self.buffer_latency != 2:
+            return 0
+        # A power of two: the queue's LUT RAM has 16 entries whatever its depth, and Yosys
+        # merged two data bits of a 5-deep queue into one net (a 16x12 engine).
+        return 1 << math.ceil(math.log2(self.buffer_latency + self.drain_address_stages + 2))
 
     @property
     def result_write_delay(self):

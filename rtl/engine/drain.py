@@ -3,6 +3,7 @@
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring, stream
 from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .layouts import job_layout, result_beat_layout, result_read_signature, word_shape
@@ -152,7 +153,8 @@ class ResultDrain(wiring.Component):
         has_token = Signal()
         advance = Signal()
         take = Signal()
-        latency = config.buffer_latency
+        # The read's stages: the result buffer's, after the registers of its address.
+        latency = config.buffer_latency + config.drain_address_stages
         valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
         count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
                  for stage in range(latency)]
@@ -197,26 +199,52 @@ class ResultDrain(wiring.Component):
                 m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
                 for j in range(cols):
                     m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
+        def nonempty_next(level, put, got):
+            # Whether a queue holds anything on the next cycle, from compares of its level
+            # with constants rather than from a sum.
+            return put | (level > 1) | ((level == 1) & ~got)
+
         if depth:
             # Rows go through the queue; a status word, which comes only when no rows are
             # owed, waits in a register of its own beside it, so that neither the decoder's
             # request nor the consumer's ``ready`` reaches the queue's write side.
+            # The queue is a ring of LUT RAM, not a FIFO: the read takes a row only while the
+            # ring has room for it (``queue_used``), so a row is written as its data arrive,
+            # without a check for room, and ``valid`` reaches the ring's write enables and
+            # counters without a round trip through the ring's level. The ring is as wide as a
+            # row and spreads over the die with it.
             row = Signal.like(out.payload)
-            m.submodules.beats = beats = SyncFIFO(width=len(row.as_value()), depth=depth)
+            m.submodules.beats = beats = Memory(shape=len(row.as_value()), depth=depth, init=[])
+            put_port = beats.write_port()
+            head = beats.read_port(domain="comb")
+            produce = Signal(range(depth))
+            consume = Signal(range(depth))
+            level = Signal(range(depth + 1))
+            has_beat = Signal()
+            put = valid[-1]
+            got = Signal()
             status = Signal.like(out.payload)
             status_valid = Signal()
             m.d.comb += row.count.eq(count[-1])
             for j in range(cols):
                 m.d.comb += row.data[j].eq(self.drain_read.data[j])
             m.d.comb += [
-                beats.w_en.eq(valid[-1]),
-                beats.w_data.eq(row),
-                beats.r_en.eq(out.ready & ~status_valid),
-                out.valid.eq(beats.r_rdy | status_valid),
-                out.payload.eq(Mux(status_valid, status, beats.r_data)),
+                put_port.addr.eq(produce),
+                put_port.en.eq(put),
+                put_port.data.eq(row),
+                head.addr.eq(consume),
+                got.eq(has_beat & out.ready & ~status_valid),
+                out.valid.eq(has_beat | status_valid),
+                out.payload.eq(Mux(status_valid, status, head.data)),
             ]
-            m.d.sync += queue_used.eq(queue_used + fetch
-                                      - (beats.r_en & beats.r_rdy))
+            has_beat_next = nonempty_next(level, put, got)
+            m.d.sync += [
+                produce.eq(_next_slot(produce, put, depth)),
+                consume.eq(_next_slot(consume, got, depth)),
+                level.eq(level + put - got),
+                has_beat.eq(has_beat_next),
+                queue_used.eq(queue_used + fetch - got),
+            ]
             with m.If(self.status_req):
                 m.d.sync += [status_valid.eq(1), status.count.eq(1),
                              status.data[0].eq(self.status_word)]
@@ -231,13 +259,11 @@ class ResultDrain(wiring.Component):
             # die, by the operand buffers. Each part's next value is a few gates on flip-flops
             # and level compares with constants; no sum lies between the consumer's ``ready``
             # and this register.
-            def nonempty_next(fifo, put, got):
-                return put | (fifo.level > 1) | ((fifo.level == 1) & ~got)
             m.d.sync += self.out_busy.eq(
                 walking_next
-                | nonempty_next(requests, queue, take)
+                | nonempty_next(requests.level, queue, take)
                 | fetch | Cat(*valid[:-1]).any()
-                | nonempty_next(beats, beats.w_en, beats.r_en)
+                | has_beat_next
                 | self.status_req | (status_valid & ~out.ready))
 
         # ``tokens`` grows with every row written (``row_written``) and shrinks with every row
@@ -265,3 +291,8 @@ class ResultDrain(wiring.Component):
                              out.payload.data[0].eq(self.status_word)]
 
         return m
+
+
+def _next_slot(index, step, depth):
+    """``index`` moved on by ``step`` (0 or 1) around a ring of ``depth`` slots."""
+    return Mux(step, Mux(index == depth - 1, 0, index + 1), index)

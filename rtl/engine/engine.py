@@ -151,11 +151,13 @@ class GemmEngine(wiring.Component):
         # The writer (or the preloader) reads a row before its new value is written (the next
         # read is of the next row); the drain reads only rows already written.
         # The writer reads the old rows at an address it knows a cycle ahead (the array tells
-        # it of a row a cycle early), registered beside each block of the buffer.
+        # it of a row a cycle early), registered beside each block of the buffer; the drain's
+        # address is registered there too, a cycle later (``drain_address_stages``).
         adds_in_writer = not ws and config.array.overflow == "wrap"
+        early_reads = (0,) * adds_in_writer + (1,) * config.drain_address_stages
         c_write, (old_read, drain_read) = buffer_memory(
             m, platform, name="c_mem", layout=result_row_layout(config), depth=config.result_rows,
-            latency=latency, attrs=attrs, read_ports=2, early_reads=(0,) if adds_in_writer else (),
+            latency=latency, attrs=attrs, read_ports=2, early_reads=early_reads,
             early_write=not ws and config.result_write_stages == 1)
 
         # The words reach the decoder through a register slice that carries each word's
