@@ -69,10 +69,10 @@ def first_beat_delay(config):
 
 
 def drain_delay(config):
-    """Cycles from the drain's fetch of a result row to its output beat: the registers of the
-    read address beside the buffer (``drain_address_stages``), the buffer's read
-    (``buffer_latency``) and the output register."""
-    return config.drain_address_stages + config.buffer_latency + 1
+    """Cycles from the drain's fetch of a result row to its output beat: the read
+    (``drain_read_stages``: the address registered beside the buffer where it is, and the
+    buffer's read) and the output register."""
+    return config.drain_read_stages + 1
 
 
 def read_delay(config):

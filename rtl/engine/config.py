@@ -281,6 +281,13 @@ class EngineConfig:
         return int(self.buffer_latency == 2)
 
     @property
+    def drain_read_stages(self):
+        """Cycles from the drain's read address to the row's data: the registers of the
+        address beside the buffer (``drain_address_stages``), then the buffer's read
+        (``buffer_latency``)."""
+        return self.drain_address_stages + self.buffer_latency
+
+    @property
     def drain_queue_depth(self):
         """Result beats the drain's output queue holds (0: the drain has none).
 
@@ -289,16 +296,16 @@ class EngineConfig:
         then reaches only that queue, not the clock enables of the result buffer's blocks
         all over a big die. The room is counted in flip-flops, which learn of a beat taken
         on the cycle after: a row counts from the cycle after its read to the cycle after its
-        beat is taken, ``buffer_latency + drain_address_stages + 1`` cycles for a consumer
-        that takes every beat as it appears, so one beat more than that is what such a
-        consumer needs never to stall the read, rounded up to a power of two. Without a queue
-        the read stalls with the output.
+        beat is taken, ``drain_read_stages + 1`` cycles for a consumer that takes every beat
+        as it appears, so one beat more than that is what such a consumer needs never to
+        stall the read, rounded up to a power of two. Without a queue the read stalls with
+        the output.
         """
         if self.buffer_latency != 2:
             return 0
         # A power of two: the queue's LUT RAM has 16 entries whatever its depth, and Yosys
         # merged two data bits of a 5-deep queue into one net (a 16x12 engine).
-        return 1 << math.ceil(math.log2(self.buffer_latency + self.drain_address_stages + 2))
+        return 1 << math.ceil(math.log2(self.drain_read_stages + 2))
 
     @property
     def result_write_delay(self):

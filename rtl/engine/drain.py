@@ -153,8 +153,7 @@ class ResultDrain(wiring.Component):
         has_token = Signal()
         advance = Signal()
         take = Signal()
-        # The read's stages: the result buffer's, after the registers of its address.
-        latency = config.buffer_latency + config.drain_address_stages
+        latency = config.drain_read_stages
         valid = [Signal(name=f"read_valid_{stage}") for stage in range(latency)]
         count = [Signal.like(out.payload.count, name=f"read_count_{stage}")
                  for stage in range(latency)]
@@ -199,10 +198,6 @@ class ResultDrain(wiring.Component):
                 m.d.sync += [out.valid.eq(valid[-1]), out.payload.count.eq(count[-1])]
                 for j in range(cols):
                     m.d.sync += out.payload.data[j].eq(self.drain_read.data[j])
-        def nonempty_next(level, put, got):
-            # Whether a queue holds anything on the next cycle, from compares of its level
-            # with constants rather than from a sum.
-            return put | (level > 1) | ((level == 1) & ~got)
 
         if depth:
             # Rows go through the queue; a status word, which comes only when no rows are
@@ -237,7 +232,7 @@ class ResultDrain(wiring.Component):
                 out.valid.eq(has_beat | status_valid),
                 out.payload.eq(Mux(status_valid, status, head.data)),
             ]
-            has_beat_next = nonempty_next(level, put, got)
+            has_beat_next = _nonempty_next(level, put, got)
             m.d.sync += [
                 produce.eq(_next_slot(produce, put, depth)),
                 consume.eq(_next_slot(consume, got, depth)),
@@ -261,7 +256,7 @@ class ResultDrain(wiring.Component):
             # and this register.
             m.d.sync += self.out_busy.eq(
                 walking_next
-                | nonempty_next(requests.level, queue, take)
+                | _nonempty_next(requests.level, queue, take)
                 | fetch | Cat(*valid[:-1]).any()
                 | has_beat_next
                 | self.status_req | (status_valid & ~out.ready))
@@ -296,3 +291,9 @@ class ResultDrain(wiring.Component):
 def _next_slot(index, step, depth):
     """``index`` moved on by ``step`` (0 or 1) around a ring of ``depth`` slots."""
     return Mux(step, Mux(index == depth - 1, 0, index + 1), index)
+
+
+def _nonempty_next(level, put, got):
+    """Whether a queue at ``level`` holds anything on the next cycle, as it puts and gets one
+    (or not): compares of the level with constants rather than a sum."""
+    return put | (level > 1) | ((level == 1) & ~got)
