@@ -16,6 +16,7 @@ sweep stops early.
 
 import multiprocessing
 import signal
+import threading
 from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.connection import wait
@@ -61,12 +62,34 @@ def _child(point, settings, conn):
 @contextmanager
 def _stops_held():
     """Hold Ctrl-C and SIGTERM back while a worker is started and recorded as running: a stop
-    that lands between the two would leave a worker that no one terminates."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    that lands between the two would leave a worker that no one terminates.
+
+    The signals are blocked in this thread, so that the fork server's new process does not
+    take one in before it has set its own handlers, and their Python handlers are replaced by
+    one that only notes them: a process-directed signal can still arrive through another
+    thread of this process (one a library started), and Python runs its handler here, in the
+    main thread, at once. A stop noted is raised again once the worker is recorded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        return
+    noted = []
+    # A handler set outside Python (getsignal gives None) could not be put back: left alone.
+    handlers = {stop: signal.signal(stop, lambda signum, frame: noted.append(signum))
+                for stop in _STOPS if signal.getsignal(stop) is not None}
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        for stop, handler in handlers.items():
+            signal.signal(stop, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 def _died(point, settings, exitcode):

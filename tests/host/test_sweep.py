@@ -320,6 +320,29 @@ def test_a_stop_while_a_worker_starts_leaves_no_worker(tmp_path, monkeypatch):
     assert started[0].exitcode is not None
 
 
+def test_a_stop_through_another_thread_waits_until_the_worker_is_recorded():
+    """A process-directed Ctrl-C may be taken by any thread that does not block it (a
+    library's), and Python then raises it in the main thread at once: while a worker is
+    started and recorded it is held all the same, and raised after."""
+    import threading
+    from systolic.host.sweep.executors import _stops_held
+    go = threading.Event()
+    other = threading.Thread(target=lambda: go.wait() and os.kill(os.getpid(), signal.SIGINT))
+    other.start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    reached = False
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _stops_held():
+                go.set()
+                other.join()
+                time.sleep(0.2)
+                reached = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert reached
+
+
 def test_a_killed_worker_fails_its_point_only(tmp_path):
     psutil = pytest.importorskip("psutil")
     out = tmp_path / "s"
