@@ -70,17 +70,12 @@ def _stops_held():
     thread of this process (one a library started), and Python runs its handler here, in the
     main thread, at once. A stop noted is raised again once the worker is recorded.
     """
-    if threading.current_thread() is not threading.main_thread():
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        return
     noted = []
-    # A handler set outside Python (getsignal gives None) could not be put back: left alone.
+    # Python sets handlers only from the main thread (and runs them only there). A handler set
+    # outside Python (getsignal gives None) could not be put back: left alone.
+    on_main = threading.current_thread() is threading.main_thread()
     handlers = {stop: signal.signal(stop, lambda signum, frame: noted.append(signum))
-                for stop in _STOPS if signal.getsignal(stop) is not None}
+                for stop in _STOPS if on_main and signal.getsignal(stop) is not None}
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
         yield
