@@ -23,6 +23,7 @@ from ..rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
 from . import gowin, toolchain
 from .platforms import board as get_board
 from .pll import ClockPlan
+from .toolchain import PLACERS
 from .report import make_report
 
 __all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "STAGES"]
@@ -183,7 +184,8 @@ def routing_progress(line):
         return None
     remaining, seconds = int(row.group(2)), float(row.group(3))
     return (f"routing: {remaining:,} arcs left after {seconds:,.0f} s (the last congested ones "
-            f"take longest; --timeout bounds a build, another --seed may route sooner)")
+            f"take longest; --timeout bounds a build, another --seed or --placer may route "
+            f"sooner)")
 
 
 def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None, timeout=None):
@@ -230,8 +232,8 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
 
 
 def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None, seed=None,
-          timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None, synth_opts=(),
-          global_reset=False, link_domain=False):
+          placer=None, timing_allow_fail=True, nextpnr_opts=(), progress=None, timeout=None,
+          synth_opts=(), global_reset=False, link_domain=False):
     """Synthesize, place, route and pack ``top`` for ``board``; return a :class:`BuildResult`.
 
     Parameters
@@ -254,6 +256,9 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         iCE40 only: ``"SB_PLL40_PAD"`` (default) or ``"SB_PLL40_2F_PAD"``.
     seed : int or None
         nextpnr placer seed.
+    placer : str or None
+        nextpnr's placer, one of :data:`~.toolchain.PLACERS`; ``None`` leaves nextpnr's own
+        (``heap``).
     timing_allow_fail : bool
         Produce a bitstream even when timing fails (the report says so). With ``False``
         nextpnr stops with an error instead.
@@ -304,6 +309,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         If the board cannot make ``clk_hz``.
     """
     board = get_board(board)
+    if placer is not None and placer not in PLACERS:
+        raise ValueError(f"placer={placer!r} is invalid: must be one of {', '.join(PLACERS)}")
     say = progress or (lambda message: None)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -326,6 +333,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         opts.append("--timing-allow-fail")
     if seed is not None:
         opts += ["--seed", str(int(seed))]
+    if placer is not None:
+        opts += ["--placer", placer]
     opts += list(nextpnr_opts)
 
     started = time.monotonic()

@@ -10,7 +10,7 @@ its family's facts in ``devices.json``:
 * the main clock, planned once (:class:`~systolic.boards.pll.ClockPlan`);
 * the link: its clock (the oscillator where the family runs it apart, :func:`link_clock_hz`)
   and its rate (the fastest the board's USB-serial chip makes with margin, :func:`default_baud`);
-* the placer seed and Yosys's options.
+* nextpnr's placer and its seed, and Yosys's options.
 """
 
 import math
@@ -21,6 +21,7 @@ from ..rtl.engine.config import EngineConfig
 from ..rtl.lib.baud import MIN_DIVISOR, UARTError, baud_divisor, rate_tolerance
 from .pll import ClockPlan, PLLError
 from .platforms import board as get_board
+from .toolchain import PLACERS
 
 __all__ = ["BRIDGE_BRAM", "LINK_RATE_MARGIN", "BuildDesign", "DesignError", "resolve_build",
            "fit_engine_config", "default_engine_config", "default_array", "default_clock_hz",
@@ -37,8 +38,8 @@ LINK_RATE_MARGIN = 0.03
 
 
 class DesignError(ValueError):
-    """A build option the board cannot take: ``parameter`` names it (``"clock_hz"`` or
-    ``"baud"``), ``value`` is what was given (``None``: the board's default failed), the message
+    """A build option the board cannot take: ``parameter`` names it (``"clock_hz"``, ``"baud"``
+    or ``"placer"``), ``value`` is what was given (``None``: the board's default failed), the message
     says why."""
 
     def __init__(self, parameter, value, message):
@@ -183,6 +184,8 @@ class BuildDesign:
         The link's own clock (the oscillator), or ``None`` when it runs from the main one.
     seed : int or None
         nextpnr placer seed.
+    placer : str
+        nextpnr's placer (:data:`~.toolchain.PLACERS`).
     """
 
     board: object
@@ -191,6 +194,7 @@ class BuildDesign:
     baud: int
     link_hz: float | None
     seed: int | None
+    placer: str
 
     def to_dict(self):
         """The design as ``systolic boards --json`` (``default_design``) and ``systolic build
@@ -199,11 +203,11 @@ class BuildDesign:
                 "config": self.engine.array.to_dict(), "engine": self.engine.to_dict(),
                 "target_mhz": self.plan.f_requested / 1e6, "clock_mhz": self.plan.f_out / 1e6,
                 "baud": self.baud, "link_mhz": None if self.link_hz is None else self.link_hz / 1e6,
-                "seed": self.seed}
+                "seed": self.seed, "placer": self.placer}
 
 
 def resolve_build(board, *, array=None, engine_options=None, clock_hz=None, baud=None,
-                  seed=None):
+                  seed=None, placer=None):
     """Return the :class:`BuildDesign` of a build for ``board`` with the options given.
 
     Parameters
@@ -214,8 +218,9 @@ def resolve_build(board, *, array=None, engine_options=None, clock_hz=None, baud
     engine_options : dict or None
         Buffer parameters that replace the board's after they are cut to the block RAM
         (``None`` values are not given).
-    clock_hz, baud, seed : optional
-        Main clock target in Hz, link rate, placer seed; ``None`` takes the board's.
+    clock_hz, baud, seed, placer : optional
+        Main clock target in Hz, link rate, placer seed, nextpnr's placer; ``None`` takes the
+        board's.
 
     Raises
     ------
@@ -226,6 +231,9 @@ def resolve_build(board, *, array=None, engine_options=None, clock_hz=None, baud
         If the engine options are out of range.
     """
     board = get_board(board)
+    if placer is not None and placer not in PLACERS:
+        raise DesignError("placer", placer, f"placer {placer!r} is not one of nextpnr's: "
+                                            f"{', '.join(PLACERS)}")
     engine = default_engine_config(board, array, **(engine_options or {}))
     try:
         plan = board.clock_plan(clock_hz)
@@ -243,4 +251,5 @@ def resolve_build(board, *, array=None, engine_options=None, clock_hz=None, baud
     except UARTError as exc:
         raise DesignError("baud", baud, str(exc)) from None
     return BuildDesign(board=board, engine=engine, plan=plan, baud=baud, link_hz=link_hz,
-                       seed=board.seed if seed is None else seed)
+                       seed=board.seed if seed is None else seed,
+                       placer=board.placer if placer is None else placer)

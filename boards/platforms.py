@@ -6,7 +6,7 @@ board on its platform class: the platform class itself, the FPGA (its key in ``d
 where the device's and its family's facts are), the oscillator and the main clock a build
 targets, the UART to the host and the USB-serial chip behind it, the LEDs and what each shows,
 the tools that program it and the design a build puts on it unless told otherwise (the array,
-the engine's buffers before they are cut to the device, the placer seed). What follows from
+the engine's buffers before they are cut to the device, the placer and its seed). What follows from
 those facts (the engine cut to the block RAM, the link rate, the clock plan) is computed by
 :mod:`systolic.boards.design`. The platform class is imported only when a platform is made, so
 listing boards (``systolic boards``) does not load Amaranth.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..rtl.config import ArrayConfig
 from . import catalog
+from .toolchain import PLACERS
 
 __all__ = ["Board", "BOARDS", "Buffers", "Programmer", "LED_ROLES", "SerialChip",
            "SERIAL_CHIPS", "board", "boards", "UnknownBoardError"]
@@ -149,6 +150,8 @@ class Board:
         The engine's buffers a build starts from, before they are cut to the block RAM.
     seed : int or None
         nextpnr placer seed of the default build; ``None`` leaves nextpnr's own.
+    placer : str
+        nextpnr's placer for the board's builds (:data:`~.toolchain.PLACERS`).
     notes : str
         Anything else worth knowing.
     """
@@ -169,9 +172,12 @@ class Board:
     array: ArrayConfig = field(default_factory=ArrayConfig)
     buffers: Buffers = field(default_factory=lambda: Buffers(k_depth=32, m_blocks=8, n_blocks=8))
     seed: int | None = None
+    placer: str = "heap"
     notes: str = field(default="", compare=False)
 
     def __post_init__(self):
+        if self.placer not in PLACERS:
+            raise ValueError(f"{self.name}: placer {self.placer!r}; known: {', '.join(PLACERS)}")
         for spec, role in self.leds:
             if role not in LED_ROLES:
                 raise ValueError(f"{self.name}: LED {spec} has role {role!r}; known: "

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = [
-    "ToolchainError", "FAMILY_TOOLS", "TOOL_PACKAGES", "TOOL_COMMANDS",
+    "ToolchainError", "FAMILY_TOOLS", "TOOL_PACKAGES", "TOOL_COMMANDS", "PLACERS",
     "find_tool", "tool_env", "tool_env_var", "configure", "tool_versions",
 ]
 
@@ -33,6 +33,11 @@ FAMILY_TOOLS = {
     # the build runs the latter in its place (see systolic.boards.build).
     "gowin": ("yosys", "nextpnr-himbaechel-gowin", "gowin_pack"),
 }
+
+#: nextpnr's placers (its ``--placer``), the same in every family's nextpnr: ``heap`` (its
+#: default, analytic), ``static`` (electrostatic: it spreads cells by density) and ``sa``
+#: (simulated annealing alone).
+PLACERS = ("heap", "static", "sa")
 
 #: The Python package that provides each ``yowasp-<tool>`` command.
 TOOL_PACKAGES = {

@@ -91,15 +91,15 @@ def explain_failure(error, board, build_dir, name="top"):
     return BuildError(error.stage, message, log=log)
 
 
-def build_report(result, board, engine_config, *, multipliers, baud, seed, design="engine",
-                 link_hz=None):
+def build_report(result, board, engine_config, *, multipliers, baud, seed, placer,
+                 design="engine", link_hz=None):
     """Return the build report of ``result`` (a :class:`~.build.BuildResult`).
 
     It is :func:`~systolic.boards.build.build`'s report (resources, clocks, critical path,
     files, tool versions) plus what the command line promises: ``macs``, ``peak_gops``,
     ``config`` (the array, ``ArrayConfig.to_dict()``), ``engine``
     (``EngineConfig.to_dict()``), ``multipliers`` (PEs on hard multipliers and in logic
-    cells), ``baud``, ``seed`` and ``design`` (one of :data:`DESIGNS`; ``"array"`` has no
+    cells), ``baud``, ``seed``, ``placer`` (nextpnr's) and ``design`` (one of :data:`DESIGNS`; ``"array"`` has no
     engine: its ``engine`` and ``baud`` are ``None``), and ``link_mhz``: the clock of the UART
     and the bridge when they run apart from the engine (``None`` when they share its clock).
     """
@@ -120,14 +120,15 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, desig
         "baud": baud if design == "engine" else None,
         "link_mhz": None if link_hz is None else link_hz / 1e6,
         "seed": seed,
+        "placer": placer,
         "design": design,
         "build_dir": str(result.build_dir),
     })
     return report
 
 
-def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud=None,
-                dsp_budget=None, progress=None, timeout=None, nextpnr_opts=(), synth_opts=None,
+def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, placer=None,
+                baud=None, dsp_budget=None, progress=None, timeout=None, nextpnr_opts=(), synth_opts=None,
                 design="engine"):
     """Build the engine top for ``board`` in ``build_dir``; return its report.
 
@@ -141,6 +142,8 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
         does, once); default :func:`~.design.default_clock_hz`.
     seed : int or None
         nextpnr placer seed.
+    placer : str or None
+        nextpnr's placer (:data:`~.toolchain.PLACERS`); default the board's.
     baud : int or None
         UART rate; default :func:`~.design.default_baud` at ``clk_hz``.
     dsp_budget : int or None
@@ -171,6 +174,7 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
     board = get_board(board)
     plan = clk_hz if isinstance(clk_hz, ClockPlan) else board.clock_plan(clk_hz)
     baud = default_baud(board, plan) if baud is None else baud
+    placer = board.placer if placer is None else placer
     tops = []
 
     if design not in DESIGNS:
@@ -189,11 +193,12 @@ def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, baud
         return top
 
     try:
-        result = build(make_top, board, build_dir, clk_hz=plan, seed=seed, progress=progress,
-                       timeout=timeout, global_reset=True, link_domain=link_hz is not None,
+        result = build(make_top, board, build_dir, clk_hz=plan, seed=seed, placer=placer,
+                       progress=progress, timeout=timeout, global_reset=True,
+                       link_domain=link_hz is not None,
                        synth_opts=synth_options(board) if synth_opts is None else synth_opts,
                        nextpnr_opts=nextpnr_opts)
     except BuildError as exc:
         raise explain_failure(exc, board, build_dir) from exc
     return build_report(result, board, engine_config, multipliers=tops[-1].multipliers,
-                        baud=baud, seed=seed, design=design, link_hz=link_hz)
+                        baud=baud, seed=seed, placer=placer, design=design, link_hz=link_hz)

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..boards.toolchain import PLACERS
 from .build_report import REPORT_NAME
 from .errors import UsageError
 from .interrupt import terminate_as_interrupt
@@ -46,6 +47,11 @@ def register(subparsers):
                        help="main clock target in MHz (default: the board's, see BENCHMARKS.md)")
     build.add_argument("--seed", type=int, metavar="S",
                        help="nextpnr placer seed (default: the board's, see BENCHMARKS.md)")
+    build.add_argument("--placer", choices=PLACERS,
+                       help="nextpnr's placer: heap (nextpnr's default, analytic), static "
+                            "(electrostatic: spreads cells by density, which lets a dense design "
+                            "route) or sa (annealing alone, slow); default: the board's, see "
+                            "'systolic boards BOARD'")
     build.add_argument("--baud", type=int, metavar="B",
                        help="UART rate to the host (default: the board's, the fastest its "
                             "USB-serial chip and the link clock allow; see 'systolic boards')")
@@ -84,9 +90,9 @@ def _settings(args):
         design = resolve_build(board, array=config_from_args(args, base=board.array),
                                engine_options=engine_options(args),
                                clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
-                               baud=args.baud, seed=args.seed)
+                               baud=args.baud, seed=args.seed, placer=args.placer)
     except DesignError as exc:
-        flag = {"clock_hz": "--clock-mhz", "baud": "--baud"}[exc.parameter]
+        flag = {"clock_hz": "--clock-mhz", "baud": "--baud", "placer": "--placer"}[exc.parameter]
         given = "" if exc.value is None or exc.parameter == "clock_hz" else f" {exc.value}"
         raise UsageError(f"{flag}{given}: {exc}") from None
     out = Path(args.out) if args.out else Path("build") / board.name
@@ -100,6 +106,7 @@ def _dry_run_summary(design):
             f"  clock  {design.plan.f_out / 1e6:g} MHz (target {design.plan.f_requested / 1e6:g})\n"
             f"  link   {design.baud:,} baud{link}\n"
             f"  seed   {seed}\n"
+            f"  placer {design.placer}\n"
             f"  (dry run: nothing built)")
 
 
@@ -170,8 +177,8 @@ def _run(args):
         f"{'' if args.design == 'engine' else ' (the array alone)'}")
     try:
         report = build_board(board, engine, out, clk_hz=design.plan, seed=design.seed,
-                             baud=design.baud, dsp_budget=args.dsp, progress=say,
-                             timeout=args.timeout, design=args.design)
+                             placer=design.placer, baud=design.baud, dsp_budget=args.dsp,
+                             progress=say, timeout=args.timeout, design=args.design)
     except ToolchainError as exc:
         raise UsageError(str(exc)) from None
     except BuildError as exc:

@@ -47,11 +47,11 @@ def test_boards_and_build_agree_on_the_defaults(run_cli, name):
     design = json.loads(dry)
     assert info["default_design"] == design
     b = board(name)
-    # ... and those are the board record's facts: its array, its clock, its seed.
+    # ... and those are the board record's facts: its array, its clock, its placer and seed.
     assert design["config"] == b.array.to_dict()
     assert design["target_mhz"] == info["default_clk_hz"] / 1e6 == b.default_clk_hz / 1e6
     assert design["baud"] == info["default_baud"]
-    assert design["seed"] == b.seed
+    assert design["seed"] == b.seed and design["placer"] == b.placer
     assert info["led_roles"] == list(b.led_roles) and len(info["leds"]) == len(b.leds)
     assert info["programmer"] == " ".join(info["programmers"][0])
 

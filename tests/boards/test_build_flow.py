@@ -311,6 +311,22 @@ def test_direct_oscillator_clock(tmp_path):
     assert report["timing_met"]
 
 
+@pytest.mark.parametrize("placer", ["heap", "static"])
+def test_placer_reaches_nextpnr(tmp_path, placer):
+    # The placer a build is given is the one nextpnr runs: only the electrostatic one reports
+    # its system potential as it spreads the cells.
+    result = build_loopback("icebreaker", tmp_path, placer=placer)
+    log = Path(result.report["files"]["nextpnr_log"]).read_text()
+    assert ("system potential" in log) == (placer == "static")
+    assert result.report["timing_met"], format_report(result.report)
+
+
+def test_an_unknown_placer_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="placer='annealing' is invalid: must be one of heap"):
+        build_loopback("icebreaker", tmp_path, placer="annealing")
+    assert not any(tmp_path.iterdir())
+
+
 def test_stage_timeout(tmp_path):
     # A stage that outlives its time is stopped and reported, not waited for.
     with pytest.raises(BuildError, match="took over 0.01 s") as info:

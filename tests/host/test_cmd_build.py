@@ -34,6 +34,7 @@ from systolic.rtl.config import ArrayConfig
     (["--board", "icebreaker", "--clock-mhz", "-3"], "--clock-mhz -3"),
     (["--board", "icebreaker", "--baud", "20000000"], "--baud 20000000"),
     (["--board", "icebreaker", "--dsp", "-1"], "--dsp -1"),
+    (["--board", "icebreaker", "--placer", "quick"], "--placer: invalid choice: 'quick'"),
     (["--board", "icebreaker", "--rows", "0"], "rows=0"),
 ])
 def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, argv, words):
@@ -74,12 +75,14 @@ def fake_build(monkeypatch):
 def test_options_reach_the_build(run_cli, tmp_path, fake_build):
     status, out, _ = run_cli("build", "--board", "icebreaker", "--rows", "2", "--cols", "3",
                              "--k-depth", "16", "--clock-mhz", "24", "--seed", "7", "--baud",
-                             "115200", "--dsp", "2", "--out", tmp_path / "b", "--json")
+                             "115200", "--dsp", "2", "--placer", "static", "--out", tmp_path / "b",
+                             "--json")
     assert status == 0
     (name, engine, out_dir, kwargs), = fake_build
     assert name == "icebreaker" and out_dir == tmp_path / "b"
     assert engine.array == ArrayConfig(rows=2, cols=3) and engine.k_depth == 16
     assert kwargs["clk_hz"].f_requested == 24e6 and kwargs["seed"] == 7
+    assert kwargs["placer"] == "static"
     assert kwargs["baud"] == 115200
     assert kwargs["dsp_budget"] == 2
     report = json.loads(out)
@@ -95,13 +98,15 @@ def test_unset_options_take_the_board_defaults(run_cli, tmp_path, fake_build, na
     assert engine.array == default_array(name)          # shape and pipelining
     assert kwargs["clk_hz"] == board(name).clock_plan(default_clock_hz(name))   # planned once
     assert kwargs["seed"] == default_seed(name)
+    assert kwargs["placer"] == board(name).placer
     assert kwargs["baud"] == default_baud(name)
     fake_build.clear()
     # Given options win, one at a time.
-    run_cli("build", "--board", name, "--pipeline", "0", "--seed", "5", "--out", tmp_path / "c")
+    run_cli("build", "--board", name, "--pipeline", "0", "--seed", "5", "--placer", "sa",
+            "--out", tmp_path / "c")
     (_, engine, _, kwargs), = fake_build
     assert engine.array.pipeline == 0 and engine.array.rows == default_array(name).rows
-    assert kwargs["seed"] == 5
+    assert kwargs["seed"] == 5 and kwargs["placer"] == "sa"
 
 
 def test_program_without_a_programmer_says_how_to_get_one(run_cli, tmp_path, fake_build,
