@@ -222,7 +222,9 @@ def _run_stage(argv, cwd, env, stage, *, tool, log_file, progress, on_line=None,
             proc.wait()
         proc.stdout.close()
     if timed_out.is_set():
-        raise BuildError(stage, f"{stage} ({tool}) took over {timeout:g} s and was stopped",
+        # A router stalled on congestion is what a placement that spreads the cells can cure.
+        hint = "; another --seed or --placer static may route" if stage == "routing" else ""
+        raise BuildError(stage, f"{stage} ({tool}) took over {timeout:g} s and was stopped{hint}",
                          log=log_file.name)
     if status != 0:
         errors = [line for line in tail if "ERROR" in line or "Error" in line] or list(tail)[-8:]
