@@ -21,7 +21,6 @@ from ..rtl.engine.config import EngineConfig
 from ..rtl.lib.baud import MIN_DIVISOR, UARTError, baud_divisor, rate_tolerance
 from .pll import ClockPlan, PLLError
 from .platforms import board as get_board
-from .toolchain import PLACERS
 
 __all__ = ["BRIDGE_BRAM", "LINK_RATE_MARGIN", "BuildDesign", "DesignError", "resolve_build",
            "fit_engine_config", "default_engine_config", "default_array", "default_clock_hz",
@@ -38,8 +37,8 @@ LINK_RATE_MARGIN = 0.03
 
 
 class DesignError(ValueError):
-    """A build option the board cannot take: ``parameter`` names it (``"clock_hz"``, ``"baud"``
-    or ``"placer"``), ``value`` is what was given (``None``: the board's default failed), the message
+    """A build option the board cannot take: ``parameter`` names it (``"clock_hz"`` or
+    ``"baud"``), ``value`` is what was given (``None``: the board's default failed), the message
     says why."""
 
     def __init__(self, parameter, value, message):
@@ -231,9 +230,6 @@ def resolve_build(board, *, array=None, engine_options=None, clock_hz=None, baud
         If the engine options are out of range.
     """
     board = get_board(board)
-    if placer is not None and placer not in PLACERS:
-        raise DesignError("placer", placer, f"placer {placer!r} is not one of nextpnr's: "
-                                            f"{', '.join(PLACERS)}")
     engine = default_engine_config(board, array, **(engine_options or {}))
     try:
         plan = board.clock_plan(clock_hz)

@@ -6,8 +6,8 @@ board on its platform class: the platform class itself, the FPGA (its key in ``d
 where the device's and its family's facts are), the oscillator and the main clock a build
 targets, the UART to the host and the USB-serial chip behind it, the LEDs and what each shows,
 the tools that program it and the design a build puts on it unless told otherwise (the array,
-the engine's buffers before they are cut to the device, the placer and its seed). What follows from
-those facts (the engine cut to the block RAM, the link rate, the clock plan) is computed by
+the engine's buffers before they are cut to the device, nextpnr's placer and seed). What follows
+from those facts (the engine cut to the block RAM, the link rate, the clock plan) is computed by
 :mod:`systolic.boards.design`. The platform class is imported only when a platform is made, so
 listing boards (``systolic boards``) does not load Amaranth.
 """

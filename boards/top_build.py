@@ -99,9 +99,10 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, place
     files, tool versions) plus what the command line promises: ``macs``, ``peak_gops``,
     ``config`` (the array, ``ArrayConfig.to_dict()``), ``engine``
     (``EngineConfig.to_dict()``), ``multipliers`` (PEs on hard multipliers and in logic
-    cells), ``baud``, ``seed``, ``placer`` (nextpnr's) and ``design`` (one of :data:`DESIGNS`; ``"array"`` has no
-    engine: its ``engine`` and ``baud`` are ``None``), and ``link_mhz``: the clock of the UART
-    and the bridge when they run apart from the engine (``None`` when they share its clock).
+    cells), ``baud``, ``seed``, ``placer`` (nextpnr's) and ``design`` (one of :data:`DESIGNS`;
+    ``"array"`` has no engine: its ``engine`` and ``baud`` are ``None``), and ``link_mhz``: the
+    clock of the UART and the bridge when they run apart from the engine (``None`` when they
+    share its clock).
     """
     board = get_board(board)
     report = dict(result.report)
@@ -128,7 +129,8 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, place
 
 
 def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, placer=None,
-                baud=None, dsp_budget=None, progress=None, timeout=None, nextpnr_opts=(), synth_opts=None,
+                baud=None, dsp_budget=None, progress=None, timeout=None, nextpnr_opts=(),
+                synth_opts=None,
                 design="engine"):
     """Build the engine top for ``board`` in ``build_dir``; return its report.
 

@@ -92,7 +92,7 @@ def _settings(args):
                                clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
                                baud=args.baud, seed=args.seed, placer=args.placer)
     except DesignError as exc:
-        flag = {"clock_hz": "--clock-mhz", "baud": "--baud", "placer": "--placer"}[exc.parameter]
+        flag = {"clock_hz": "--clock-mhz", "baud": "--baud"}[exc.parameter]
         given = "" if exc.value is None or exc.parameter == "clock_hz" else f" {exc.value}"
         raise UsageError(f"{flag}{given}: {exc}") from None
     out = Path(args.out) if args.out else Path("build") / board.name
