@@ -23,7 +23,6 @@ from ..rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
 from . import gowin, toolchain
 from .platforms import board as get_board
 from .pll import ClockPlan
-from .toolchain import PLACERS
 from .report import make_report
 
 __all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "STAGES"]
@@ -311,8 +310,9 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         If the board cannot make ``clk_hz``.
     """
     board = get_board(board)
-    if placer is not None and placer not in PLACERS:
-        raise ValueError(f"placer={placer!r} is invalid: must be one of {', '.join(PLACERS)}")
+    if placer is not None and placer not in toolchain.PLACERS:
+        raise ValueError(f"placer={placer!r} is invalid: must be one of "
+                         f"{', '.join(toolchain.PLACERS)}")
     say = progress or (lambda message: None)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -130,8 +130,7 @@ def build_report(result, board, engine_config, *, multipliers, baud, seed, place
 
 def build_board(board, engine_config, build_dir, *, clk_hz=None, seed=None, placer=None,
                 baud=None, dsp_budget=None, progress=None, timeout=None, nextpnr_opts=(),
-                synth_opts=None,
-                design="engine"):
+                synth_opts=None, design="engine"):
     """Build the engine top for ``board`` in ``build_dir``; return its report.
 
     Parameters
