@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 
 from ..config import (ArrayConfig, ConfigError, check_engine_dataflow, check_int,
                       check_known_fields, mark_derived)
+from ..lib.dp16kd_plan import dp16kd_plan, uses_dp16kd
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
            "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
@@ -356,18 +357,27 @@ class EngineConfig:
         """Estimate the block RAMs of the buffers on an FPGA ``family`` (``"ice40"``,
         ``"ecp5"``, ``"gowin"``: the block RAM modes of its entry in devices.json).
 
-        Each operand lane (one write-enable group) is mapped on its own onto the cheapest block
-        mode, the result buffer as one memory, counted twice for its two read ports. Yosys may
-        do better by packing; the figure is for sizing presets. Buffers in distributed RAM take
-        none.
+        The result buffer is counted twice, for its two read ports. Where the buffers are built
+        from DP16KD blocks (an ECP5 with ``buffer_latency=2``) the count is the build's own
+        (:func:`~..lib.dp16kd_plan.dp16kd_plan`). Elsewhere Yosys infers the block RAM, and each
+        operand lane (one write-enable group) is counted on its own in the cheapest block mode,
+        the result buffer as one memory: Yosys may do better by packing; the figure is for
+        sizing presets. Buffers in distributed RAM take none.
         """
         from ...boards import catalog
         if family not in catalog.families():
             raise ConfigError("family", family, f"must be one of {', '.join(catalog.families())}")
         if self.buffer_ram != "block":
             return {"a": 0, "b": 0, "result": 0, "total": 0}
-        modes = catalog.family(family)["block_ram_modes"]
         array = self.array
+        if uses_dp16kd(family, self.buffer_latency):
+            a, b, result = (copies * len(dp16kd_plan(depth, lanes * width, width).blocks)
+                            for copies, depth, lanes, width in (
+                                (1, 2 * self.a_bank_words, array.rows, array.a_width),
+                                (1, 2 * self.b_bank_words, array.cols, array.b_width),
+                                (2, self.result_rows, 1, array.cols * array.acc_width)))
+            return {"a": a, "b": b, "result": result, "total": a + b + result}
+        modes = catalog.family(family)["block_ram_modes"]
         a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, modes)
         b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, modes)
         result = 2 * _blocks(self.result_rows, array.cols * array.acc_width, modes)

@@ -25,14 +25,11 @@ from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.utils import ceil_log2
 
 from .buffer_port import buffer_read_port
+from .dp16kd_plan import DP16KD_MODES, dp16kd_plan, uses_dp16kd
 from .kept_register import kept_register
 from .platform import platform_family
 
 __all__ = ["buffer_memory", "DP16KD_MODES"]
-
-#: ``(data width, address bits)`` of the DP16KD's port modes, widest first: 1024 x 18 (two
-#: 9-bit bytes with their own write enables), 2048 x 9, 4096 x 4, 8192 x 2, 16384 x 1.
-DP16KD_MODES = ((18, 10), (9, 11), (4, 12), (2, 13), (1, 14))
 
 
 def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_ports=1,
@@ -67,7 +64,7 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
     write : interface of ``WritePort.Signature``
     reads : list of interfaces of ``ReadPort.Signature``
     """
-    if latency == 2 and platform_family(platform) == "ecp5":
+    if uses_dp16kd(platform_family(platform), latency):
         return _dp16kd_buffer(m, platform, name=name, layout=layout, depth=depth,
                               read_ports=read_ports, lane_enables=lane_enables,
                               early_reads=early_reads, early_write=early_write)
@@ -89,33 +86,12 @@ def buffer_memory(m, platform, *, name, layout, depth, latency, attrs, read_port
     return write, reads
 
 
-def _pieces(width, lane, piece_width):
-    """``(offset, width, enable)`` of the pieces a ``width``-bit word is stored in: each at most
-    ``piece_width`` bits, none across a boundary between ``lane``-bit write-enable groups."""
-    pieces = []
-    for start in range(0, width, lane):
-        stop = min(start + lane, width)
-        for offset in range(start, stop, piece_width):
-            pieces.append((offset, min(piece_width, stop - offset), start // lane))
-    return pieces
-
-
 def _dp16kd_buffer(m, platform, *, name, layout, depth, read_ports, lane_enables, early_reads,
                    early_write):
     """The buffer as DP16KD blocks, port A writing, port B reading through ``OUTREG``."""
     width = layout.size
-    modes = [(bits, abits) for bits, abits in DP16KD_MODES if depth <= 1 << abits]
-    if not modes:
-        raise ValueError(f"a buffer of {depth} words is deeper than a DP16KD holds (16384); "
-                         f"use buffer_latency=1")
-    data_width, address_bits = modes[0]
-    # 1024 x 18 keeps two 9-bit bytes a block, each with its own write enable (the port's two
-    # low address bits); the narrower modes keep one piece a block.
-    slot = 9 if data_width == 18 else data_width
-    per_block = 2 if data_width == 18 else 1
     lane = layout.size // layout.length if lane_enables else width
-    pieces = _pieces(width, lane, slot)
-    blocks = [pieces[i:i + per_block] for i in range(0, len(pieces), per_block)]
+    data_width, address_bits, slot, blocks = dp16kd_plan(depth, width, lane)
     addr_width = ceil_log2(depth)
     signature = (WritePort.Signature(addr_width=addr_width, shape=layout, granularity=1)
                  if lane_enables else WritePort.Signature(addr_width=addr_width, shape=layout))

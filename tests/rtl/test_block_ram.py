@@ -10,6 +10,9 @@ from amaranth.lib.data import ArrayLayout
 from amaranth.sim import Simulator
 
 from conftest import FamilyPlatform
+from systolic.rtl.config import ArrayConfig
+from systolic.rtl.engine.config import EngineConfig
+from systolic.rtl.engine.engine import GemmEngine
 from systolic.rtl.lib.block_ram import buffer_memory
 from systolic.rtl.lib.buffer_port import buffer_attrs
 
@@ -116,3 +119,20 @@ def test_ecp5_blocks_of_an_early_read_each_have_their_own_address_register():
         assert len(re.findall(rf"cell \\TRELLIS_FF \\mem_r0_b{b}_addr_ff\d+\n", text)) == \
             DEPTH.bit_length()
     assert not re.search(r"mem_r1_b\d+_addr", text)
+
+
+@pytest.mark.parametrize("rows, cols, k_depth, m_blocks, n_blocks, dataflow", [
+    (3, 4, 64, 4, 2, "output-stationary"),      # every buffer in 1024 x 18
+    (3, 5, 32, 40, 12, "output-stationary"),    # a 1,440-row result buffer: 2048 x 9
+    (2, 2, 2048, 1, 1, "output-stationary"),    # 4,096-word operand banks: 4096 x 4
+    (4, 3, 600, 2, 2, "weight-stationary"),
+])
+def test_the_ecp5_block_ram_estimate_counts_the_blocks_built(rows, cols, k_depth, m_blocks,
+                                                             n_blocks, dataflow):
+    # The estimate sizes the board presets; an ECP5 engine with two-cycle buffers is built from
+    # DP16KD instances, and the estimate must be their number, not a cheaper mode's.
+    config = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, dataflow=dataflow),
+                          k_depth=k_depth, m_blocks=m_blocks, n_blocks=n_blocks,
+                          buffer_latency=2)
+    text = rtlil.convert(GemmEngine(config), platform=FamilyPlatform("ecp5"), emit_src=False)
+    assert len(re.findall(r"cell \\DP16KD ", text)) == config.block_rams("ecp5")["total"]
