@@ -124,7 +124,7 @@ def test_ecp5_blocks_of_an_early_read_each_have_their_own_address_register():
 @pytest.mark.parametrize("rows, cols, k_depth, m_blocks, n_blocks, dataflow", [
     (3, 4, 64, 4, 2, "output-stationary"),      # every buffer in 1024 x 18
     (3, 5, 32, 40, 12, "output-stationary"),    # a 1,440-row result buffer: 2048 x 9
-    (2, 2, 2048, 1, 1, "output-stationary"),    # 4,096-word operand banks: 4096 x 4
+    (2, 2, 2048, 1, 1, "output-stationary"),    # two 2,048-word operand banks: 4096 x 4
     (4, 3, 600, 2, 2, "weight-stationary"),
 ])
 def test_the_ecp5_block_ram_estimate_counts_the_blocks_built(rows, cols, k_depth, m_blocks,
