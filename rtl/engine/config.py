@@ -370,18 +370,21 @@ class EngineConfig:
         if self.buffer_ram != "block":
             return {"a": 0, "b": 0, "result": 0, "total": 0}
         array = self.array
+        # Each buffer: (read-port copies, depth, write-enable lanes, bits a lane).
+        buffers = {"a": (1, 2 * self.a_bank_words, array.rows, array.a_width),
+                   "b": (1, 2 * self.b_bank_words, array.cols, array.b_width),
+                   "result": (2, self.result_rows, 1, array.cols * array.acc_width)}
         if uses_dp16kd(family, self.buffer_latency):
-            a, b, result = (copies * len(dp16kd_plan(depth, lanes * width, width).blocks)
-                            for copies, depth, lanes, width in (
-                                (1, 2 * self.a_bank_words, array.rows, array.a_width),
-                                (1, 2 * self.b_bank_words, array.cols, array.b_width),
-                                (2, self.result_rows, 1, array.cols * array.acc_width)))
-            return {"a": a, "b": b, "result": result, "total": a + b + result}
-        modes = catalog.family(family)["block_ram_modes"]
-        a = array.rows * _blocks(2 * self.a_bank_words, array.a_width, modes)
-        b = array.cols * _blocks(2 * self.b_bank_words, array.b_width, modes)
-        result = 2 * _blocks(self.result_rows, array.cols * array.acc_width, modes)
-        return {"a": a, "b": b, "result": result, "total": a + b + result}
+            def blocks(depth, lanes, width):
+                return len(dp16kd_plan(depth, lanes * width, width).blocks)
+        else:
+            modes = catalog.family(family)["block_ram_modes"]
+
+            def blocks(depth, lanes, width):
+                return lanes * _blocks(depth, width, modes)
+        counts = {name: copies * blocks(depth, lanes, width)
+                  for name, (copies, depth, lanes, width) in buffers.items()}
+        return {**counts, "total": sum(counts.values())}
 
     @property
     def resync_words(self):
