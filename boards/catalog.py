@@ -1,12 +1,15 @@
 """The device catalog: resources and prices of the FPGAs we target, and the facts of their
-families (PLL, hard multiplier, block RAM, cell names), from ``devices.json``.
+families (PLL, block RAM, cell names), from ``devices.json``; the families' hard multipliers
+are the gateware's (:func:`pes_per_multiplier`, from :mod:`systolic.rtl.lib.hard_multipliers`).
 
-No Amaranth import here: the cost model, the reports and the gateware read the same catalog.
+No Amaranth import here: the cost model, the reports and the board builds read the same catalog.
 """
 
 import json
 from functools import lru_cache
 from importlib import resources
+
+from ..rtl.lib.hard_multipliers import pes_per_multiplier
 
 __all__ = ["devices", "device", "family", "families", "family_devices", "fits",
            "smallest_fitting", "pes_per_multiplier", "DATA_FILE", "RESOURCES"]
@@ -36,24 +39,6 @@ def family(name):
     if name not in families():
         raise KeyError(f"unknown device family {name!r}; known: {', '.join(families())}")
     return json.loads(json.dumps(_data()["families"][name]))
-
-
-def pes_per_multiplier(family_name, a_width, b_width):
-    """How many PEs with ``a_width`` x ``b_width`` operands one hard multiplier block of
-    ``family_name`` serves: 2 where the block splits in two for operands that narrow (an iCE40
-    SB_MAC16 in its dual 8 x 8 mode, a Gowin 18 x 18 multiplier as two MULT9X9), 1 where the
-    operands fit the block, 0 where they are too wide for it (or the family has none).
-
-    The gateware (:mod:`systolic.rtl.multiplier`) and the cost model's resource estimate both
-    read this, so they count DSP blocks alike.
-    """
-    if family_name not in families():
-        return 0
-    hard = _data()["families"][family_name]["hard_multiplier"]
-    widest = max(a_width, b_width)
-    if widest > hard["max_bits"]:
-        return 0
-    return 2 if hard["half_max_bits"] is not None and widest <= hard["half_max_bits"] else 1
 
 
 def devices():

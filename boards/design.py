@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..rtl.config import overlay
 from ..rtl.engine.config import EngineConfig
 from ..rtl.lib.baud import MIN_DIVISOR, UARTError, baud_divisor, rate_tolerance
+from .block_ram_estimate import block_rams
 from .pll import ClockPlan, PLLError
 from .platforms import board as get_board
 
@@ -70,8 +71,8 @@ def fit_engine_config(config, family, bram):
     K depth. Returns the config unchanged if it already fits, and the smallest one if nothing
     does (the build then reports the overflow).
     """
-    while config.block_rams(family)["total"] > bram:
-        blocks = config.block_rams(family)
+    while block_rams(config, family)["total"] > bram:
+        blocks = block_rams(config, family)
         if blocks["result"] >= blocks["a"] + blocks["b"] and max(config.m_blocks, config.n_blocks) > 1:
             if config.m_blocks >= config.n_blocks:
                 change = {"m_blocks": math.ceil(config.m_blocks / 2)}

@@ -40,7 +40,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..boards.catalog import pes_per_multiplier
+from .lib.hard_multipliers import pes_per_multiplier
 from .lib.platform import platform_family
 from .shapes import a_shape, b_shape, product_shape
 
@@ -142,9 +142,7 @@ def multiplier_budget(platform):
 
 def _pes_per_block(family, config):
     """PEs of ``config`` one hard multiplier block of ``family`` serves (0: none fits), from
-    the family's facts in devices.json, which the cost model's DSP count reads too."""
-    # Both blocks take unsigned operands as such (their sign controls), so an unsigned operand
-    # needs no extra sign bit.
+    the family's facts that the cost model's DSP count reads too."""
     return pes_per_multiplier(family, config.a_width, config.b_width)
 
 

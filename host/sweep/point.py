@@ -25,6 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
+from ...boards.block_ram_estimate import block_rams
 from ..output import write_atomic
 
 __all__ = ["evaluate", "settle", "model_figures", "failed_record", "invalid_record", "STATUSES",
@@ -102,7 +103,7 @@ def model_figures(engine, gemms, clock_hz, family="ice40"):
             "buffer_ram": engine.buffer_ram, "word_width": engine.word_width,
             "max_job": [engine.max_m, engine.max_k, engine.max_n],
             "bits": engine.buffer_bits,
-            "block_rams": engine.block_rams(family)["total"],
+            "block_rams": block_rams(engine, family)["total"],
         },
     }
 

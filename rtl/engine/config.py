@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, fields
 
 from ..config import (ArrayConfig, ConfigError, check_engine_dataflow, check_int,
                       check_known_fields, mark_derived)
-from ..lib.dp16kd_plan import dp16kd_plan, uses_dp16kd
 
 __all__ = ["EngineConfig", "K_DEPTH_MAX", "BLOCKS_MAX", "RESULT_ROWS_MAX", "WORD_WIDTH_RANGE",
            "BUFFER_RAMS", "BUFFER_LATENCIES", "default_blocks"]
@@ -48,18 +47,14 @@ def default_blocks(array):
     return max(math.ceil(128 / array.rows), side), max(math.ceil(128 / array.cols), side)
 
 
-def _blocks(depth, width, modes):
-    """Fewest block RAMs holding a ``depth`` x ``width`` memory in one of ``modes``."""
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in modes)
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     """Parameters of a :class:`~.engine.GemmEngine`: the array and its buffer sizes.
 
     Immutable and validated on construction; a value out of range raises
     :class:`~systolic.rtl.config.ConfigError` naming the parameter. :meth:`ecp5` is a preset for the larger
-    ECP5 parts; the boards cut the buffers to their block RAM (:meth:`block_rams`).
+    ECP5 parts; the boards cut the buffers to their block RAM
+    (:func:`~systolic.boards.block_ram_estimate.block_rams`).
 
     A *job* is one ``START``: ``A`` (M x K) times ``B`` (K x N) with both operands in one bank.
     It fits when ``M <= max_m``, ``K <= max_k`` and ``N <= max_n``; bigger GEMMs are split by
@@ -160,7 +155,7 @@ class EngineConfig:
         """Preset for an ECP5 (sized for the LFE5U-85F): jobs up to 128 x 256 x 128.
 
         With an 8 x 8 int8 array this takes about 110 of the 85F's 208 EBR
-        (see :meth:`block_rams`).
+        (see :func:`~systolic.boards.block_ram_estimate.block_rams`).
         """
         array = ArrayConfig() if array is None else array
         params = dict(array=array, k_depth=256, m_blocks=math.ceil(128 / array.rows),
@@ -352,39 +347,6 @@ class EngineConfig:
             "b": 2 * self.b_bank_words * array.cols * array.b_width,
             "result": self.result_rows * array.cols * array.acc_width,
         }
-
-    def block_rams(self, family="ice40"):
-        """Estimate the block RAMs of the buffers on an FPGA ``family`` (``"ice40"``,
-        ``"ecp5"``, ``"gowin"``: the block RAM modes of its entry in devices.json).
-
-        The result buffer is counted twice, for its two read ports. Where the buffers are built
-        from DP16KD blocks (an ECP5 with ``buffer_latency=2``) the count is the build's own
-        (:func:`~..lib.dp16kd_plan.dp16kd_plan`). Elsewhere Yosys infers the block RAM, and each
-        operand lane (one write-enable group) is counted on its own in the cheapest block mode,
-        the result buffer as one memory: Yosys may do better by packing; the figure is for
-        sizing presets. Buffers in distributed RAM take none.
-        """
-        from ...boards import catalog
-        if family not in catalog.families():
-            raise ConfigError("family", family, f"must be one of {', '.join(catalog.families())}")
-        if self.buffer_ram != "block":
-            return {"a": 0, "b": 0, "result": 0, "total": 0}
-        array = self.array
-        # Each buffer: (read-port copies, depth, write-enable lanes, bits a lane).
-        buffers = {"a": (1, 2 * self.a_bank_words, array.rows, array.a_width),
-                   "b": (1, 2 * self.b_bank_words, array.cols, array.b_width),
-                   "result": (2, self.result_rows, 1, array.cols * array.acc_width)}
-        if uses_dp16kd(family, self.buffer_latency):
-            def blocks(depth, lanes, width):
-                return len(dp16kd_plan(depth, lanes * width, width).blocks)
-        else:
-            modes = catalog.family(family)["block_ram_modes"]
-
-            def blocks(depth, lanes, width):
-                return lanes * _blocks(depth, width, modes)
-        counts = {name: copies * blocks(depth, lanes, width)
-                  for name, (copies, depth, lanes, width) in buffers.items()}
-        return {**counts, "total": sum(counts.values())}
 
     @property
     def resync_words(self):

@@ -7,5 +7,6 @@
 * :mod:`.buffer_port` -- buffer read ports without the old-word rule, buffer RAM attributes;
 * :mod:`.block_ram` -- a buffer as a memory, or ECP5 block RAM with its output register;
 * :mod:`.dp16kd_plan` -- how a buffer is cut into ECP5 block RAMs, without Amaranth;
+* :mod:`.hard_multipliers` -- the families' hard multipliers and the PEs one serves, without Amaranth;
 * :mod:`.platform` -- which FPGA family a platform builds for.
 """

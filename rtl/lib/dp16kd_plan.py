@@ -1,7 +1,7 @@
 """How a buffer is cut into ECP5 ``DP16KD`` blocks (standard library only).
 
 :func:`~.block_ram.buffer_memory` builds a buffer from the blocks planned here, and
-:meth:`~systolic.rtl.engine.config.EngineConfig.block_rams` counts them, so the estimate that
+:func:`~systolic.boards.block_ram_estimate.block_rams` counts them, so the estimate that
 sizes the board presets is the count the build instantiates.
 """
 

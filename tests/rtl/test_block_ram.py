@@ -10,6 +10,7 @@ from amaranth.lib.data import ArrayLayout
 from amaranth.sim import Simulator
 
 from conftest import FamilyPlatform
+from systolic.boards.block_ram_estimate import block_rams
 from systolic.rtl.config import ArrayConfig
 from systolic.rtl.engine.config import EngineConfig
 from systolic.rtl.engine.engine import GemmEngine
@@ -135,4 +136,4 @@ def test_the_ecp5_block_ram_estimate_counts_the_blocks_built(rows, cols, k_depth
                           k_depth=k_depth, m_blocks=m_blocks, n_blocks=n_blocks,
                           buffer_latency=2)
     text = rtlil.convert(GemmEngine(config), platform=FamilyPlatform("ecp5"), emit_src=False)
-    assert len(re.findall(r"cell \\DP16KD ", text)) == config.block_rams("ecp5")["total"]
+    assert len(re.findall(r"cell \\DP16KD ", text)) == block_rams(config, "ecp5")["total"]
