@@ -23,7 +23,7 @@ from ..rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
 from . import gowin, toolchain
 from .platforms import board as get_board
 from .pll import ClockPlan
-from .report import make_report
+from .report import conflicting_drivers, make_report
 
 __all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "STAGES"]
 
@@ -397,6 +397,8 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
                                progress=say, timeout=timeout,
                                on_line=nextpnr_line if tool.startswith("nextpnr") else None)
             stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
+            if tool == "yosys":
+                _check_netlist(argv, build_dir)
             say(f"{stage} done in {stage_seconds[stage]:.1f} s")
     seconds = round(time.monotonic() - started, 2)
 
@@ -421,6 +423,26 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
         f"(target {report['target_mhz']:g}, timing {'met' if report['timing_met'] else 'NOT met'})")
     return BuildResult(board=board.name, name=name, build_dir=build_dir, bitstream=bitstream,
                        clock=plan, stage_seconds=stage_seconds, seconds=seconds, report=report)
+
+
+def _check_netlist(argv, build_dir):
+    """Raise :class:`BuildError` if Yosys's last ``check`` (in its log, ``-l`` of ``argv``)
+    found nets driven twice: nextpnr would refuse the netlist, and the fault is the mapping's,
+    not the design's (Amaranth gives every signal one driver)."""
+    if "-l" not in argv[:-1]:
+        return
+    log = Path(build_dir) / argv[argv.index("-l") + 1]
+    if not log.is_file():
+        return
+    conflicts = conflicting_drivers(log.read_text(errors="replace"))
+    if conflicts:
+        first = conflicts[0]
+        raise BuildError(
+            "synthesis",
+            f"synthesis failed: Yosys's netlist drives {len(conflicts)} net(s) from two cell "
+            f"ports (first {first['net']}: {' and '.join(first['drivers'][:2])}), which the "
+            f"design does not: a fault of the mapping, which other buffer sizes or another "
+            f"array shape may avoid", log=str(log))
 
 
 def build_loopback(board, build_dir, *, clk_hz=None, baud=None, **kwargs):

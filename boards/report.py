@@ -13,7 +13,8 @@ from pathlib import Path
 from . import catalog
 
 __all__ = [
-    "ReportError", "FAMILY_CELLS", "DSP_HALVES", "parse_nextpnr_log", "parse_yosys_log", "parse_nextpnr_report",
+    "ReportError", "FAMILY_CELLS", "DSP_HALVES", "parse_nextpnr_log", "parse_yosys_log",
+    "conflicting_drivers", "parse_nextpnr_report",
     "make_report", "format_report",
 ]
 
@@ -126,6 +127,35 @@ def parse_yosys_log(text):
         if match and match.group(2) not in _NOT_CELLS and not match.group(2).startswith("$scope"):
             cells[match.group(2)] = int(match.group(1))
     return {"cells": cells}
+
+
+_CONFLICT = re.compile(r"^Warning: multiple conflicting drivers for (\S+?):?$")
+_DRIVER = re.compile(r"^\s+port (.+)$")
+
+
+def conflicting_drivers(text):
+    """Return the nets Yosys's ``check`` found driven more than once, from its log: a list of
+    ``{"net": name, "drivers": [cell port, ...]}`` (empty for a sound netlist).
+
+    Only the last ``check`` counts (``synth_*`` checks the netlist again at its end), so that
+    a problem that a later pass removed is not reported.
+    """
+    lines = text.splitlines()
+    checks = [i for i, line in enumerate(lines) if "Executing CHECK pass" in line]
+    found = []
+    current = None      # the conflict whose driver lines follow
+    for line in lines[checks[-1] if checks else 0:]:
+        match = _CONFLICT.match(line)
+        driver = _DRIVER.match(line)
+        if match:
+            # Yosys names the net ``module.\\wire``; the wire is what the user can look up.
+            current = {"net": match.group(1).partition(".")[2].lstrip("\\"), "drivers": []}
+            found.append(current)
+        elif driver and current is not None:
+            current["drivers"].append(driver.group(1))
+        else:
+            current = None
+    return found
 
 
 def parse_nextpnr_report(path):

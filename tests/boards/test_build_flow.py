@@ -16,7 +16,7 @@ from systolic.boards import catalog
 from systolic.boards.build import build_loopback, BuildError, STAGES
 from systolic.boards.platforms import BOARDS, board
 from systolic.boards.report import (parse_nextpnr_log, parse_yosys_log, make_report,
-                                    format_report, FAMILY_CELLS)
+                                    format_report, conflicting_drivers, FAMILY_CELLS)
 from systolic.boards.toolchain import (find_tool, tool_env, configure, ToolchainError,
                                        FAMILY_TOOLS, TOOL_COMMANDS)
 
@@ -117,6 +117,33 @@ def test_parse_nextpnr_log():
 def test_parse_yosys_log():
     cells = parse_yosys_log(YOSYS_LOG)["cells"]
     assert cells == {"SB_PLL40_PAD": 1, "SB_LUT4": 149, "SB_DFF": 17, "SB_DFFESR": 66}
+
+
+@pytest.mark.parametrize("second_output, conflicts", [("y", 1), ("z", 0)])
+def test_a_net_driven_twice_stops_the_build_at_synthesis(tmp_path, second_output, conflicts):
+    # Amaranth gives every signal one driver, so a netlist with two is the mapping's fault;
+    # nextpnr would refuse it with a message about the design. Two ECP5 LUT4 cells on one
+    # output make Yosys's last check report such a net.
+    from systolic.boards.build import _check_netlist
+    (tmp_path / "top.v").write_text(
+        "module top(input a, input b, output y, output z);\n"
+        "  LUT4 #(.INIT(16'haaaa)) first (.A(a), .B(1'b0), .C(1'b0), .D(1'b0), .Z(y));\n"
+        "  LUT4 #(.INIT(16'haaaa)) second (.A(b), .B(1'b0), .C(1'b0), .D(1'b0), "
+        f".Z({second_output}));\n"
+        "endmodule\n")
+    argv = [str(find_tool("yosys")), "-q", "-l", "top.rpt", "-p",
+            "read_verilog top.v; synth_ecp5 -top top"]
+    subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=300, check=True)
+    found = conflicting_drivers((tmp_path / "top.rpt").read_text())
+    if conflicts:
+        assert found == [{"net": "y", "drivers": ["Z[0] of cell first (LUT4)",
+                                                  "Z[0] of cell second (LUT4)"]}]
+        with pytest.raises(BuildError, match="drives 1 net.*first y: Z.0. of cell first") as info:
+            _check_netlist(argv, tmp_path)
+        assert info.value.stage == "synthesis" and info.value.log == str(tmp_path / "top.rpt")
+    else:
+        assert found == []
+        _check_netlist(argv, tmp_path)
 
 
 # A real build ---------------------------------------------------------------------------------
