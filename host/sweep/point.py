@@ -194,7 +194,8 @@ def _build(record, point, settings, board, engine, plan, build_dir):
     from ...boards.top_build import build_board
     try:
         report = build_board(board, engine, build_dir, clk_hz=plan.f_out, seed=point["seed"],
-                             design=point["design"], timeout=settings.get("timeout"))
+                             placer=point.get("placer"), design=point["design"],
+                             timeout=settings.get("timeout"))
     except ToolchainError as exc:
         record.update(status="failed", reason=str(exc))
         return
@@ -212,7 +213,7 @@ def _build(record, point, settings, board, engine, plan, build_dir):
         "fits": report["fits"],
         **{key: report[key] for key in ("lut", "ff", "dsp", "bram", "fmax_mhz", "target_mhz",
                                         "timing_met", "peak_gops", "seconds", "bitstream",
-                                        "multipliers", "build_dir")},
+                                        "multipliers", "build_dir", "seed", "placer")},
         "clock_mhz": clock_mhz,
         # The model's cycles at the clock the build reaches (its Fmax when it misses the target).
         "sustained_gops": None if clock_mhz is None or model["sustained_gops"] is None

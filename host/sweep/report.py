@@ -70,7 +70,7 @@ def _varying(records):
     """The axes whose values differ between the records (what a label must say)."""
     from .space import AXIS_NAMES
     return [name for name in AXIS_NAMES
-            if len({repr(r["point"][name]) for r in records}) > 1]
+            if len({repr(r["point"].get(name)) for r in records}) > 1]
 
 
 def point_label(record, varying=None):
@@ -80,12 +80,13 @@ def point_label(record, varying=None):
     for name in varying or ():
         if name in ("rows", "cols"):
             continue
-        parts.append(_LABELS.get(name, str)(point[name]))
+        parts.append(_LABELS.get(name, str)(point.get(name)))
     return " ".join(parts)
 
 
 _LABELS = {"clock_mhz": lambda v: f"{v:g} MHz", "seed": lambda v: f"seed {v}",
-           "width": lambda v: f"int{v}", "pipeline": lambda v: f"p{v}"}
+           "width": lambda v: f"int{v}", "pipeline": lambda v: f"p{v}",
+           "placer": lambda v: f"{v} placer"}
 
 
 def _plot(path, points, front, xlabel, title, log_x=False):

@@ -60,6 +60,14 @@ def _design(text):
     return text
 
 
+def _placer(text):
+    from ...boards.toolchain import PLACERS
+    text = _name(text)
+    if text not in PLACERS:
+        raise ValueError(f"is not one of {', '.join(PLACERS)}")
+    return text
+
+
 @dataclass(frozen=True)
 class Axis:
     """One dimension of the design space.
@@ -99,6 +107,8 @@ AXES = (
     Axis("pipeline", _integer, "N,...", "extra register stages, 0 or 1 (default: the board's)"),
     Axis("clock_mhz", _mhz, "F,...", "main clock targets in MHz (default: the board's)"),
     Axis("seed", _integer, "S,...", "nextpnr placer seeds (default: the board's)"),
+    Axis("placer", _placer, "NAMES", "nextpnr placers: heap, static and/or sa (default: the "
+                                     "board's; as 'systolic build --placer')"),
 )
 AXIS_NAMES = tuple(axis.name for axis in AXES)
 _AXIS = {axis.name: axis for axis in AXES}
@@ -216,7 +226,7 @@ def resolve(point):
     fill = {"board": board.name, "design": "engine", "rows": array.rows,
             "cols": array.cols, "width": array.a_width, "dataflow": array.dataflow,
             "pipeline": array.pipeline, "clock_mhz": board.default_clk_hz / 1e6,
-            "seed": board.seed}
+            "seed": board.seed, "placer": board.placer}
     return {name: fill[name] if point[name] is None or name == "board" else point[name]
             for name in AXIS_NAMES}
 
@@ -224,7 +234,12 @@ def resolve(point):
 def point_id(point):
     """A file-name-safe id naming every axis of a resolved point, e.g.
     ``icebreaker-engine-4x4-w8-output-stationary-p0-30mhz-s1``."""
+    from ...boards.toolchain import PLACERS
     seed = "nextpnr" if point["seed"] is None else point["seed"]
+    # nextpnr's own placer (``heap``) adds nothing, so that a point keeps the id (and its
+    # record) of the sweeps from before the placer was an axis.
+    placer = point.get("placer")
+    placer = "" if placer in (None, PLACERS[0]) else f"-{placer}"
     text = (f"{point['board']}-{point['design']}-{point['rows']}x{point['cols']}-w{point['width']}"
-            f"-{point['dataflow']}-p{point['pipeline']}-{point['clock_mhz']:g}mhz-s{seed}")
+            f"-{point['dataflow']}-p{point['pipeline']}-{point['clock_mhz']:g}mhz-s{seed}{placer}")
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)

@@ -54,6 +54,7 @@ def wait_for(predicate, timeout, what):
     ("clock_mhz", "100,150.5", [100.0, 150.5]),
     ("dataflow", "output-stationary,weight-stationary", ["output-stationary", "weight-stationary"]),
     ("design", "engine,array", ["engine", "array"]),
+    ("placer", "heap, static", ["heap", "static"]),
 ])
 def test_axis_lists(axis, text, values):
     assert parse_list(axis, text) == values
@@ -64,6 +65,8 @@ def test_axis_lists(axis, text, values):
     (["--board", "nosuch"], "--board: "),
     (["--board", "icebreaker", "--clock-mhz", "0"], "--clock-mhz: '0' is not a frequency in MHz > 0"),
     (["--board", "icebreaker", "--design", "chip"], "--design: 'chip' is not one of engine, array"),
+    (["--board", "icebreaker", "--placer", "anneal"],
+     "--placer: 'anneal' is not one of heap, static, sa"),
     (["--board", "icebreaker", "--gemm", "4,4"], "--gemm: expected M,K,N"),
     (["--board", "icebreaker", "--jobs", "0"], "--jobs 0 is invalid"),
     (["--board", "icebreaker", "--worker-dir", "w"], "--worker-dir applies only with --scheduler"),
@@ -103,6 +106,28 @@ def test_plan_groups_defaults_and_overrides(tmp_path):
     # The command line's axis replaces the plan's everywhere.
     assert {p["seed"] for p in map(resolve, expand(groups, {"seed": [7]}))} == {7}
     assert len({point_id(p) for p in points}) == len(points)
+
+
+def test_the_placer_axis_keeps_the_ids_of_nextpnrs_own_placer():
+    heap, static = map(resolve, expand([{"board": ["icebreaker"], "placer": ["heap", "static"]}]))
+    default = resolve(expand([{"board": ["icebreaker"]}])[0])
+    assert default["placer"] == heap["placer"] == "heap"
+    # Ids of points on nextpnr's default placer are those of the sweeps before the axis.
+    assert point_id(default) == point_id(heap) == ICE_POINT.format(r=4, c=4)
+    assert point_id(static) == ICE_POINT.format(r=4, c=4) + "-static"
+
+
+def test_a_sweep_builds_with_the_placer_of_its_point(run_cli, tmp_path):
+    out = tmp_path / "s"
+    status, _, err = run_cli("sweep", "--board", "icebreaker", "--rows", "2", "--cols", "2",
+                             "--placer", "static", "--build", "--timeout", "900",
+                             "--out", out, "--json")
+    assert status == 0, err
+    record = records_of(out)[ICE_POINT.format(r=2, c=2) + "-static"]
+    assert record["status"] == "ok", record["reason"]
+    assert record["point"]["placer"] == record["build"]["placer"] == "static"
+    log = (Path(record["build"]["build_dir"]) / "top.build.log").read_text()
+    assert re.search(r"nextpnr-ice40 .*--placer static", log)
 
 
 def test_plan_with_an_unknown_key(run_cli, tmp_path):
