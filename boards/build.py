@@ -398,7 +398,7 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
                                on_line=nextpnr_line if tool.startswith("nextpnr") else None)
             stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
             if tool == "yosys":
-                _check_netlist(argv, build_dir)
+                _check_netlist(build_dir / f"{name}.rpt")
             say(f"{stage} done in {stage_seconds[stage]:.1f} s")
     seconds = round(time.monotonic() - started, 2)
 
@@ -425,13 +425,11 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
                        clock=plan, stage_seconds=stage_seconds, seconds=seconds, report=report)
 
 
-def _check_netlist(argv, build_dir):
-    """Raise :class:`BuildError` if Yosys's last ``check`` (in its log, ``-l`` of ``argv``)
-    found nets driven twice: nextpnr would refuse the netlist, and the fault is the mapping's,
-    not the design's (Amaranth gives every signal one driver)."""
-    if "-l" not in argv[:-1]:
-        return
-    log = Path(build_dir) / argv[argv.index("-l") + 1]
+def _check_netlist(log):
+    """Raise :class:`BuildError` if Yosys's last ``check`` in its log (``log``, the
+    ``<name>.rpt`` that :func:`~.report.make_report` reads too) found nets driven twice:
+    nextpnr would refuse the netlist, and the fault is the mapping's, not the design's
+    (Amaranth gives every signal one driver)."""
     if not log.is_file():
         return
     conflicts = conflicting_drivers(log.read_text(errors="replace"))

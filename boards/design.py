@@ -71,8 +71,8 @@ def fit_engine_config(config, family, bram):
     K depth. Returns the config unchanged if it already fits, and the smallest one if nothing
     does (the build then reports the overflow).
     """
-    while block_rams(config, family)["total"] > bram:
-        blocks = block_rams(config, family)
+    blocks = block_rams(config, family)
+    while blocks["total"] > bram:
         if blocks["result"] >= blocks["a"] + blocks["b"] and max(config.m_blocks, config.n_blocks) > 1:
             if config.m_blocks >= config.n_blocks:
                 change = {"m_blocks": math.ceil(config.m_blocks / 2)}
@@ -86,6 +86,7 @@ def fit_engine_config(config, family, bram):
         else:
             break
         config = overlay(config, **change)
+        blocks = block_rams(config, family)
     return config
 
 
