@@ -31,6 +31,16 @@ __all__ = ["build", "build_loopback", "BuildError", "BuildResult", "Harness", "S
 #: last stage packs the routed design into a bitstream.
 STAGES = ("synthesis", "placement", "routing", "packing")
 
+#: Yosys command that makes private the name of every wire whose name holds ``[``. Amaranth
+#: names each element of an array-shaped signal ``x[6]`` beside ``x`` itself, and Yosys 0.70's
+#: ABC step (``abc9`` and ``abc`` alike) can take bit 0 of ``x[6]`` for bit 6 of ``x``: on the
+#: ULX3S-85F's 8x16 engine with 32 K steps it joined ten bits of the result buffer's read word
+#: to bits of other words, nets then driven twice (BENCHMARKS.md, "Issue 17, thirteenth
+#: round"). It changes no logic, but it renames cells, and nextpnr's placement follows the
+#: names: a build runs it only on a second synthesis, where the first drove a net twice, so that
+#: every other netlist stays the one measured.
+HIDE_ELEMENT_NAMES = "rename -hide w:*[[]*"
+
 # nextpnr announces routing with one of these (router1 / router2).
 _ROUTING_START = re.compile(r"^Info: (Routing\.\.|Running router2|Router2|Setting up routing)")
 # A row of router1's table: iterations | arcs routed with / without rip-up | their deltas |
@@ -396,6 +406,12 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
             stage = _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
                                progress=say, timeout=timeout,
                                on_line=nextpnr_line if tool.startswith("nextpnr") else None)
+            if tool == "yosys" and _conflicts(build_dir / f"{name}.rpt"):
+                _hide_element_names(build_dir / f"{name}.ys")
+                say("synthesis: Yosys's netlist drives nets twice; again, with the names of "
+                    "array elements made private")
+                _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
+                           progress=say, timeout=timeout)
             stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
             if tool == "yosys":
                 _check_netlist(build_dir / f"{name}.rpt")
@@ -425,14 +441,29 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
                        clock=plan, stage_seconds=stage_seconds, seconds=seconds, report=report)
 
 
+def _conflicts(log):
+    """The nets driven twice that Yosys's last ``check`` in its log (``log``) found
+    (:func:`~.report.conflicting_drivers`); none if there is no log."""
+    return conflicting_drivers(log.read_text(errors="replace")) if log.is_file() else []
+
+
+def _hide_element_names(script):
+    """Add :data:`HIDE_ELEMENT_NAMES` to the Yosys ``script`` Amaranth wrote, after the
+    commands run on reading the design (``script_after_read``)."""
+    text = script.read_text()
+    if YOSYS_SCRIPT_AFTER_READ not in text:
+        raise BuildError("synthesis", f"{script} does not hold the build's commands after "
+                         f"reading the design", log=str(script))
+    script.write_text(text.replace(YOSYS_SCRIPT_AFTER_READ,
+                                   f"{YOSYS_SCRIPT_AFTER_READ}\n{HIDE_ELEMENT_NAMES}", 1))
+
+
 def _check_netlist(log):
     """Raise :class:`BuildError` if Yosys's last ``check`` in its log (``log``, the
     ``<name>.rpt`` that :func:`~.report.make_report` reads too) found nets driven twice:
     nextpnr would refuse the netlist, and the fault is the mapping's, not the design's
     (Amaranth gives every signal one driver)."""
-    if not log.is_file():
-        return
-    conflicts = conflicting_drivers(log.read_text(errors="replace"))
+    conflicts = _conflicts(log)
     if conflicts:
         first = conflicts[0]
         raise BuildError(

@@ -11,6 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
 from systolic.boards import catalog
 from systolic.boards.build import build_loopback, BuildError, STAGES
@@ -144,6 +148,55 @@ def test_a_net_driven_twice_stops_the_build_at_synthesis(tmp_path, second_output
     else:
         assert found == []
         _check_netlist(tmp_path / "top.rpt")
+
+
+class _ArrayRegister(wiring.Component):
+    """Four signed lanes registered as one array-shaped signal, and their sum."""
+    i: In(32)
+    o: Out(10)
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = Signal(data.ArrayLayout(signed(8), 4), name="lanes")
+        m.d.sync += [lanes.eq(self.i), self.o.eq(lanes[0] + lanes[1] + lanes[2] + lanes[3])]
+        return m
+
+
+def test_hiding_element_names_keeps_the_logic(tmp_path):
+    # Amaranth names the lanes ``lanes[0]`` ... beside ``lanes``: names Yosys's ABC step can
+    # confuse with bits of ``lanes`` (HIDE_ELEMENT_NAMES). Made private, they are gone from the
+    # netlist, whose cells stay the same.
+    from systolic.boards.build import HIDE_ELEMENT_NAMES
+    text = rtlil.convert(_ArrayRegister(), name="top")
+    assert re.search(r"wire width 8 signed \\lanes\[0\]", text)
+    (tmp_path / "top.il").write_text(text)
+    netlists = {}
+    for script in (HIDE_ELEMENT_NAMES, ""):
+        argv = [str(find_tool("yosys")), "-q", "-p",
+                f"read_rtlil top.il; {script}; synth_ecp5 -top top; write_json top.json"]
+        subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=300, check=True)
+        netlists[script] = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]
+    hidden, named = netlists[HIDE_ELEMENT_NAMES], netlists[""]
+    assert any("[" in name for name in named["netnames"])
+    assert not any("[" in name for name in hidden["netnames"])
+    assert "lanes" in hidden["netnames"]
+
+    def cell_types(netlist):
+        return sorted(cell["type"] for cell in netlist["cells"].values())
+    assert cell_types(hidden) == cell_types(named)
+
+
+def test_a_second_synthesis_hides_element_names_after_reading(tmp_path):
+    from systolic.boards.build import HIDE_ELEMENT_NAMES, _hide_element_names
+    from systolic.rtl.lib.buffer_port import YOSYS_SCRIPT_AFTER_READ
+    script = tmp_path / "top.ys"
+    script.write_text(f"read_rtlil top.il\n{YOSYS_SCRIPT_AFTER_READ}\nsynth_ecp5 -top top\n")
+    _hide_element_names(script)
+    assert script.read_text().splitlines() == [
+        "read_rtlil top.il", YOSYS_SCRIPT_AFTER_READ, HIDE_ELEMENT_NAMES, "synth_ecp5 -top top"]
+    script.write_text("read_rtlil top.il\nsynth_ecp5 -top top\n")
+    with pytest.raises(BuildError, match="does not hold the build's commands after reading"):
+        _hide_element_names(script)
 
 
 # A real build ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from conftest import BUILD_KEYS
 from systolic.boards.platforms import BOARDS, board
 from systolic.boards.design import (default_array, default_baud, default_clock_hz,
                                     default_engine_config, default_seed)
-from systolic.boards.build import routing_progress
+from systolic.boards.build import HIDE_ELEMENT_NAMES, routing_progress
 from systolic.boards.top_build import peak_gops
 from systolic.host import program
 from systolic.host.build_report import load_build
@@ -400,6 +400,22 @@ def test_ulx3s_85f_default_build(run_cli, tmp_path):
     assert (report["lut"]["used"], report["lut"]["available"]) == table["TRELLIS_COMB"]
     assert (report["ff"]["used"], report["ff"]["available"]) == table["TRELLIS_FF"]
     assert (report["bram"]["used"], report["bram"]["available"]) == table["DP16KD"]
+
+
+@pytest.mark.slow
+def test_a_yosys_name_clash_is_synthesized_around(run_cli, tmp_path):
+    """The 8x16 engine with 32 K steps: Yosys's ABC step drives ten nets of the result buffer
+    twice while the array elements keep their names (boards.build.HIDE_ELEMENT_NAMES); the
+    build synthesizes again without them and ends with a bitstream."""
+    out = tmp_path / "b"
+    status, stdout, err = run_cli("build", "--board", "ulx3s-85f", "--rows", "8", "--cols",
+                                  "16", "--k-depth", "32", "--out", out, "--json")
+    assert status == 0, err
+    assert "drives nets twice; again, with the names of array elements made private" in err
+    assert HIDE_ELEMENT_NAMES in (out / "top.ys").read_text().splitlines()
+    report = json.loads(stdout)
+    assert report["config"]["rows"] == 8 and report["bitstream"]
+    assert "multiple conflicting drivers" not in (out / "top.rpt").read_text()
 
 
 def _processes_in(directory):
