@@ -406,15 +406,18 @@ def build(top, board, build_dir, *, name="top", clk_hz=None, pll_primitive=None,
             stage = _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
                                progress=say, timeout=timeout,
                                on_line=nextpnr_line if tool.startswith("nextpnr") else None)
-            if tool == "yosys" and _conflicts(build_dir / f"{name}.rpt"):
-                _hide_element_names(build_dir / f"{name}.ys")
-                say("synthesis: Yosys's netlist drives nets twice; again, with the names of "
-                    "array elements made private")
-                _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
-                           progress=say, timeout=timeout)
-            stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
             if tool == "yosys":
-                _check_netlist(build_dir / f"{name}.rpt")
+                yosys_log = build_dir / f"{name}.rpt"
+                conflicts = _conflicts(yosys_log)
+                if conflicts:
+                    _hide_element_names(build_dir / f"{name}.ys")
+                    say("synthesis: Yosys's netlist drives nets twice; again, with the names of "
+                        "array elements made private")
+                    _run_stage(argv, build_dir, env, stage, tool=tool, log_file=log_file,
+                               progress=say, timeout=timeout)
+                    conflicts = _conflicts(yosys_log)
+                _check_netlist(conflicts, yosys_log)
+            stage_seconds[stage] = round(time.monotonic() - stage_started[0], 2)
             say(f"{stage} done in {stage_seconds[stage]:.1f} s")
     seconds = round(time.monotonic() - started, 2)
 
@@ -458,12 +461,11 @@ def _hide_element_names(script):
                                    f"{YOSYS_SCRIPT_AFTER_READ}\n{HIDE_ELEMENT_NAMES}", 1))
 
 
-def _check_netlist(log):
-    """Raise :class:`BuildError` if Yosys's last ``check`` in its log (``log``, the
-    ``<name>.rpt`` that :func:`~.report.make_report` reads too) found nets driven twice:
-    nextpnr would refuse the netlist, and the fault is the mapping's, not the design's
-    (Amaranth gives every signal one driver)."""
-    conflicts = _conflicts(log)
+def _check_netlist(conflicts, log):
+    """Raise :class:`BuildError` if Yosys's last ``check`` found nets driven twice
+    (``conflicts``, from :func:`_conflicts` on its log ``log``, the ``<name>.rpt`` that
+    :func:`~.report.make_report` reads too): nextpnr would refuse the netlist, and the fault is
+    the mapping's, not the design's (Amaranth gives every signal one driver)."""
     if conflicts:
         first = conflicts[0]
         raise BuildError(
