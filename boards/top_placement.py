@@ -8,8 +8,9 @@ accumulators and neighbours, and routing made most of the critical path (BENCHMA
 :func:`place_multipliers` instead gives every PE with a hard multiplier a site so that the
 mesh stays short: the PEs are split, in row-major order, into one band a DSP row; within a band
 they go column by column (the rows of a column next to each other), so vertical neighbours
-are adjacent sites and horizontal ones a band's height of sites apart. The sites reach nextpnr
-as the multiplier cells' ``BEL`` attribute.
+are adjacent sites and horizontal ones a band's height of sites apart. PEs beyond the blocks
+(they multiply in logic cells) are shared out over the bands, the last columns of each. The
+sites reach nextpnr as the multiplier cells' ``BEL`` attribute.
 
 The site names come from ``top_dsp_sites.json`` (see :func:`probe_dsp_sites`). No Amaranth
 import at module level.
@@ -53,7 +54,17 @@ def _rows_of_sites(sites):
 
 
 def place_multipliers(sites, rows, cols, count):
-    """Return the site of each of the first ``count`` PEs of a ``rows x cols`` array.
+    """Return which PEs of a ``rows x cols`` array get one of ``count`` hard multipliers, and
+    the site of each.
+
+    The array is cut, in row-major order, into one band of PEs a DSP row (as many as ``count``
+    blocks need), the bands as equal as whole PEs make them. Each band gets its share of the
+    ``count`` blocks: its PEs, column by column (the rows of a column next to each other),
+    take contiguous sites centred in its DSP row until the share is used, and the rest of the
+    band (its last columns) multiply in logic cells. So the PEs without a block are shared
+    out over the DSP rows, each beside its own band, rather than all in the last band. With a
+    block for every PE (``count == rows * cols``) each band is its share of the blocks, as
+    before there were more PEs than blocks.
 
     Parameters
     ----------
@@ -62,43 +73,45 @@ def place_multipliers(sites, rows, cols, count):
     rows, cols : int
         The array.
     count : int
-        PEs that get a hard multiplier: the first ``count`` in row-major order.
+        PEs that get a hard multiplier, at most ``rows * cols``.
 
     Returns
     -------
-    list of str
-        ``count`` distinct sites; entry ``k`` is for PE ``divmod(k, cols)``.
+    dict
+        ``(row, column)`` of each of the ``count`` PEs with a block: its site (all distinct).
     """
     dsp_rows = _rows_of_sites(sites)
     if count > len(sites):
         raise ValueError(f"count={count} is more than the {len(sites)} sites")
+    pes = rows * cols
+    if count > pes:
+        raise ValueError(f"count={count} is more than the {pes} PEs")
     if count == 0:
-        return []
+        return {}
     width = min(len(row) for row in dsp_rows)
     bands = min(math.ceil(count / width), len(dsp_rows))
     # The DSP rows nearest the middle of the die, in Y order: the engine sits around them.
     middle = (len(dsp_rows) - 1) / 2
     chosen = sorted(sorted(range(len(dsp_rows)), key=lambda r: abs(r - middle))[:bands])
-    placed = [None] * count
-    start = 0
+    placed = {}
     for band, dsp_row in enumerate(chosen):
-        end = round((band + 1) * count / bands)
-        members = sorted(range(start, end), key=lambda k: (k % cols, k // cols))
+        share = round((band + 1) * count / bands) - round(band * count / bands)
+        members = sorted(range(round(band * pes / bands), round((band + 1) * pes / bands)),
+                         key=lambda k: (k % cols, k // cols))[:share]
         row_sites = dsp_rows[dsp_row]
         if len(members) > len(row_sites):
             raise ValueError(f"{len(members)} PEs do not fit a DSP row of {len(row_sites)} sites")
         # Contiguous sites, centred in the row.
         first = (len(row_sites) - len(members)) // 2
         for offset, k in enumerate(members):
-            placed[k] = row_sites[first + offset]
-        start = end
+            placed[divmod(k, cols)] = row_sites[first + offset]
     return placed
 
 
 def multiplier_sites(device, config, available):
-    """Return the sites for the PEs of ``config`` that get one of ``available`` hard
-    multipliers on ``device``, or ``None`` where none are placed (iCE40, unknown sites,
-    operands wider than a MULT18X18D)."""
+    """Return the placement plan (see :func:`place_multipliers`) for the PEs of ``config``
+    that get one of ``available`` hard multipliers on ``device``, or ``None`` where none are
+    placed (iCE40, unknown sites, operands wider than a MULT18X18D)."""
     sites = dsp_sites(device)
     if not sites or max(config.a_width, config.b_width) > 18:
         return None

@@ -102,8 +102,8 @@ class SystolicArray(wiring.Component):
             accept.eq(self.i_stream.valid & self.i_stream.ready),
         ]
 
-        pes = [[ProcessingElement(config, preload=self._preload) for _ in range(cols)]
-               for _ in range(rows)]
+        pes = [[ProcessingElement(config, preload=self._preload, index=(i, j))
+                for j in range(cols)] for i in range(rows)]
         for i in range(rows):
             for j in range(cols):
                 m.submodules[f"pe_{i}_{j}"] = pes[i][j]

@@ -33,7 +33,9 @@ Which kind a PE gets is decided when it is elaborated (:func:`make_multiplier`):
 gives the platform a :class:`MultiplierBudget` of the device's hard multiplier blocks (the top
 knows the device; the PEs, deep inside the engine, do not), and each PE takes a block, or half
 of one, while any are left. PEs are elaborated in the array's row-major order, so the first
-PEs get the blocks. Without a budget every PE that fits one gets a hard multiplier.
+PEs get the blocks, unless the budget holds a placement plan: then the PEs it names (by their
+place in the array) get a block at the site it gives, and the others multiply in logic cells.
+Without a budget every PE that fits one gets a hard multiplier.
 """
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
@@ -63,9 +65,11 @@ class MultiplierBudget:
     ----------
     available : int
         Blocks the PEs may use (the device's count, less any kept for other logic).
-    sites : list of str or None
-        Where each whole block goes, in the order they are taken (the ``BEL`` attribute
-        nextpnr places the block's cell at); ``None`` leaves placement to the tools.
+    sites : list of str, dict or None
+        Where each whole block goes (the ``BEL`` attribute nextpnr places the block's cell at):
+        a list in the order the blocks are taken, or a placement plan, a dict from a PE's
+        ``(row, column)`` to its site, which also decides which PEs get a block at all;
+        ``None`` leaves placement to the tools.
 
     Attributes
     ----------
@@ -81,23 +85,35 @@ class MultiplierBudget:
         if isinstance(available, bool) or not isinstance(available, int) or available < 0:
             raise ValueError(f"available={available!r} is invalid: must be a whole number >= 0")
         self.available = available
-        self.sites = None if sites is None else list(sites)
+        if sites is None:
+            self.sites = None
+        elif isinstance(sites, dict):
+            self.sites = dict(sites)
+        else:
+            self.sites = list(sites)
         self.blocks = 0
         self.hard = 0
         self.soft = 0
         self._open_half = None
 
-    def take(self):
-        """Take a whole block; return its site (``""`` when unplaced), or ``None`` if none is
-        left."""
-        if self.blocks < self.available:
-            index = self.blocks
-            self.blocks += 1
-            self.hard += 1
-            placed = self.sites is not None and index < len(self.sites)
-            return self.sites[index] if placed else ""
-        self.soft += 1
-        return None
+    def take(self, index=None):
+        """Take a whole block for the PE at ``index`` (``(row, column)``); return its site
+        (``""`` when unplaced), or ``None`` if none is left or a plan gives that PE none."""
+        if isinstance(self.sites, dict):
+            if index is None:
+                raise ValueError("a budget with a placement plan needs each PE's index")
+            site = self.sites.get(tuple(index)) if self.blocks < self.available else None
+        elif self.blocks < self.available:
+            placed = self.sites is not None and self.blocks < len(self.sites)
+            site = self.sites[self.blocks] if placed else ""
+        else:
+            site = None
+        if site is None:
+            self.soft += 1
+            return None
+        self.blocks += 1
+        self.hard += 1
+        return site
 
     def take_half(self, make_shared):
         """Take half of a block; return ``(shared, index)`` or ``None`` if none is left.
@@ -158,12 +174,13 @@ def _hard_kind(family, config):
     return "inferred"
 
 
-def choose_multiplier(platform, config):
+def choose_multiplier(platform, config, index=None):
     """Take a PE's multiplier from the platform's budget; return ``(kind, grant)``.
 
     ``kind`` is one of :data:`KINDS`; ``grant`` is the ``(shared block, half)`` of an
     ``"sb_mac16_8x8"`` PE, the site (``BEL`` name, or ``None``) of a ``"mult18x18d"`` one and
-    ``None`` otherwise. Call it once per PE: it uses up the budget.
+    ``None`` otherwise. ``index`` is the PE's ``(row, column)``, which a budget's placement
+    plan needs. Call it once per PE: it uses up the budget.
     """
     family = platform_family(platform)
     kind = _hard_kind(family, config)
@@ -184,21 +201,22 @@ def choose_multiplier(platform, config):
         return ("lut", None) if grant is None else (kind, grant)
     site = None
     if budget is not None:
-        site = budget.take()
+        site = budget.take(index)
         if site is None:
             return "lut", None
     return kind, (site or None)
 
 
-def make_multiplier(platform, config):
-    """Return ``(kind, multiplier)`` for one PE of ``config`` on ``platform``.
+def make_multiplier(platform, config, index=None):
+    """Return ``(kind, multiplier)`` for one PE of ``config`` on ``platform`` (at ``index``,
+    its ``(row, column)``, for a budget's placement plan).
 
     ``kind`` is one of :data:`KINDS` (see :func:`choose_multiplier`). ``multiplier`` is a
     component with ``a``, ``b`` inputs and a ``product`` output two cycles later, or ``None``
     for the ``"generic"`` and ``"inferred"`` kinds, which the PE writes as ``a * b`` between
     its own registers.
     """
-    kind, grant = choose_multiplier(platform, config)
+    kind, grant = choose_multiplier(platform, config, index)
     if kind == "lut":
         return kind, LUTMultiplier(config)
     if kind == "mult18x18d":

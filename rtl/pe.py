@@ -55,6 +55,9 @@ class ProcessingElement(wiring.Component):
         Operand, product and accumulator widths, signedness and overflow mode.
     preload : bool
         Start each pass from the last value loaded (``init_in``, ``init_load``).
+    index : tuple of int or None
+        The PE's ``(row, column)`` in its array, for a hard-multiplier budget's placement plan
+        (:class:`~.multiplier.MultiplierBudget`).
 
     Members
     -------
@@ -72,8 +75,9 @@ class ProcessingElement(wiring.Component):
         With ``preload`` only: the value the next pass starts from, and when to take it.
     """
 
-    def __init__(self, config, *, preload=False):
+    def __init__(self, config, *, preload=False, index=None):
         self._config = config
+        self._index = index
         self._preload = preload
         members = {
             "a_in":      In(a_shape(config)),
@@ -116,7 +120,7 @@ class ProcessingElement(wiring.Component):
         flag(product_valid, self.valid_out)
         flag(product_last, self.last_out)
         # The product register is two stages after the PE's inputs whatever builds it.
-        _, multiplier = make_multiplier(platform, config)
+        _, multiplier = make_multiplier(platform, config, self._index)
         if multiplier is None:
             m.d.sync += product.eq(self.a_out * self.b_out)
         else:

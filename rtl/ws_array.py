@@ -113,7 +113,8 @@ class WSSystolicArray(wiring.Component):
                          shift.eq(accept & self.i_stream.payload.load),
                          beat.eq(self.i_stream.payload)]
 
-        pes = [[WSProcessingElement(config) for _ in range(cols)] for _ in range(rows)]
+        pes = [[WSProcessingElement(config, index=(i, j)) for j in range(cols)]
+               for i in range(rows)]
         for i in range(rows):
             for j in range(cols):
                 m.submodules[f"pe_{i}_{j}"] = pes[i][j]

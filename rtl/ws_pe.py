@@ -37,6 +37,9 @@ class WSProcessingElement(wiring.Component):
     ----------
     config : ArrayConfig
         Operand, product and accumulator widths, signedness and overflow mode.
+    index : tuple of int or None
+        The PE's ``(row, column)`` in its array, for a hard-multiplier budget's placement plan
+        (:class:`~.multiplier.MultiplierBudget`).
 
     Members
     -------
@@ -56,8 +59,9 @@ class WSProcessingElement(wiring.Component):
         The shadow weight, for the PE below.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, index=None):
         self._config = config
+        self._index = index
         super().__init__({
             "a_in":      In(a_shape(config)),
             "valid_in":  In(1),
@@ -94,7 +98,7 @@ class WSProcessingElement(wiring.Component):
             m.d.sync += active.eq(self.w_out)
 
         product = Signal(product_shape(config))
-        _, multiplier = make_multiplier(platform, config)
+        _, multiplier = make_multiplier(platform, config, self._index)
         if multiplier is None:
             # `active` is registered beside `a_out`: the same stage as a hard multiplier's
             # input registers, which take `weight` and `a_in`.
