@@ -93,11 +93,17 @@ def place_multipliers(sites, rows, cols, count):
     # The DSP rows nearest the middle of the die, in Y order: the engine sits around them.
     middle = (len(dsp_rows) - 1) / 2
     chosen = sorted(sorted(range(len(dsp_rows)), key=lambda r: abs(r - middle))[:bands])
+    def part(total, band):
+        return round((band + 1) * total / bands) - round(band * total / bands)
+
     placed = {}
+    start = 0
     for band, dsp_row in enumerate(chosen):
-        share = round((band + 1) * count / bands) - round(band * count / bands)
-        members = sorted(range(round(band * pes / bands), round((band + 1) * pes / bands)),
-                         key=lambda k: (k % cols, k // cols))[:share]
+        # The band: its share of the blocks and its share of the PEs without one.
+        share = part(count, band)
+        end = start + share + part(pes - count, band)
+        members = sorted(range(start, end), key=lambda k: (k % cols, k // cols))[:share]
+        start = end
         row_sites = dsp_rows[dsp_row]
         if len(members) > len(row_sites):
             raise ValueError(f"{len(members)} PEs do not fit a DSP row of {len(row_sites)} sites")

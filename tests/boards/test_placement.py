@@ -25,8 +25,8 @@ def test_every_ecp5_die_has_its_sites(device):
 
 def test_mesh_on_the_85f_dsp_rows():
     sites = multiplier_sites("LFE5U-85F", ArrayConfig(rows=12, cols=13), 156)
-    assert len(set(sites)) == 156
-    at = {divmod(k, 13): site_xy(site) for k, site in enumerate(sites)}
+    assert len(set(sites.values())) == 156
+    at = {pe: site_xy(site) for pe, site in sites.items()}
     # Four array rows a DSP row; within it the rows of a column are neighbouring sites.
     assert {at[(i, 0)][1] for i in range(12)} == {10, 34, 58}
     for i in range(12):
@@ -45,5 +45,39 @@ def test_sites_only_for_the_pes_with_a_hard_multiplier():
     assert len(multiplier_sites("LFE5U-85F", ArrayConfig(rows=16, cols=16), 156)) == 156
     small = multiplier_sites("LFE5U-85F", ArrayConfig(rows=4, cols=4), 156)
     # Sixteen fit one DSP row: the middle one, centred.
-    assert {site_xy(site)[1] for site in small} == {34}
-    assert place_multipliers(dsp_sites("LFE5U-25F"), 2, 2, 0) == []
+    assert {site_xy(site)[1] for site in small.values()} == {34}
+    assert place_multipliers(dsp_sites("LFE5U-25F"), 2, 2, 0) == {}
+    with pytest.raises(ValueError, match="count=5 is more than the 4 PEs"):
+        place_multipliers(dsp_sites("LFE5U-85F"), 2, 2, 5)
+
+
+@pytest.mark.parametrize("rows, cols", [(12, 16), (16, 12), (16, 16), (13, 13), (14, 14),
+                                        (8, 24)])
+def test_pes_without_a_block_are_shared_out_over_the_rows(rows, cols):
+    """The PEs in logic cells are not all in the last band: every array row has about its
+    share of them, and they are its last columns (the PEs with a block come first)."""
+    sites = multiplier_sites("LFE5U-85F", ArrayConfig(rows=rows, cols=cols), 156)
+    assert len(sites) == len(set(sites.values())) == 156
+    share = (rows * cols - 156) / rows
+    for i in range(rows):
+        hard = [j for j in range(cols) if (i, j) in sites]
+        assert hard == list(range(len(hard)))
+        assert abs(cols - len(hard) - share) <= 2
+
+
+@pytest.mark.parametrize("rows, cols", [(8, 16), (7, 17), (5, 22), (12, 16), (24, 8)])
+def test_every_block_of_a_budget_is_placed(rows, cols):
+    """Whatever the budget (`--dsp`), exactly that many PEs get a site, each its own (bands
+    whose shares of the PEs and of the blocks round differently included)."""
+    sites = dsp_sites("LFE5U-85F")
+    for count in range(0, min(156, rows * cols) + 1):
+        plan = place_multipliers(sites, rows, cols, count)
+        assert len(plan) == len(set(plan.values())) == count, count
+        assert all(0 <= i < rows and 0 <= j < cols for i, j in plan)
+
+
+def test_the_12x16_array_is_three_bands_of_whole_columns():
+    sites = multiplier_sites("LFE5U-85F", ArrayConfig(rows=12, cols=16), 156)
+    assert set(sites) == {(i, j) for i in range(12) for j in range(13)}
+    at = {pe: site_xy(site) for pe, site in sites.items()}
+    assert [at[(i, 0)][1] for i in range(12)] == [10] * 4 + [34] * 4 + [58] * 4

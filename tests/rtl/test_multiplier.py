@@ -422,3 +422,35 @@ def test_budget_hands_out_sites_in_order():
     assert bels == ["X4/Y10/MULT18_0", "X5/Y10/MULT18_1"]
     # Without sites the tools place the block.
     assert "BEL" not in instance_of(MULT18X18DMultiplier(ArrayConfig())).attrs
+
+
+@pytest.mark.parametrize("dataflow", ["output-stationary", "weight-stationary"])
+def test_a_placement_plan_names_the_pes_with_a_block(dataflow):
+    """With a plan (PE index to site) the PEs it names get a block at their site, whatever
+    their order, and the others multiply in logic cells: the array gives each PE its index."""
+    from systolic.rtl.array import make_array
+    platform = FamilyPlatform("ecp5")
+    plan = {(0, 1): "X4/Y10/MULT18_0", (1, 0): "X5/Y10/MULT18_1"}
+    budget = set_multiplier_budget(platform, 2, sites=plan)
+    array = make_array(ArrayConfig(rows=2, cols=2, dataflow=dataflow))
+    fragment = Fragment.get(array, platform)
+    pes = {name: sub for sub, name, _ in fragment.subfragments if name.startswith("pe_")}
+    bels = {}
+    for name, pe in pes.items():
+        for sub, sub_name, _ in pe.subfragments:
+            if sub_name == "multiplier":
+                inner = [s for s, _, _ in sub.subfragments if isinstance(s, Instance)]
+                bels[name] = inner[0].attrs.get("BEL") if inner else "lut"
+    assert bels == {"pe_0_0": "lut", "pe_0_1": "X4/Y10/MULT18_0",
+                    "pe_1_0": "X5/Y10/MULT18_1", "pe_1_1": "lut"}
+    assert budget.to_dict() == {"available": 2, "blocks": 2, "hard": 2, "soft": 2}
+
+
+def test_a_placement_plan_needs_the_pe_index():
+    platform = FamilyPlatform("ecp5")
+    set_multiplier_budget(platform, 1, sites={(0, 0): "X4/Y10/MULT18_0"})
+    with pytest.raises(ValueError, match="needs each PE's index"):
+        make_multiplier(platform, ArrayConfig())
+    # Past the budget's count, a planned PE multiplies in logic cells all the same.
+    budget = MultiplierBudget(0, sites={(0, 0): "X4/Y10/MULT18_0"})
+    assert budget.take((0, 0)) is None and budget.soft == 1
