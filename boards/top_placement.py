@@ -58,13 +58,13 @@ def place_multipliers(sites, rows, cols, count):
     the site of each.
 
     The array is cut, in row-major order, into one band of PEs a DSP row (as many as ``count``
-    blocks need), the bands as equal as whole PEs make them. Each band gets its share of the
-    ``count`` blocks: its PEs, column by column (the rows of a column next to each other),
-    take contiguous sites centred in its DSP row until the share is used, and the rest of the
-    band (its last columns) multiply in logic cells. So the PEs without a block are shared
-    out over the DSP rows, each beside its own band, rather than all in the last band. With a
-    block for every PE (``count == rows * cols``) each band is its share of the blocks, as
-    before there were more PEs than blocks.
+    blocks need): each band is its share of the ``count`` blocks plus its share of the PEs
+    without one, the shares as equal as whole PEs make them. A band's PEs, column by column
+    (the rows of a column next to each other), take contiguous sites centred in its DSP row
+    until its blocks are used, and the rest of the band (its last columns) multiply in logic
+    cells. So the PEs without a block are shared out over the DSP rows, each beside its own
+    band, rather than all in the last band. With a block for every PE (``count == rows *
+    cols``) each band is just its share of the blocks.
 
     Parameters
     ----------
@@ -93,6 +93,7 @@ def place_multipliers(sites, rows, cols, count):
     # The DSP rows nearest the middle of the die, in Y order: the engine sits around them.
     middle = (len(dsp_rows) - 1) / 2
     chosen = sorted(sorted(range(len(dsp_rows)), key=lambda r: abs(r - middle))[:bands])
+
     def part(total, band):
         return round((band + 1) * total / bands) - round(band * total / bands)
 

@@ -65,11 +65,11 @@ class MultiplierBudget:
     ----------
     available : int
         Blocks the PEs may use (the device's count, less any kept for other logic).
-    sites : list of str, dict or None
-        Where each whole block goes (the ``BEL`` attribute nextpnr places the block's cell at):
-        a list in the order the blocks are taken, or a placement plan, a dict from a PE's
-        ``(row, column)`` to its site, which also decides which PEs get a block at all;
-        ``None`` leaves placement to the tools.
+    sites : dict or None
+        A placement plan: a PE's ``(row, column)`` to the site of its block (the ``BEL``
+        attribute nextpnr places the block's cell at), for the PEs that get one; the others
+        multiply in logic cells. ``None`` gives blocks in the order they are taken and leaves
+        their placement to the tools.
 
     Attributes
     ----------
@@ -85,12 +85,7 @@ class MultiplierBudget:
         if isinstance(available, bool) or not isinstance(available, int) or available < 0:
             raise ValueError(f"available={available!r} is invalid: must be a whole number >= 0")
         self.available = available
-        if sites is None:
-            self.sites = None
-        elif isinstance(sites, dict):
-            self.sites = dict(sites)
-        else:
-            self.sites = list(sites)
+        self.sites = None if sites is None else dict(sites)
         self.blocks = 0
         self.hard = 0
         self.soft = 0
@@ -99,15 +94,14 @@ class MultiplierBudget:
     def take(self, index=None):
         """Take a whole block for the PE at ``index`` (``(row, column)``); return its site
         (``""`` when unplaced), or ``None`` if none is left or a plan gives that PE none."""
-        if isinstance(self.sites, dict):
-            if index is None:
-                raise ValueError("a budget with a placement plan needs each PE's index")
-            site = self.sites.get(tuple(index)) if self.blocks < self.available else None
-        elif self.blocks < self.available:
-            placed = self.sites is not None and self.blocks < len(self.sites)
-            site = self.sites[self.blocks] if placed else ""
-        else:
+        if self.sites is not None and index is None:
+            raise ValueError("a budget with a placement plan needs each PE's index")
+        if self.blocks >= self.available:
             site = None
+        elif self.sites is None:
+            site = ""
+        else:
+            site = self.sites.get(index)
         if site is None:
             self.soft += 1
             return None

@@ -413,10 +413,11 @@ endmodule
     assert "ERRORS 0" in result.stdout, result.stdout + result.stderr
 
 
-def test_budget_hands_out_sites_in_order():
+def test_budget_hands_out_the_planned_sites():
     platform = FamilyPlatform("ecp5")
-    set_multiplier_budget(platform, 2, sites=["X4/Y10/MULT18_0", "X5/Y10/MULT18_1"])
-    made = used(make_multiplier(platform, ArrayConfig()) for _ in range(3))
+    set_multiplier_budget(platform, 2, sites={(0, 0): "X4/Y10/MULT18_0",
+                                              (0, 1): "X5/Y10/MULT18_1"})
+    made = used(make_multiplier(platform, ArrayConfig(), (0, j)) for j in range(3))
     assert [kind for kind, _ in made] == ["mult18x18d", "mult18x18d", "lut"]
     bels = [instance_of(mult).attrs.get("BEL") for _, mult in made[:2]]
     assert bels == ["X4/Y10/MULT18_0", "X5/Y10/MULT18_1"]
